@@ -1,0 +1,5 @@
+import sys
+
+from fastpath.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,98 @@
+"""The one error hierarchy of fastpath.
+
+Every expected failure is a FastpathError. The CLI catches FastpathError once, prints
+``str(error)`` as one line and exits with ``error.exit_code``; anything else is a bug and
+gets a traceback. Exceptions from libraries (SSH, database drivers, git, YAML) are
+translated into these classes in one place per backend.
+
+    FastpathError
+      UserError              bad input: plan, URL, flag, file (exit 1)
+        PlanError            a plan or context file is malformed (names file, key path, line)
+      SutError               the SUT misbehaves
+        SutTransientError    retry allowed: connection refused or dropped, timeout
+        SutStableError       retrying will not help: kernel did not boot, wrong kernel
+          KernelBootError
+        RemoteCommandError   a command ran and failed; keeps command, status, stdout, stderr
+      StoreError             the result store cannot be used
+        StoreVersionError    written by a newer fastpath
+        StoreReadOnlyError   a write to a store opened read-only
+      BuildError             a kernel did not build
+"""
+
+from __future__ import annotations
+
+
+class FastpathError(Exception):
+    """Base of every expected fastpath failure."""
+
+    exit_code = 1
+
+
+class UserError(FastpathError):
+    """Something the user gave us is wrong: a flag, a file, a URL, an id."""
+
+
+class PlanError(UserError):
+    """A plan or context file is malformed."""
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None,
+                 line: int | None = None):
+        where = []
+        if file:
+            where.append(f"{file}:{line}" if line else str(file))
+        if key:
+            where.append(f"key '{key}'")
+        super().__init__((": ".join([", ".join(where), message])) if where else message)
+        self.file, self.key, self.line = file, key, line
+
+
+class SutError(FastpathError):
+    """The SUT did not do what was asked."""
+
+    exit_code = 2
+
+
+class SutTransientError(SutError):
+    """A failure that may pass on retry: refused or dropped connection, timeout."""
+
+
+class SutStableError(SutError):
+    """A failure that retrying will not fix."""
+
+
+class KernelBootError(SutStableError):
+    """A deployed kernel did not come up, or a different kernel came up."""
+
+
+class RemoteCommandError(SutError):
+    """A remote command ran and exited non-zero."""
+
+    def __init__(self, command: list[str] | str, status: int, stdout: str = "", stderr: str = "",
+                 host: str | None = None):
+        self.command, self.status, self.stdout, self.stderr, self.host = (
+            command, status, stdout, stderr, host)
+        cmd = command if isinstance(command, str) else " ".join(command)
+        last = (stderr or stdout).strip().splitlines()
+        detail = f": {last[-1]}" if last else ""
+        on = f" on {host}" if host else ""
+        super().__init__(f"remote command failed{on} with status {status}: {cmd}{detail}")
+
+
+class StoreError(FastpathError):
+    """The result store cannot be opened, read or written."""
+
+    exit_code = 3
+
+
+class StoreVersionError(StoreError):
+    """The store was written by a newer fastpath (or is not a fastpath store)."""
+
+
+class StoreReadOnlyError(StoreError):
+    """A write was attempted on a store opened read-only."""
+
+
+class BuildError(FastpathError):
+    """A kernel build failed."""
+
+    exit_code = 4

@@ -1,0 +1,1 @@
+"""Result stores: one interface (base.Store), a CSV directory backend and SQL backends."""
