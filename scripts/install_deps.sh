@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install the Debian packages fastpath's lab and tests need (idempotent; needs root or sudo).
+#   qemu-system-x86 linux-source-6.1 ...  the lab: a real kernel booted under QEMU
+#   dropbear-bin busybox-static kexec-tools sysbench rt-tests: what the lab VM's initramfs carries
+#   openssh-client openssh-server: the SSH client fastpath uses, and a test sshd
+set -euo pipefail
+PKGS=(qemu-system-x86 qemu-utils linux-source-6.1 dropbear-bin busybox-static kexec-tools
+      openssh-server openssh-client bc bison flex libelf-dev libssl-dev cpio ccache
+      sysbench rt-tests xz-utils build-essential git)
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
