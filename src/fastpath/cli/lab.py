@@ -3,8 +3,175 @@
 from __future__ import annotations
 
 import click
+import yaml
+
+HOME_OPTION = click.option("--home", type=click.Path(file_okay=False), default=None,
+                           help="Lab state directory (default $FASTPATH_LAB_HOME or ~/.cache/fastpath/lab).")
 
 
 @click.group(name="lab")
 def group() -> None:
     """A QEMU lab: a real kernel and a SUT reached over SSH, no hardware needed."""
+
+
+@group.command("kernel")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--source", type=click.Path(exists=True, file_okay=False),
+              help="Kernel tree to start from (default: Debian's linux-source-6.1).")
+@click.option("--no-build", is_flag=True, help="Only prepare the tree; do not build the base kernel.")
+@click.option("--jobs", "-j", type=int, default=None, help="Parallel make jobs (default: all CPUs).")
+@HOME_OPTION
+def kernel_cmd(directory, source, no_build, jobs, home):
+    """Prepare a lab kernel git tree in DIRECTORY and build its base kernel.
+
+    The tree gets the lab config (arch/x86/configs/fastpath_lab_defconfig) committed as the
+    base, tagged fastpath-lab-base. The base kernel becomes the one `fastpath lab up` boots.
+
+    \b
+    Example:
+      fastpath lab kernel ~/lab/linux
+      fastpath lab kernel ~/lab/linux --source ~/src/linux --no-build
+    """
+    from fastpath.lab import base
+
+    result = base.make_lab_kernel(directory, source=source, build=not no_build, jobs=jobs, home=home)
+    click.echo(f"tree: {result['tree']}\nbase: {result['base']}")
+    if "image" in result:
+        click.echo(f"image: {result['image']}\nmodules: {result['modules']}\n"
+                   f"build_seconds: {result['build_seconds']:.0f}")
+
+
+@group.command("build")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--output", "-o", type=click.Path(file_okay=False),
+              help="Where to put bzImage and modules.tar.xz (default DIRECTORY/.fastpath/out/<sha12>).")
+@click.option("--jobs", "-j", type=int, default=None, help="Parallel make jobs (default: all CPUs).")
+@click.option("--env", "as_env", is_flag=True, help="Print KERNEL_PATH=... lines (scripts/.env form).")
+def build_cmd(directory, output, jobs, as_env):
+    """Build the checked-out commit of a lab kernel tree (incremental; ccache when installed).
+
+    \b
+    Example:
+      fastpath lab build ~/lab/linux
+      fastpath lab build ~/lab/linux --env > scripts/.env
+    """
+    from fastpath.lab import kernel
+
+    result = kernel.build(directory, output=output, jobs=jobs)
+    if as_env:
+        click.echo(result.env(), nl=False)
+    else:
+        click.echo(f"image: {result.image}\nmodules: {result.modules}\ngitsha: {result.gitsha}\n"
+                   f"release: {result.release}\nbuild_seconds: {result.seconds:.0f}")
+
+
+@group.command("history")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--commits", "-n", type=click.IntRange(2, 1000), required=True, help="How many commits to add.")
+@click.option("--regression-size", type=click.FloatRange(0.1, 1000), default=10.0, show_default=True,
+              help="How much slower fp-syscall gets at the culprit, in percent.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed (culprit position, edits).")
+@click.option("--culprit-at", type=int, default=None, help="Put the culprit at this commit (1..N).")
+@click.option("--broken-build-at", type=int, default=None,
+              help="Commit K (1..N-1) breaks the build; commit K+1 fixes it.")
+@click.option("--panic-at", type=int, default=None,
+              help="Commit K (1..N-1) panics at boot; commit K+1 fixes it.")
+def history_cmd(directory, commits, regression_size, seed, culprit_at, broken_build_at, panic_at):
+    """Add a demo history of small commits, one of which slows down getppid().
+
+    The culprit is recorded in .git/fastpath-lab-history.json; `fastpath lab culprit` prints it.
+
+    \b
+    Example:
+      fastpath lab history ~/lab/linux --commits 30 --regression-size 10 --seed 7
+    """
+    from fastpath.lab import history
+
+    hist = history.make_history(directory, commits, regression_pct=regression_size, seed=seed,
+                                culprit_at=culprit_at, broken_build_at=broken_build_at, panic_at=panic_at)
+    click.echo(f"good: {hist['base']}\nbad: {hist['head']}\ncommits: {len(hist['commits'])}")
+
+
+@group.command("culprit")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+def culprit_cmd(directory):
+    """Print the commit `fastpath lab history` made slow (the answer a bisection should find).
+
+    \b
+    Example:
+      fastpath lab culprit ~/lab/linux
+    """
+    from fastpath.lab import history
+
+    info = history.load(directory)
+    click.echo(f"{info['culprit']} {info['culprit_subject']}")
+
+
+@group.command("up")
+@click.option("--kernel", type=click.Path(exists=True, dir_okay=False),
+              help="Kernel image to boot (default: the base kernel of `fastpath lab kernel`).")
+@click.option("--accel", type=click.Choice(["auto", "kvm", "tcg"]), default="auto", show_default=True,
+              help="QEMU accelerator; auto tries KVM and keeps it only if it is faster than TCG.")
+@click.option("--cmdline", default="", help="Extra kernel command-line words (e.g. panic=-1).")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for SSH.")
+@HOME_OPTION
+def up_cmd(kernel, accel, cmdline, timeout, home):
+    """Boot the lab VM and print the SUT block for a plan (also written to <home>/sut.yaml).
+
+    \b
+    Example:
+      fastpath lab up
+      fastpath lab up --kernel ~/lab/linux/arch/x86/boot/bzImage
+    """
+    from fastpath.lab import vm
+
+    lab_vm = vm.up(kernel, home=home, accel=accel, timeout=timeout, cmdline=cmdline)
+    click.echo(f"# lab VM up in {lab_vm.boot_seconds:.1f} s ({lab_vm.accel}, pid {lab_vm.pid}); "
+               f"written to {lab_vm.home}/sut.yaml")
+    click.echo(yaml.safe_dump({"sut": lab_vm.sut()}, sort_keys=False), nl=False)
+
+
+@group.command("status")
+@HOME_OPTION
+def status_cmd(home):
+    """Show whether the lab VM runs, its port, accelerator, kernel and whether SSH answers.
+
+    \b
+    Example:
+      fastpath lab status
+    """
+    from fastpath.lab import vm
+
+    click.echo(yaml.safe_dump(vm.status(home), sort_keys=False), nl=False)
+
+
+@group.command("down")
+@HOME_OPTION
+def down_cmd(home):
+    """Stop the lab VM (no QEMU process is left).
+
+    \b
+    Example:
+      fastpath lab down
+    """
+    from fastpath.lab import vm
+
+    click.echo("lab VM stopped" if vm.down(home) else "lab VM was not running")
+
+
+@group.command("power-cycle")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for SSH.")
+@HOME_OPTION
+def power_cycle_cmd(timeout, home):
+    """Power-cycle the lab VM: restart QEMU with the base kernel, same port and keys.
+
+    This is the lab's power-cycle hook (`power_cycle` in the SUT block).
+
+    \b
+    Example:
+      fastpath lab power-cycle
+    """
+    from fastpath.lab import vm
+
+    lab_vm = vm.power_cycle(home, timeout=timeout)
+    click.echo(f"lab VM power-cycled: up in {lab_vm.boot_seconds:.1f} s on port {lab_vm.port}")
