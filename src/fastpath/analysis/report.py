@@ -1,0 +1,177 @@
+"""From a result store to comparison rows: what `fastpath result show` prints.
+
+    report = compare_swprofiles(store, ["6.1-baseline", "6.1-regression"],
+                                benchmark="sysbench/*", resultclass="*")
+    for row in report.rows: row.as_dict()
+
+The first swprofile is the baseline; every other swprofile's rows carry a Comparison with it
+(statistics in fastpath.analysis.stats). ``build_rows`` is the pure part, usable without a store.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from fastpath.analysis.group import Group, group_samples
+from fastpath.analysis.stats import Comparison, Summary, compare, summarize
+from fastpath.errors import UserError
+
+CONTRACT_KEYS = ("benchmark", "resultclass", "unit", "swprofile", "min", "ci95min", "mean",
+                 "ci95max", "max", "cv", "count")
+COMPARISON_KEYS = ("baseline", "change_pct", "significance")
+EXTRA_KEYS = ("sessions", "ci_basis")
+
+
+@dataclass(frozen=True)
+class ResultClassInfo:
+    unit: str
+    improvement: str              # "higher" or "lower"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One result class of one swprofile; ``comparison`` is set for non-baseline swprofiles."""
+
+    benchmark: str
+    resultclass: str
+    unit: str
+    improvement: str
+    swprofile: str
+    summary: Summary
+    baseline: str | None = None
+    comparison: Comparison | None = None
+
+    def as_dict(self, compared: bool) -> dict:
+        """The interchange row (DESIGN.md section 3), then ``sessions`` and ``ci_basis``.
+
+        ``compared``: the report has several swprofiles, so every row carries ``baseline``,
+        ``change_pct`` and ``significance`` (None on the baseline's own rows).
+        """
+        s = self.summary
+        row = {"benchmark": self.benchmark, "resultclass": self.resultclass, "unit": self.unit,
+               "swprofile": self.swprofile, "min": s.min, "ci95min": s.ci95min, "mean": s.mean,
+               "ci95max": s.ci95max, "max": s.max, "cv": s.cv, "count": s.count}
+        if compared:
+            c = self.comparison
+            row["baseline"] = self.baseline
+            row["change_pct"] = c.change_pct if c else None
+            row["significance"] = c.significance if c else None
+        row["sessions"] = s.sessions
+        row["ci_basis"] = s.basis
+        return row
+
+
+@dataclass(frozen=True)
+class Report:
+    store: str                    # the store URL, password masked
+    swprofiles: tuple[str, ...]   # the first is the baseline
+    sut: str
+    rows: tuple[Row, ...]
+
+    def dicts(self) -> list[dict]:
+        return [r.as_dict(len(self.swprofiles) > 1) for r in self.rows]
+
+
+def build_rows(groups: Mapping[str, Sequence[Group]], swprofiles: Sequence[str],
+               resultclasses: Mapping[tuple[str, str], ResultClassInfo]) -> list[Row]:
+    """Rows ordered by (benchmark, result class), then by swprofile as given.
+
+    ``groups[swprofile]`` are that swprofile's groups (one SUT); ``resultclasses`` maps
+    (benchmark, result class) to its unit and direction.
+    """
+    by_key = {sw: {(g.benchmark, g.resultclass): g for g in groups.get(sw, ())} for sw in swprofiles}
+    keys = sorted({k for per in by_key.values() for k in per})
+    base = swprofiles[0]
+    rows = []
+    for key in keys:
+        info = resultclasses[key]
+        summaries = {sw: summarize(g.values, g.sessions)
+                     for sw in swprofiles if (g := by_key[sw].get(key)) is not None}
+        for sw, summary in summaries.items():
+            comparison = None
+            if sw != base and base in summaries:
+                comparison = compare(summaries[base], summary, info.improvement)
+            rows.append(Row(key[0], key[1], info.unit, info.improvement, sw, summary,
+                            baseline=base if sw != base else None, comparison=comparison))
+    return rows
+
+
+def compare_swprofiles(store, swprofiles: Sequence[str], *, benchmark: str = "*",
+                       resultclass: str = "*", sut: str | None = None) -> Report:
+    """Summaries and comparisons for the given swprofiles of ``store`` (the first is the baseline).
+
+    ``benchmark`` and ``resultclass`` are shell-style globs; ``sut`` is needed only when the
+    swprofiles have samples on more than one SUT. Raises UserError naming what is wrong: an
+    empty store, an unknown swprofile or SUT, a glob that matches nothing.
+    """
+    if not swprofiles:
+        raise UserError("give at least one --swprofile")
+    if len(set(swprofiles)) != len(swprofiles):
+        raise UserError(f"--swprofile given twice: {', '.join(swprofiles)}")
+    url = getattr(store, "url", "the store")
+    known_sw = sorted(p.id for p in store.swprofiles())
+    if not known_sw:
+        raise UserError(f"store {url} holds no results (no swprofiles)")
+    for sw in swprofiles:
+        if sw not in known_sw:
+            raise UserError(f"unknown swprofile '{sw}' in store {url} (it has: {_few(known_sw)})")
+    if sut is not None and sut not in {s.id for s in store.suts()}:
+        raise UserError(f"unknown SUT '{sut}' in store {url} (it has: "
+                        f"{_few(sorted(s.id for s in store.suts()))})")
+    infos = _matching_resultclasses(store, url, benchmark, resultclass)
+    groups = {sw: [g for g in _groups(store, sw, sut) if (g.benchmark, g.resultclass) in infos]
+              for sw in swprofiles}
+    chosen_sut = _one_sut(groups, url)
+    if chosen_sut is None:
+        raise UserError(f"no samples in store {url} for swprofile {', '.join(swprofiles)} with "
+                        f"--benchmark '{benchmark}' --resultclass '{resultclass}'"
+                        + (f" on SUT '{sut}'" if sut else ""))
+    return Report(store=url, swprofiles=tuple(swprofiles), sut=chosen_sut,
+                  rows=tuple(build_rows(groups, swprofiles, infos)))
+
+
+def _few(names: Sequence[str], limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _matching_resultclasses(store, url: str, benchmark: str,
+                            resultclass: str) -> dict[tuple[str, str], ResultClassInfo]:
+    benchmarks = sorted(b.id for b in store.benchmarks())
+    matched = [b for b in benchmarks if fnmatch.fnmatchcase(b, benchmark)]
+    if not matched:
+        raise UserError(f"no benchmark matches --benchmark '{benchmark}' in store {url} "
+                        f"(it has: {_few(benchmarks) or 'none'})")
+    classes = [rc for rc in store.resultclasses() if rc.benchmark in matched]
+    infos = {(rc.benchmark, rc.name): ResultClassInfo(rc.unit, rc.improvement) for rc in classes
+             if fnmatch.fnmatchcase(rc.name, resultclass)}
+    if not infos:
+        names = sorted({rc.name for rc in classes})
+        raise UserError(f"no result class matches --resultclass '{resultclass}' for benchmark "
+                        f"{_few(matched)} in store {url} (it has: {_few(names) or 'none'})")
+    return infos
+
+
+def _groups(store, swprofile: str, sut: str | None) -> list[Group]:
+    """The swprofile's samples, grouped; through the store's columnar read when it has one."""
+    columns = getattr(store, "sample_columns", None)
+    if columns is not None:
+        c = columns(swprofiles=[swprofile], sut=sut)
+        return group_samples(c["benchmark"], c["resultclass"], c["sut"], c["session"], c["value"])
+    samples = list(store.samples(swprofiles=[swprofile], sut=sut))
+    return group_samples([s.benchmark for s in samples], [s.resultclass for s in samples],
+                         [s.sut for s in samples], np.array([s.session for s in samples]),
+                         np.array([s.value for s in samples], dtype=float))
+
+
+def _one_sut(groups: Mapping[str, Sequence[Group]], url: str) -> str | None:
+    suts = sorted({g.sut for gs in groups.values() for g in gs})
+    if len(suts) > 1:
+        raise UserError(f"the swprofiles have samples on several SUTs in store {url} "
+                        f"({_few(suts)}): choose one with --sut")
+    return suts[0] if suts else None
+

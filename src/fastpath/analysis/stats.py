@@ -1,0 +1,185 @@
+"""Summaries and comparisons of benchmark samples: pure functions, no I/O.
+
+The unit of independent replication is the **session** (one boot of the SUT). Repeats inside
+one boot share its memory layout and device state, so they are correlated and understate the
+noise a new boot brings (Kalibera & Jones, "Rigorous benchmarking in reasonable time", 2013).
+Hence, for one result class of one swprofile:
+
+- ``mean`` is the mean of the per-session means (each boot weighs the same; it equals the plain
+  sample mean when every session has the same number of repeats).
+- ``ci95min``/``ci95max`` bound the 95% Student-t confidence interval of that mean computed
+  over the per-session means: ``mean +- t(0.975, sessions-1) * sd(session means) / sqrt(sessions)``.
+  With a single session there is nothing to replicate over, so the interval falls back to the
+  t-interval over the samples of that boot (``count-1`` degrees of freedom) and ``basis`` says
+  ``"samples"``; such an interval only covers within-boot noise and is flagged in every output.
+  With a single sample there is no interval (``None``, ``basis == "none"``).
+- ``min``, ``max``, ``count`` and ``cv`` (sample standard deviation / mean, ddof=1) describe all
+  samples, flat.
+
+A candidate is compared with a baseline by ``change_pct`` (relative change of the means, in %)
+and Welch's unequal-variance t-test, two-sided, at alpha 0.05:
+
+- over per-session means when both sides have at least two sessions (``basis "sessions"``);
+- otherwise over all samples (``basis "samples"``, flagged: repeats within one boot are
+  correlated, so this p-value is optimistic);
+- no test when either side has a single sample (``basis "none"``, significance ``None``).
+
+Welch's test is used because the two kernels need not share a variance (a regression often
+changes the noise too) and it is exact-enough for the small, roughly normal session means
+the central limit theorem gives. A significant difference is an ``"R"`` (regression) when it
+goes the wrong way for the result class's direction (a higher-is-better value went down, a
+lower-is-better value went up), an ``"I"`` (improvement) otherwise; so an improvement is never
+reported as a regression.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+CONFIDENCE = 0.95
+ALPHA = 0.05
+HIGHER = "higher"
+LOWER = "lower"
+SESSIONS = "sessions"
+SAMPLES = "samples"
+NONE = "none"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Statistics of one result class for one swprofile (see the module docstring)."""
+
+    count: int                    # samples
+    sessions: int                 # distinct sessions (boots)
+    min: float
+    max: float
+    mean: float                   # mean of per-session means
+    ci95min: float | None         # 95% CI of the mean; None with a single sample
+    ci95max: float | None
+    cv: float | None              # sample sd / |sample mean| over all samples; None if count < 2
+    basis: str                    # what the CI is over: "sessions", "samples" or "none"
+    session_means: tuple[float, ...]  # one per session, in session order
+    sample_mean: float
+    sample_sd: float              # ddof=1; nan when count < 2
+    session_sd: float             # sd of the session means, ddof=1; nan when sessions < 2
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A candidate swprofile against the baseline, for one result class."""
+
+    change_pct: float | None      # (candidate.mean - baseline.mean) / |baseline.mean| * 100
+    p_value: float | None         # Welch's t-test, two-sided; None when no test is possible
+    significance: str | None      # "R", "I" or None
+    basis: str                    # "sessions", "samples" or "none" (what the test was over)
+
+
+def mean_ci(values, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """Student-t confidence interval of the mean of ``values``; None for fewer than 2 values."""
+    x = np.asarray(values, dtype=float)
+    n = x.size
+    if n < 2:
+        return None
+    mean = float(x.mean())
+    half = _t_half_width(float(x.std(ddof=1)), n, confidence)
+    return mean - half, mean + half
+
+
+def _t_half_width(sd: float, n: int, confidence: float) -> float:
+    if sd == 0.0:
+        return 0.0
+    return float(sps.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+
+
+def session_means(values, sessions) -> np.ndarray:
+    """Mean of ``values`` per distinct session id, ordered by session id."""
+    v = np.asarray(values, dtype=float)
+    _, inverse = np.unique(np.asarray(sessions), return_inverse=True)
+    return np.bincount(inverse, weights=v) / np.bincount(inverse)
+
+
+def summarize(values, sessions, confidence: float = CONFIDENCE) -> Summary:
+    """Summarise the samples of one result class of one swprofile.
+
+    ``values[i]`` was recorded in session ``sessions[i]`` (any hashable, sortable ids).
+    """
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        raise ValueError("summarize() needs at least one sample")
+    means = session_means(v, sessions)
+    sample_sd = float(v.std(ddof=1)) if v.size > 1 else math.nan
+    session_sd = float(means.std(ddof=1)) if means.size > 1 else math.nan
+    mean = float(means.mean())
+    if means.size >= 2:
+        basis, half = SESSIONS, _t_half_width(session_sd, means.size, confidence)
+    elif v.size >= 2:
+        basis, half = SAMPLES, _t_half_width(sample_sd, v.size, confidence)
+    else:
+        basis, half = NONE, None
+    sample_mean = float(v.mean())
+    cv = sample_sd / abs(sample_mean) if v.size > 1 and sample_mean != 0 else None
+    return Summary(
+        count=int(v.size), sessions=int(means.size), min=float(v.min()), max=float(v.max()),
+        mean=mean, ci95min=None if half is None else mean - half,
+        ci95max=None if half is None else mean + half, cv=cv, basis=basis,
+        session_means=tuple(float(m) for m in means), sample_mean=sample_mean,
+        sample_sd=sample_sd, session_sd=session_sd)
+
+
+def change_pct(baseline_mean: float, candidate_mean: float) -> float | None:
+    """Relative change of the candidate's mean from the baseline's, in %; None if baseline is 0."""
+    if baseline_mean == 0:
+        return None
+    return (candidate_mean - baseline_mean) / abs(baseline_mean) * 100.0
+
+
+def welch_p(mean1: float, sd1: float, n1: int, mean2: float, sd2: float, n2: int) -> float:
+    """Two-sided p-value of Welch's t-test from summary statistics.
+
+    When both sides have zero spread the difference is certain: p is 0 if the means differ
+    and 1 if they are equal (scipy would return nan).
+    """
+    if sd1 == 0 and sd2 == 0:
+        return 1.0 if mean1 == mean2 else 0.0
+    return float(sps.ttest_ind_from_stats(mean1, sd1, n1, mean2, sd2, n2, equal_var=False).pvalue)
+
+
+def comparison_basis(baseline: Summary, candidate: Summary) -> str:
+    """What the significance test runs over: "sessions", "samples" or "none"."""
+    if baseline.sessions >= 2 and candidate.sessions >= 2:
+        return SESSIONS
+    if baseline.count >= 2 and candidate.count >= 2:
+        return SAMPLES
+    return NONE
+
+
+def significance(change: float | None, p_value: float | None, improvement: str,
+                 alpha: float = ALPHA) -> str | None:
+    """"R", "I" or None for a change with a p-value, by the result class's direction."""
+    if change is None or p_value is None or p_value >= alpha or change == 0:
+        return None
+    if improvement not in (HIGHER, LOWER):
+        raise ValueError(f"improvement must be {HIGHER!r} or {LOWER!r}, not {improvement!r}")
+    worse = change < 0 if improvement == HIGHER else change > 0
+    return "R" if worse else "I"
+
+
+def compare(baseline: Summary, candidate: Summary, improvement: str,
+            alpha: float = ALPHA) -> Comparison:
+    """Compare a candidate's summary with the baseline's (see the module docstring)."""
+    change = change_pct(baseline.mean, candidate.mean)
+    basis = comparison_basis(baseline, candidate)
+    if basis == SESSIONS:
+        p = welch_p(baseline.mean, baseline.session_sd, baseline.sessions,
+                    candidate.mean, candidate.session_sd, candidate.sessions)
+    elif basis == SAMPLES:
+        p = welch_p(baseline.sample_mean, baseline.sample_sd, baseline.count,
+                    candidate.sample_mean, candidate.sample_sd, candidate.count)
+    else:
+        p = None
+    return Comparison(change_pct=change, p_value=p,
+                      significance=significance(change, p, improvement, alpha), basis=basis)
