@@ -14,9 +14,7 @@ import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-from fastpath.analysis.group import Group, group_samples
+from fastpath.analysis.group import Group, group_columns
 from fastpath.analysis.stats import Comparison, Summary, compare, summarize
 from fastpath.errors import UserError
 
@@ -123,8 +121,8 @@ def compare_swprofiles(store, swprofiles: Sequence[str], *, benchmark: str = "*"
         raise UserError(f"unknown SUT '{sut}' in store {url} (it has: "
                         f"{_few(sorted(s.id for s in store.suts()))})")
     infos = _matching_resultclasses(store, url, benchmark, resultclass)
-    groups = {sw: [g for g in _groups(store, sw, sut) if (g.benchmark, g.resultclass) in infos]
-              for sw in swprofiles}
+    groups = {sw: [g for g in gs if (g.benchmark, g.resultclass) in infos]
+              for sw, gs in _groups(store, swprofiles, sut).items()}
     chosen_sut = _one_sut(groups, url)
     if chosen_sut is None:
         raise UserError(f"no samples in store {url} for swprofile {', '.join(swprofiles)} with "
@@ -156,16 +154,13 @@ def _matching_resultclasses(store, url: str, benchmark: str,
     return infos
 
 
-def _groups(store, swprofile: str, sut: str | None) -> list[Group]:
-    """The swprofile's samples, grouped; through the store's columnar read when it has one."""
-    columns = getattr(store, "sample_columns", None)
-    if columns is not None:
-        c = columns(swprofiles=[swprofile], sut=sut)
-        return group_samples(c["benchmark"], c["resultclass"], c["sut"], c["session"], c["value"])
-    samples = list(store.samples(swprofiles=[swprofile], sut=sut))
-    return group_samples([s.benchmark for s in samples], [s.resultclass for s in samples],
-                         [s.sut for s in samples], np.array([s.session for s in samples]),
-                         np.array([s.value for s in samples], dtype=float))
+def _groups(store, swprofiles: Sequence[str], sut: str | None) -> dict[str, list[Group]]:
+    """The swprofiles' samples through the store's columnar read, grouped per swprofile."""
+    cols = store.sample_columns(swprofiles=list(swprofiles), sut=sut)
+    out: dict[str, list[Group]] = {sw: [] for sw in swprofiles}
+    for g in group_columns(cols):
+        out[g.swprofile].append(g)
+    return out
 
 
 def _one_sut(groups: Mapping[str, Sequence[Group]], url: str) -> str | None:
