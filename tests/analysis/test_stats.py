@@ -169,3 +169,10 @@ def test_change_pct():
     assert change_pct(-200.0, -210.0) == pytest.approx(-5.0)
     assert change_pct(0.0, 1.0) is None
     assert math.isclose(change_pct(4.0, 3.0), -25.0)
+
+
+@pytest.mark.parametrize("a, b", [((10.0, 1.0, 3), (12.0, 0.0, 5)), ((5.0, 0.3, 2), (5.1, 2.0, 9)),
+                                  ((-3.0, 1.5, 20), (-2.0, 1.5, 20))])
+def test_welch_p_matches_scipy_from_stats(a, b):
+    expected = sps.ttest_ind_from_stats(*a, *b, equal_var=False).pvalue
+    assert welch_p(*a, *b) == pytest.approx(expected, rel=1e-9)

@@ -38,7 +38,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
+from scipy.special import stdtr, stdtrit  # t CDF and its inverse (lighter than scipy.stats)
 
 CONFIDENCE = 0.95
 ALPHA = 0.05
@@ -92,7 +92,7 @@ def mean_ci(values, confidence: float = CONFIDENCE) -> tuple[float, float] | Non
 def _t_half_width(sd: float, n: int, confidence: float) -> float:
     if sd == 0.0:
         return 0.0
-    return float(sps.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    return float(stdtrit(n - 1, 0.5 + confidence / 2)) * sd / math.sqrt(n)
 
 
 def session_means(values, sessions) -> np.ndarray:
@@ -138,14 +138,19 @@ def change_pct(baseline_mean: float, candidate_mean: float) -> float | None:
 
 
 def welch_p(mean1: float, sd1: float, n1: int, mean2: float, sd2: float, n2: int) -> float:
-    """Two-sided p-value of Welch's t-test from summary statistics.
+    """Two-sided p-value of Welch's t-test from summary statistics (n1, n2 >= 2).
 
-    When both sides have zero spread the difference is certain: p is 0 if the means differ
-    and 1 if they are equal (scipy would return nan).
+    t = (mean2 - mean1) / sqrt(sd1^2/n1 + sd2^2/n2) with Welch-Satterthwaite degrees of
+    freedom. When both sides have zero spread the difference is certain: p is 0 if the means
+    differ and 1 if they are equal.
     """
-    if sd1 == 0 and sd2 == 0:
+    v1, v2 = sd1 * sd1 / n1, sd2 * sd2 / n2
+    se2 = v1 + v2
+    if se2 == 0:
         return 1.0 if mean1 == mean2 else 0.0
-    return float(sps.ttest_ind_from_stats(mean1, sd1, n1, mean2, sd2, n2, equal_var=False).pvalue)
+    t = (mean2 - mean1) / math.sqrt(se2)
+    df = se2 * se2 / (v1 * v1 / (n1 - 1) + v2 * v2 / (n2 - 1))
+    return float(2.0 * stdtr(df, -abs(t)))
 
 
 def comparison_basis(baseline: Summary, candidate: Summary) -> str:
