@@ -28,7 +28,7 @@ from fastpath.lab.home import git
 RECORD = "fastpath-lab-history.json"
 # One extra parent-pid lookup in getppid() costs about this share of an fp-syscall call in the
 # lab VM under TCG (measured; see docs/lab.md). Iterations = regression_pct / this.
-PCT_PER_ITERATION = 4.0
+PCT_PER_ITERATION = 0.55
 
 C_FILES = ["kernel/fork.c", "kernel/exit.c", "kernel/sys.c", "kernel/signal.c", "kernel/sched/core.c",
            "kernel/sched/fair.c", "kernel/time/timekeeping.c", "kernel/time/hrtimer.c", "kernel/pid.c",
@@ -45,11 +45,12 @@ COMMENT_LINE = re.compile(r"^\s*(\*|/\*|//)")
 
 GETPPID_OLD = ("\tint pid;\n\n\trcu_read_lock();\n"
                "\tpid = task_tgid_vnr(rcu_dereference(current->real_parent));\n")
-GETPPID_NEW = ("\tint pid, i;\n\n\trcu_read_lock();\n"
-               "\t/*\n\t * The parent can change under us (reparenting on exit); read its\n"
-               "\t * pid until the value is settled.\n\t */\n"
+GETPPID_NEW = ("\tstruct task_struct *parent;\n\tint pid, i;\n\n\trcu_read_lock();\n"
+               "\tparent = rcu_dereference(current->real_parent);\n"
+               "\t/* Let a concurrent reparent (the parent exiting) settle first. */\n"
                "\tfor (i = 0; i < {n}; i++)\n"
-               "\t\tpid = task_tgid_vnr(rcu_dereference(current->real_parent));\n")
+               "\t\tparent = rcu_dereference(current->real_parent);\n"
+               "\tpid = task_tgid_vnr(parent);\n")
 BREAK_OLD, BREAK_NEW = "\tdo_exit((error_code&0xff)<<8);\n", "\tdo_exit((eror_code & 0xff) << 8);\n"
 PANIC_ANCHOR = "\tkernel_init_freeable();\n"
 PANIC_LINE = '\tpanic("fastpath lab: boot failure injected by `fastpath lab history --panic-at`");\n'
@@ -78,8 +79,7 @@ def _positions(n: int, rng: random.Random, culprit_at: int | None, broken_build_
 
 def _subsystem(path: str) -> str:
     parts = pathlib.PurePosixPath(path).with_suffix("").parts
-    parts = parts[1:] if parts[0] == "kernel" and len(parts) > 1 else parts
-    return "/".join(parts[-2:])
+    return "/".join(parts[1:] if parts[0] == "kernel" and len(parts) > 1 else parts)
 
 
 def _reword(tree: pathlib.Path, rng: random.Random, docs: list[str]) -> str | None:
@@ -88,15 +88,16 @@ def _reword(tree: pathlib.Path, rng: random.Random, docs: list[str]) -> str | No
     candidates = rng.sample(docs, min(len(docs), 40)) if use_doc else rng.sample(C_FILES, len(C_FILES))
     for path in candidates:
         lines = (tree / path).read_text(errors="surrogateescape").splitlines(keepends=True)
-        old, new = rng.choice(REWORDS)
-        for idx, line in enumerate(lines):
-            if (use_doc or COMMENT_LINE.match(line)) and re.search(r"(?<![\w'])" + re.escape(old), line):
-                lines[idx] = re.sub(r"(?<![\w'])" + re.escape(old), new, line, count=1)
-                (tree / path).write_text("".join(lines), errors="surrogateescape")
-                if use_doc:
-                    topic = pathlib.PurePosixPath(path).relative_to("Documentation").with_suffix("")
-                    return f"docs: {topic}: write \"{new.strip()}\" instead of \"{old.strip()}\""
-                return f"{_subsystem(path)}: comment: spell out \"{old.strip()}\""
+        for old, new in rng.sample(REWORDS, len(REWORDS)):
+            pattern = re.compile(r"(?<![\w'])" + re.escape(old))
+            for idx, line in enumerate(lines):
+                if (use_doc or COMMENT_LINE.match(line)) and pattern.search(line):
+                    lines[idx] = pattern.sub(new, line, count=1)
+                    (tree / path).write_text("".join(lines), errors="surrogateescape")
+                    if use_doc:
+                        topic = pathlib.PurePosixPath(path).relative_to("Documentation").with_suffix("")
+                        return f"docs: {topic}: write \"{new.strip()}\" instead of \"{old.strip()}\""
+                    return f"{_subsystem(path)}: comment: spell out \"{old.strip()}\""
     return None
 
 

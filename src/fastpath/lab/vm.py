@@ -118,12 +118,27 @@ def ssh_answers(vm: LabVm) -> bool:
     return proc.returncode == 0
 
 
-def wait_for_ssh(vm: LabVm, timeout: float) -> float:
-    """Poll until SSH answers; return the seconds waited. QEMU dying or the deadline raise."""
+def panic_line(vm: LabVm, offset: int = 0) -> str | None:
+    """The 'Kernel panic' line the serial console shows after byte ``offset``, if any."""
+    try:
+        with open(vm.serial_log, "rb") as fh:
+            fh.seek(offset)
+            text = fh.read().decode(errors="replace")
+    except OSError:
+        return None
+    return next((ln.strip() for ln in text.splitlines() if "Kernel panic - not syncing" in ln), None)
+
+
+def wait_for_ssh(vm: LabVm, timeout: float, log_offset: int = 0) -> float:
+    """Poll until SSH answers; return the seconds waited. QEMU dying, a kernel panic on the
+    serial console (after ``log_offset``) or the deadline raise."""
     started = time.monotonic()
     while True:
         if not _running(vm):
             raise KernelBootError(f"lab VM: QEMU exited while booting; see {vm.serial_log}")
+        panic = panic_line(vm, log_offset)
+        if panic:
+            raise KernelBootError(f"lab VM: kernel panicked while booting {vm.kernel}: {panic}")
         try:
             if ssh_answers(vm):
                 return time.monotonic() - started
@@ -142,6 +157,7 @@ def _start(vm: LabVm, timeout: float) -> LabVm:
     pidfile = vm_dir / "qemu.pid"
     pidfile.unlink(missing_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    offset = vm.serial_log.stat().st_size if vm.serial_log.exists() else 0
     with open(vm.serial_log, "a") as fh:
         fh.write(f"\n=== fastpath lab: QEMU start {stamp} kernel {vm.kernel} ({vm.accel}) ===\n")
     cmd = qemu.command(accel=vm.accel, kernel=pathlib.Path(vm.kernel), initrd=pathlib.Path(vm.initrd),
@@ -153,7 +169,7 @@ def _start(vm: LabVm, timeout: float) -> LabVm:
     vm.pid = int(pidfile.read_text().strip())
     vm.started = stamp
     _save(vm)
-    wait_for_ssh(vm, timeout)
+    wait_for_ssh(vm, timeout, offset)
     vm.boot_seconds = round(time.monotonic() - began, 2)
     _save(vm)
     log.info("lab VM up: pid %d port %d (%s) in %.1f s", vm.pid, vm.port, vm.accel, vm.boot_seconds)
