@@ -4,17 +4,83 @@ Open a store with ``fastpath.store.open_store(url, readonly=False)``. A store is
 context manager; ``close()`` releases it. All reads return model objects (see
 ``model.py``). Writes are durable when the call returns: an acknowledged sample survives a
 crash of the writer.
+
+Writing an object (put_*) whose identity exists with equal content is a no-op; with
+different content it raises StoreError naming the object and the first differing field
+(put_session is the exception: it updates). A sample must refer to a SUT, swprofile and
+result class already in the store (StoreError otherwise); its session row is optional.
+
+Fast reads for statistics: ``sample_columns(...)`` returns a ``SampleColumns`` (numpy
+arrays, one entry per sample), e.g. all values of two swprofiles::
+
+    cols = store.sample_columns(swprofiles=["6.8.0-baseline", "6.9.0"])
+    for (bench, rc, swp), idx in cols.groups().items():
+        values, sessions = cols.value[idx], cols.session[idx]
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
 
 from fastpath.store.model import (Benchmark, ErrorRecord, ResultClass, Sample, Session, Sut,
                                   SwProfile)
 
 SCHEMA_VERSION = 1
+
+
+@dataclass
+class SampleColumns:
+    """Samples as columns: entry i of every array describes sample i (order unspecified).
+
+    String ids are coded as small ints: ``suts[sut[i]]`` is sample i's SUT id,
+    ``swprofiles[swprofile[i]]`` its swprofile id, ``resultclasses[resultclass[i]]`` its
+    ``(benchmark id, result class name)``. Code tables may list ids with no sample here.
+    """
+
+    suts: list[str]
+    swprofiles: list[str]
+    resultclasses: list[tuple[str, str]]
+    sut: np.ndarray            # int64 codes into suts
+    swprofile: np.ndarray      # int64 codes into swprofiles
+    resultclass: np.ndarray    # int64 codes into resultclasses
+    session: np.ndarray        # int64
+    repeat: np.ndarray         # int64
+    value: np.ndarray          # float64
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def groups(self) -> dict[tuple[str, str, str], np.ndarray]:
+        """{(benchmark, resultclass, swprofile): index array of its samples} (non-empty only)."""
+        if not len(self):
+            return {}
+        combined = self.resultclass * max(len(self.swprofiles), 1) + self.swprofile
+        order = np.argsort(combined, kind="stable")
+        keys, starts = np.unique(combined[order], return_index=True)
+        out = {}
+        for k, idx in zip(keys, np.split(order, starts[1:])):
+            rc, swp = divmod(int(k), max(len(self.swprofiles), 1))
+            bench, name = self.resultclasses[rc]
+            out[(bench, name, self.swprofiles[swp])] = idx
+        return out
+
+    @classmethod
+    def from_samples(cls, samples: Iterable[Sample]) -> "SampleColumns":
+        codes: list[dict] = [{}, {}, {}]
+        cols: list[list] = [[], [], [], [], [], []]
+        for s in samples:
+            for j, k in enumerate((s.sut, s.swprofile, (s.benchmark, s.resultclass))):
+                cols[j].append(codes[j].setdefault(k, len(codes[j])))
+            cols[3].append(s.session)
+            cols[4].append(s.repeat)
+            cols[5].append(s.value)
+        ints = [np.asarray(c, dtype=np.int64) for c in cols[:5]]
+        return cls(list(codes[0]), list(codes[1]), list(codes[2]), *ints,
+                   np.asarray(cols[5], dtype=np.float64))
 
 
 class Store(abc.ABC):
@@ -66,6 +132,19 @@ class Store(abc.ABC):
     def samples(self, *, sut: str | None = None, swprofiles: Iterable[str] | None = None,
                 benchmark: str | None = None, resultclass: str | None = None) -> Iterator[Sample]:
         """Samples matching every given filter (exact ids), in no particular order."""
+
+    def sample_columns(self, *, sut: str | None = None, swprofiles: Iterable[str] | None = None,
+                       benchmark: str | None = None,
+                       resultclass: str | None = None) -> SampleColumns:
+        """Same selection as samples(), as numpy columns; backends override it for speed
+        (1M samples in well under 2 s on SQLite, PostgreSQL and CSV)."""
+        return SampleColumns.from_samples(self.samples(sut=sut, swprofiles=swprofiles,
+                                                       benchmark=benchmark,
+                                                       resultclass=resultclass))
+
+    def count_samples(self) -> int:
+        """How many samples the store holds."""
+        return sum(1 for _ in self.samples())
 
     # -- lifecycle ----------------------------------------------------------------------
     @abc.abstractmethod

@@ -1,0 +1,113 @@
+"""Crash-safe file primitives for the CSV directory store.
+
+- ``rewrite``: a whole table written to a temporary file, fsync'ed, then ``os.replace``d
+  over the old one and the directory fsync'ed: a reader sees the old or the new file, never
+  a half-written one.
+- ``Appender``: one line (or a batch) appended with a single ``os.write`` on an O_APPEND
+  descriptor, then fsync: when ``append`` returns, the data is on disk.
+- ``complete_size``: the length of a file up to its last newline. Anything after it is a
+  torn line left by a writer that crashed mid-append (never acknowledged).
+- ``DirLock``: an exclusive fcntl lock on ``DIR/.lock`` held by the one writer.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import io
+import os
+
+from fastpath.errors import StoreError
+
+
+def format_rows(rows) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def rewrite(path: str, header, rows) -> None:
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(format_rows([header, *rows]))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(os.path.dirname(path))
+
+
+def complete_size(path: str) -> tuple[int, int]:
+    """(size up to and including the last newline, total size)."""
+    size = os.path.getsize(path)
+    if size == 0:
+        return 0, 0
+    with open(path, "rb") as f:
+        pos = size
+        while pos > 0:
+            start = max(0, pos - 65536)
+            f.seek(start)
+            chunk = f.read(pos - start)
+            nl = chunk.rfind(b"\n")
+            if nl >= 0:
+                return start + nl + 1, size
+            pos = start
+    return 0, size
+
+
+def read_text(path: str, limit: int) -> str:
+    with open(path, "rb") as f:
+        data = f.read(limit)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise StoreError(f"{path}:{line}: not UTF-8 text (corrupt file?)") from None
+
+
+class Appender:
+    def __init__(self, path: str):
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+
+    def append(self, text: str) -> None:
+        data = text.encode("utf-8")
+        while data:
+            n = os.write(self.fd, data)
+            data = data[n:]
+        os.fsync(self.fd)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class DirLock:
+    def __init__(self, directory: str, shown: str):
+        self.path = os.path.join(directory, ".lock")
+        self.file = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(self.file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.seek(0)
+            holder = self.file.read().strip() or "?"
+            self.file.close()
+            raise StoreError(f"CSV store {shown} is in use by another writer (pid {holder} holds "
+                             f"{self.path}); wait for it to finish or write to another store") from None
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(str(os.getpid()))
+        self.file.flush()
+
+    def release(self) -> None:
+        if not self.file.closed:
+            self.file.close()

@@ -1,0 +1,355 @@
+"""The SQL store (SQLite, MariaDB/MySQL, PostgreSQL) over SQLAlchemy Core; schema in schema.py.
+
+Samples refer to SUTs, swprofiles and result classes by integer keys (``pk``); this class
+keeps the id <-> pk maps and reloads them when it meets an id it does not know (another
+writer may have added it). Every write is one transaction, committed before the call
+returns; duplicate samples are skipped by the database (INSERT OR IGNORE / INSERT IGNORE /
+ON CONFLICT DO NOTHING), so concurrent writers lose nothing and never double a sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+from sqlalchemy import func, inspect, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import IntegrityError
+
+from fastpath.errors import StoreError, StoreReadOnlyError, StoreVersionError
+from fastpath.store import codec, schema as S
+from fastpath.store.base import SCHEMA_VERSION, SampleColumns, Store
+from fastpath.store.model import (Benchmark, ErrorRecord, ResultClass, Sample, Session, Sut,
+                                  SwProfile)
+from fastpath.store.sqlengine import make_engine, translated
+from fastpath.store.url import StoreUrl
+
+CHUNK = 20000
+_COLS = "swprofile_pk, resultclass_pk, sut_pk, session, repeat_idx, value, timestamp"
+_SQLITE_INSERT = f"INSERT OR IGNORE INTO samples ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_MYSQL_INSERT = (f"INSERT IGNORE INTO samples (`{_COLS.replace(', ', '`, `')}`) "
+                 "VALUES (%s, %s, %s, %s, %s, %s, %s)")
+_PG_UNNEST = ("INSERT INTO samples (swprofile_pk, resultclass_pk, sut_pk, session, repeat_idx, value, "
+              "timestamp) SELECT * FROM unnest(%s::integer[], %s::integer[], %s::integer[], "
+              "%s::integer[], %s::integer[], %s::float8[], %s::text[]) ON CONFLICT DO NOTHING")
+_BY_ID = {"suts": S.suts, "swprofiles": S.swprofiles, "benchmarks": S.benchmarks}
+
+
+class SqlStore(Store):
+    def __init__(self, parsed: StoreUrl, readonly: bool = False):
+        self.u, self.url, self.readonly = parsed, parsed.masked, readonly
+        self.engine = make_engine(parsed, readonly)
+        self.pks: dict[str, dict] = {}
+        self.ids: dict[str, dict] = {}
+        try:
+            with translated("cannot open", parsed):
+                self._open_schema()
+                self._reload()
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    # -- schema ------------------------------------------------------------------------
+    def _version(self, conn) -> int | None:
+        if not inspect(conn).has_table("meta"):
+            return None
+        value = conn.execute(select(S.meta.c.value).where(S.meta.c.key == "schema_version")).scalar()
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise StoreError(f"store {self.url}: meta table has no valid schema_version") from None
+
+    def _open_schema(self) -> None:
+        with self.engine.begin() as conn:
+            version = self._version(conn)
+            if version is None and not self.readonly:
+                try:
+                    S.metadata.create_all(conn)
+                    conn.execute(S.meta.insert(), [{"key": "schema_version", "value": str(SCHEMA_VERSION)}])
+                except IntegrityError:
+                    pass    # another writer created it at the same time
+        if version is None:
+            with self.engine.begin() as conn:
+                version = self._version(conn)
+            if version is None:
+                raise StoreError(f"no fastpath store at {self.url} (no meta table)")
+        if version > SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"store {self.url} has schema version {version}, newer than this fastpath "
+                f"supports ({SCHEMA_VERSION}): upgrade fastpath to use it")
+        if version < SCHEMA_VERSION:
+            self._migrate(version)
+
+    def _migrate(self, version: int) -> None:
+        if self.readonly:
+            raise StoreVersionError(
+                f"store {self.url} has schema version {version}, older than this fastpath "
+                f"({SCHEMA_VERSION}): open it once for writing to migrate it")
+        with self.engine.begin() as conn:
+            current = self._version(conn)
+            for step in range(current, SCHEMA_VERSION):
+                if step not in S.MIGRATIONS:
+                    raise StoreVersionError(f"store {self.url}: no migration from schema version {step}")
+                S.MIGRATIONS[step](conn)
+            conn.execute(S.meta.update().where(S.meta.c.key == "schema_version")
+                         .values(value=str(SCHEMA_VERSION)))
+
+    # -- id <-> pk maps ----------------------------------------------------------------
+    def _reload(self) -> None:
+        with self.engine.connect() as conn:
+            for name, table in _BY_ID.items():
+                self.pks[name] = dict(conn.execute(select(table.c.id, table.c.pk)).all())
+            rc = S.resultclasses
+            rows = conn.execute(select(S.benchmarks.c.id, rc.c.name, rc.c.pk)
+                                .join_from(rc, S.benchmarks, rc.c.benchmark_pk == S.benchmarks.c.pk))
+            self.pks["resultclasses"] = {(b, n): pk for b, n, pk in rows}
+        self.ids = {name: {pk: k for k, pk in m.items()} for name, m in self.pks.items()}
+
+    def _pk(self, table: str, k, what: str) -> int:
+        if k not in self.pks[table]:
+            self._reload()
+            if k not in self.pks[table]:
+                shown = "/".join(k) if isinstance(k, tuple) else k
+                kind = {"suts": "SUT", "swprofiles": "swprofile", "benchmarks": "benchmark",
+                        "resultclasses": "result class"}[table]
+                raise StoreError(f"{what} refers to unknown {kind} '{shown}' in {self.url}; add it first")
+        return self.pks[table][k]
+
+    # -- objects -----------------------------------------------------------------------
+    def _writable(self) -> None:
+        if self.readonly:
+            raise StoreReadOnlyError(f"store {self.url} is open read-only")
+
+    def _row(self, obj) -> dict:
+        row = codec.to_row(obj)
+        if isinstance(obj, ResultClass):
+            row["benchmark_pk"] = self._pk("benchmarks", row.pop("benchmark"), f"result class '{obj.name}'")
+        return row
+
+    def _put(self, table: str, obj, existing, kind: str) -> None:
+        self._writable()
+        with translated(f"cannot write {kind} to", self.u):
+            old = existing()
+            if old is None:
+                row = self._row(obj)
+                try:
+                    with self.engine.begin() as conn:
+                        conn.execute(getattr(S, table).insert(), [row])
+                    return
+                except IntegrityError:
+                    old = existing()     # another writer inserted it meanwhile
+            if old != obj:
+                raise StoreError(f"{kind} '{'/'.join(map(str, codec.key(obj)))}' already in {self.url} "
+                                 f"with different content ({codec.first_difference(old, obj)})")
+
+    def _one(self, table: str, cls, k: str):
+        t = _BY_ID[table]
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t).where(t.c.id == k)).mappings().first()
+        return codec.from_row(cls, row) if row else None
+
+    def put_sut(self, sut: Sut) -> None:
+        self._put("suts", sut, lambda: self._one("suts", Sut, sut.id), "SUT")
+
+    def put_swprofile(self, swprofile: SwProfile) -> None:
+        self._put("swprofiles", swprofile, lambda: self._one("swprofiles", SwProfile, swprofile.id),
+                  "swprofile")
+
+    def put_benchmark(self, benchmark: Benchmark) -> None:
+        self._put("benchmarks", benchmark, lambda: self._one("benchmarks", Benchmark, benchmark.id),
+                  "benchmark")
+
+    def put_resultclass(self, resultclass: ResultClass) -> None:
+        def existing():
+            return next((r for r in self.resultclasses()
+                         if (r.benchmark, r.name) == (resultclass.benchmark, resultclass.name)), None)
+        self._put("resultclasses", resultclass, existing, "result class")
+
+    def put_session(self, session: Session) -> None:
+        self._writable()
+        row = codec.to_row(session)
+        k = {"sut_pk": self._pk("suts", row.pop("sut"), "session"),
+             "swprofile_pk": self._pk("swprofiles", row.pop("swprofile"), "session"),
+             "session": row.pop("session")}
+        t = S.sessions
+        where = (t.c.sut_pk == k["sut_pk"]) & (t.c.swprofile_pk == k["swprofile_pk"]) & \
+            (t.c.session == k["session"])
+        with translated("cannot write session to", self.u):
+            for _ in range(2):
+                try:
+                    with self.engine.begin() as conn:
+                        if conn.execute(select(func.count()).select_from(t).where(where)).scalar():
+                            conn.execute(t.update().where(where).values(**row))
+                        else:
+                            conn.execute(t.insert(), [{**k, **row}])
+                    return
+                except IntegrityError:
+                    continue    # raced with another writer's insert: update instead
+
+    # -- samples and errors ------------------------------------------------------------
+    def _insert_ignore(self, table):
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing()
+        return table.insert().prefix_with("OR IGNORE" if dialect == "sqlite" else "IGNORE")
+
+    def append_sample(self, sample: Sample) -> None:
+        self.append_samples([sample])
+
+    def append_samples(self, samples: Iterable[Sample]) -> int:
+        self._writable()
+        new, batch = 0, []
+        with translated("cannot append samples to", self.u):
+            for s in samples:
+                batch.append(self._sample_row(s))
+                if len(batch) >= CHUNK:
+                    new += self._write_batch(batch)
+                    batch = []
+            if batch:
+                new += self._write_batch(batch)
+        return new
+
+    def _sample_row(self, s: Sample) -> tuple:
+        """The samples-table row of s, columns in SAMPLE_INSERT order."""
+        pks = self.pks
+        try:
+            return (pks["swprofiles"][s.swprofile], pks["resultclasses"][(s.benchmark, s.resultclass)],
+                    pks["suts"][s.sut], s.session, s.repeat, float(s.value), s.timestamp)
+        except KeyError:
+            return (self._pk("swprofiles", s.swprofile, "sample"),
+                    self._pk("resultclasses", (s.benchmark, s.resultclass), "sample"),
+                    self._pk("suts", s.sut, "sample"), s.session, s.repeat, float(s.value),
+                    s.timestamp)
+
+    def _write_batch(self, batch: list[tuple]) -> int:
+        """Insert one batch in one transaction, skipping existing samples; returns how many
+        rows were new. Raw DBAPI executemany: the hot path of bulk ingest."""
+        dialect = self.engine.dialect.name
+        with self.engine.begin() as conn:
+            if dialect == "postgresql":   # psycopg's executemany gives no row count
+                return conn.exec_driver_sql(_PG_UNNEST, tuple(map(list, zip(*batch)))).rowcount
+            sql = _SQLITE_INSERT if dialect == "sqlite" else _MYSQL_INSERT
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                cursor.executemany(sql, batch)
+                return cursor.rowcount
+            finally:
+                cursor.close()
+
+    def record_error(self, error: ErrorRecord) -> None:
+        self._writable()
+        row = {**codec.to_row(error), "digest": codec.error_digest(error)}
+        with translated("cannot record an error in", self.u):
+            with self.engine.begin() as conn:
+                conn.execute(self._insert_ignore(S.errors), [row])
+
+    # -- reads -------------------------------------------------------------------------
+    def _all(self, table, cls, stmt=None) -> list:
+        with translated("cannot read", self.u), self.engine.connect() as conn:
+            rows = conn.execute(stmt if stmt is not None else select(table)).mappings().all()
+        return [codec.from_row(cls, r) for r in rows]
+
+    def suts(self) -> list[Sut]:
+        return self._all(S.suts, Sut)
+
+    def swprofiles(self) -> list[SwProfile]:
+        return self._all(S.swprofiles, SwProfile)
+
+    def benchmarks(self) -> list[Benchmark]:
+        return self._all(S.benchmarks, Benchmark)
+
+    def resultclasses(self) -> list[ResultClass]:
+        rc = S.resultclasses
+        stmt = select(S.benchmarks.c.id.label("benchmark"), rc.c.name, rc.c.unit, rc.c.improvement) \
+            .join_from(rc, S.benchmarks, rc.c.benchmark_pk == S.benchmarks.c.pk)
+        return self._all(rc, ResultClass, stmt)
+
+    def sessions(self, sut: str | None = None, swprofile: str | None = None) -> list[Session]:
+        t = S.sessions
+        stmt = select(S.suts.c.id.label("sut"), S.swprofiles.c.id.label("swprofile"),
+                      *[c for c in t.c if not c.name.endswith("_pk")]) \
+            .join_from(t, S.suts, t.c.sut_pk == S.suts.c.pk) \
+            .join_from(t, S.swprofiles, t.c.swprofile_pk == S.swprofiles.c.pk)
+        if sut is not None:
+            stmt = stmt.where(S.suts.c.id == sut)
+        if swprofile is not None:
+            stmt = stmt.where(S.swprofiles.c.id == swprofile)
+        return self._all(t, Session, stmt)
+
+    def errors(self) -> list[ErrorRecord]:
+        return self._all(S.errors, ErrorRecord)
+
+    def _sample_query(self, columns, sut, swprofiles, benchmark, resultclass):
+        """select(columns) with the filters turned into pk conditions; None if nothing can match."""
+        self._reload()
+        t, stmt = S.samples, select(*columns)
+        if swprofiles is not None:
+            pks = [self.pks["swprofiles"][s] for s in swprofiles if s in self.pks["swprofiles"]]
+            if not pks:
+                return None
+            stmt = stmt.where(t.c.swprofile_pk.in_(pks))
+        if benchmark is not None or resultclass is not None:
+            pks = [pk for (b, n), pk in self.pks["resultclasses"].items()
+                   if (benchmark is None or b == benchmark) and (resultclass is None or n == resultclass)]
+            if not pks:
+                return None
+            stmt = stmt.where(t.c.resultclass_pk.in_(pks))
+        if sut is not None:
+            if sut not in self.pks["suts"]:
+                return None
+            stmt = stmt.where(t.c.sut_pk == self.pks["suts"][sut])
+        return stmt
+
+    def samples(self, *, sut: str | None = None, swprofiles: Iterable[str] | None = None,
+                benchmark: str | None = None, resultclass: str | None = None) -> Iterator[Sample]:
+        t = S.samples
+        with translated("cannot read samples from", self.u):
+            stmt = self._sample_query(
+                [t.c.sut_pk, t.c.swprofile_pk, t.c.resultclass_pk, t.c.session, t.c.repeat_idx,
+                 t.c.value, t.c.timestamp], sut, swprofiles, benchmark, resultclass)
+            if stmt is None:
+                return
+            sut_ids, swp_ids, rc_ids = self.ids["suts"], self.ids["swprofiles"], self.ids["resultclasses"]
+            with self.engine.connect() as conn:
+                result = conn.execution_options(yield_per=CHUNK).execute(stmt)
+                for sut_pk, swp_pk, rc_pk, session, repeat, value, ts in result:
+                    bench, name = rc_ids[rc_pk]
+                    yield Sample(sut_ids[sut_pk], swp_ids[swp_pk], bench, name, session, repeat,
+                                 value, ts)
+
+    def sample_columns(self, *, sut: str | None = None, swprofiles: Iterable[str] | None = None,
+                       benchmark: str | None = None,
+                       resultclass: str | None = None) -> SampleColumns:
+        t = S.samples
+        with translated("cannot read samples from", self.u):
+            stmt = self._sample_query(
+                [t.c.sut_pk, t.c.swprofile_pk, t.c.resultclass_pk, t.c.session, t.c.repeat_idx,
+                 t.c.value], sut, list(swprofiles) if swprofiles is not None else None,
+                benchmark, resultclass)
+            table = self._fetch_matrix(stmt) if stmt is not None else np.empty((0, 6))
+        codes = []
+        for j, name in enumerate(("suts", "swprofiles", "resultclasses")):
+            pks, inverse = np.unique(table[:, j].astype(np.int64), return_inverse=True)
+            codes.append(([self.ids[name][int(pk)] for pk in pks], inverse.astype(np.int64)))
+        return SampleColumns(codes[0][0], codes[1][0], codes[2][0], codes[0][1], codes[1][1],
+                             codes[2][1], table[:, 3].astype(np.int64), table[:, 4].astype(np.int64),
+                             np.ascontiguousarray(table[:, 5]))
+
+    def _fetch_matrix(self, stmt) -> np.ndarray:
+        """Run stmt (numeric columns) on the raw DBAPI cursor; float64 matrix, one row per sample."""
+        sql = str(stmt.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
+        with self.engine.connect() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                cursor.execute(sql)
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        return np.array(rows, dtype=np.float64).reshape(len(rows), 6)
+
+    def count_samples(self) -> int:
+        with translated("cannot read", self.u), self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(S.samples)).scalar()
+
+    def close(self) -> None:
+        self.engine.dispose()
