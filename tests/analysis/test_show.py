@@ -1,0 +1,169 @@
+"""`fastpath result show` and compare_swprofiles on real stores (CSV directory and SQLite)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from fastpath.analysis.report import compare_swprofiles
+from fastpath.cli.main import main
+from fastpath.data import make_demo
+from fastpath.store import open_store
+from fastpath.store.model import Benchmark, ResultClass, Sample, Sut, SwProfile
+
+BASE, CAND = "6.1-baseline", "6.1-regression"
+
+
+@pytest.fixture(params=["csv", "sqlite"])
+def demo_url(request, tmp_path):
+    url = (str(tmp_path / "store") if request.param == "csv"
+           else f"sqlite:///{tmp_path / 'store.db'}")
+    assert main(["result", "import", url, str(make_demo.DEMO_CSV)]) == 0
+    return url
+
+
+def run(capsys, *argv):
+    capsys.readouterr()                     # drop what set-up printed (e.g. result import)
+    status = main(["result", "show", *argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def make_store(url, samples, improvement="higher"):
+    """A store holding ``samples``: (sut, swprofile, session, repeat, value) for bench/x rc."""
+    with open_store(url) as store:
+        for sut in {s[0] for s in samples}:
+            store.put_sut(Sut(sut))
+        for sw in {s[1] for s in samples}:
+            store.put_swprofile(SwProfile(sw))
+        store.put_benchmark(Benchmark("bench/x", "bench", "x"))
+        store.put_resultclass(ResultClass("bench/x", "rc", "ops/s", improvement))
+        store.append_samples(Sample(sut, sw, "bench/x", "rc", ses, rep, float(v))
+                             for sut, sw, ses, rep, v in samples)
+
+
+def test_table_compares_the_demo(capsys, demo_url):
+    status, out, err = run(capsys, demo_url, "--swprofile", BASE, "--swprofile", CAND)
+    assert status == 0, err
+    lines = {line.split("|")[1].strip().split(" ")[0]: line for line in out.splitlines()
+             if line.count("|") == 3}
+    assert "(R)" in lines["sysbenchthread-110"]
+    assert "(I)" in lines["events-per-second"]
+    assert "(R)" not in lines["ns_per_call"] and "(I)" not in lines["ns_per_call"]
+    assert "Welch's t-test" in out and "SUT: fastpath-lab" in out
+
+
+def test_single_table_columns(capsys, demo_url):
+    status, out, _ = run(capsys, demo_url, "--swprofile", BASE)
+    assert status == 0
+    header = next(line for line in out.splitlines() if line.startswith("Benchmark"))
+    assert [c.strip() for c in header.split("|")] == [
+        "Benchmark", "Result Class", "min", "ci95min", "mean", "ci95max", "max", "cv", "count"]
+    assert "15 (3)" in out
+
+
+def test_json_matches_scipy_over_session_means(capsys, demo_url):
+    status, out, _ = run(capsys, demo_url, "--swprofile", BASE, "--swprofile", CAND,
+                         "--resultclass", "sysbench*", "--format", "json")
+    assert status == 0
+    rows = json.loads(out)
+    assert [(r["swprofile"], r["resultclass"]) for r in rows] == [
+        (BASE, "sysbenchthread-110"), (CAND, "sysbenchthread-110")]
+    demo = [r for r in make_demo.rows() if r[3] == "sysbenchthread-110"]
+    means = {sw: [np.mean([float(r[8]) for r in demo if r[1] == sw and r[6] == s])
+                  for s in range(3)] for sw in (BASE, CAND)}
+    lo, hi = sps.t.interval(0.95, 2, loc=np.mean(means[BASE]), scale=sps.sem(means[BASE]))
+    assert rows[0]["ci95min"] == pytest.approx(lo) and rows[0]["ci95max"] == pytest.approx(hi)
+    assert rows[0]["unit"] == "ms" and rows[0]["count"] == 15 and rows[0]["sessions"] == 3
+    p = sps.ttest_ind(means[BASE], means[CAND], equal_var=False).pvalue
+    assert p < 0.05 and rows[1]["significance"] == "R" and rows[1]["baseline"] == BASE
+    assert rows[1]["change_pct"] == pytest.approx(
+        (np.mean(means[CAND]) - np.mean(means[BASE])) / np.mean(means[BASE]) * 100)
+
+
+def test_csv_format(capsys, demo_url):
+    status, out, _ = run(capsys, demo_url, "--swprofile", CAND, "--swprofile", BASE,
+                         "--benchmark", "fp/*", "--format", "csv")
+    assert status == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0])[:14] == ["benchmark", "resultclass", "unit", "swprofile", "min",
+                                  "ci95min", "mean", "ci95max", "max", "cv", "count", "baseline",
+                                  "change_pct", "significance"]
+    assert [r["swprofile"] for r in rows] == [CAND, BASE]
+    assert rows[1]["baseline"] == CAND and rows[1]["significance"] == ""
+
+
+def test_relative_and_plot(capsys, demo_url, tmp_path):
+    png = tmp_path / "cmp.png"
+    status, out, _ = run(capsys, demo_url, "--swprofile", BASE, "--relative", "--plot", str(png))
+    assert status == 0 and "% difference from the mean" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_one_session_falls_back_and_says_so(capsys, tmp_path):
+    rng = np.random.default_rng(8)
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    make_store(url, [("lab", "a", 0, r, v) for r, v in enumerate(rng.normal(100, 1, 6))]
+               + [("lab", "b", s, r, v) for s in range(3)
+                  for r, v in enumerate(rng.normal(90, 1, 6))])
+    status, out, _ = run(capsys, url, "--swprofile", "a", "--swprofile", "b")
+    assert status == 0
+    row = next(line for line in out.splitlines() if "rc (ops/s)" in line)
+    assert row.rstrip().endswith("(R)+")
+    assert "one session" in out and "test over all samples" in out
+    with open_store(url, readonly=True) as store:
+        report = compare_swprofiles(store, ["a"])
+    values = [s[4] for s in [("lab", "a", 0, r, v) for r, v in
+                             enumerate(np.random.default_rng(8).normal(100, 1, 6))]]
+    lo, hi = sps.t.interval(0.95, 5, loc=np.mean(values), scale=sps.sem(values))
+    s = report.rows[0].summary
+    assert s.basis == "samples" and (s.ci95min, s.ci95max) == (pytest.approx(lo), pytest.approx(hi))
+    status, out, _ = run(capsys, url, "--swprofile", "a")
+    assert "*" in out and "one session only" in out
+
+
+def test_several_suts_need_sut(capsys, tmp_path):
+    url = str(tmp_path / "two")
+    make_store(url, [("lab1", "a", s, 0, 1.0 + s) for s in range(3)]
+               + [("lab2", "a", s, 0, 2.0 + s) for s in range(3)])
+    status, _, err = run(capsys, url, "--swprofile", "a")
+    assert status == 1 and "several SUTs" in err and "lab1, lab2" in err and "--sut" in err
+    status, out, _ = run(capsys, url, "--swprofile", "a", "--sut", "lab2", "--format", "json")
+    assert status == 0 and json.loads(out)[0]["mean"] == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--swprofile", "nope"], "unknown swprofile 'nope'"),
+    (["--swprofile", BASE, "--swprofile", "6.2"], "unknown swprofile '6.2'"),
+    (["--swprofile", BASE, "--benchmark", "lmbench/*"], "no benchmark matches --benchmark 'lmbench/*'"),
+    (["--swprofile", BASE, "--resultclass", "zzz*"], "no result class matches --resultclass 'zzz*'"),
+    (["--swprofile", BASE, "--sut", "other"], "unknown SUT 'other'"),
+    (["--swprofile", BASE, "--swprofile", BASE], "--swprofile given twice"),
+])
+def test_bad_input_is_one_line_and_exit_1(capsys, demo_url, argv, message):
+    status, out, err = run(capsys, demo_url, *argv)
+    assert status == 1 and out == ""
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_empty_store(capsys, tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    open_store(url).close()
+    status, out, err = run(capsys, url, "--swprofile", BASE)
+    assert status == 1 and "holds no results" in err and out == ""
+
+
+def test_unwritable_plot(capsys, demo_url, tmp_path):
+    status, _, err = run(capsys, demo_url, "--swprofile", BASE, "--plot",
+                         str(tmp_path / "no" / "such" / "dir" / "x.png"))
+    assert status == 1 and "cannot write plot" in err
+
+
+def test_swprofile_is_required(capsys, demo_url):
+    status, _, err = run(capsys, demo_url)
+    assert status == 2 and "--swprofile" in err
