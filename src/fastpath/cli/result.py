@@ -55,3 +55,75 @@ def show_cmd(store, swprofiles, relative, benchmark, resultclass, sut, fmt, plot
 
     click.echo(show(store, swprofiles, benchmark=benchmark, resultclass=resultclass, sut=sut,
                     fmt=fmt, relative=relative, plot=plot), nl=False)
+
+
+# -- result list / merge / import (store engineer) ----------------------------------------
+@group.command("list")
+@click.argument("store")
+@click.option("--object", "kind", type=click.Choice(["sut", "swprofile", "benchmark"]), required=True,
+              help="What to list.")
+@click.option("--id", "pattern", default=None, metavar="GLOB",
+              help="Only objects whose id matches this shell glob.")
+def list_cmd(store, kind, pattern):
+    """List the SUTs, swprofiles or benchmarks in STORE (a directory or a URL).
+
+    STORE is a CSV directory, csv:///dir, sqlite:///file.db,
+    mysql://user:pw@host:port/db or postgresql://user:pw@host:port/db
+    (four slashes for an absolute path: sqlite:////tmp/r.db).
+
+    \b
+    Example:
+      fastpath result list results/ --object swprofile
+      fastpath result list sqlite:///results.db --object benchmark --id 'sysbench/*'
+    """
+    from fastpath.store.listing import format_table, list_objects
+
+    click.echo(format_table(list_objects(store, kind, pattern)))
+
+
+@group.command("merge")
+@click.argument("sources", nargs=-1, required=True, metavar="SRC [SRC ...]")
+@click.option("--output", required=True, metavar="DST", help="The store to merge into (created if absent).")
+@click.option("--sut", "suts", multiple=True, metavar="ID", help="Only this SUT (repeatable).")
+@click.option("--swprofile", "swprofiles", multiple=True, metavar="ID",
+              help="Only this swprofile (repeatable).")
+@click.option("--benchmark", "benchmarks", multiple=True, metavar="ID",
+              help="Only this benchmark, suite/name (repeatable).")
+def merge_cmd(sources, output, suts, swprofiles, benchmarks):
+    """Copy samples, with their SUTs, swprofiles, benchmarks, result classes, sessions and
+    error records, from SRC stores into DST. Any backend to any backend; sources are only
+    read. Merging the same data twice adds nothing.
+
+    \b
+    Example:
+      fastpath result merge results/ lab2.db --output sqlite:///all.db
+      fastpath result merge mysql://ro:pw@db:3306/team --output results/ \\
+          --swprofile 6.8.0-baseline --swprofile 6.9.0
+    """
+    from fastpath.store.merge import merge
+
+    report = merge(sources, output, suts=suts, swprofiles=swprofiles, benchmarks=benchmarks)
+    click.echo(report.summary())
+
+
+@group.command("import")
+@click.argument("store")
+@click.argument("file", type=click.Path(dir_okay=False))
+def import_cmd(store, file):
+    """Import samples from FILE (CSV or JSON) into STORE, creating the SUTs, swprofiles,
+    benchmarks and result classes its rows name. Samples already present are skipped; a bad
+    row stops the import before anything is written, naming file:line and the column.
+
+    \b
+    CSV header (JSON: a list of objects with these keys):
+      sut,swprofile,benchmark,resultclass,unit,improvement,session,repeat,value
+      optional extra columns: kernel_git_sha,timestamp
+    improvement is 'higher' or 'lower' (which way is better).
+
+    \b
+    Example:
+      fastpath result import sqlite:///results.db old-results.csv
+    """
+    from fastpath.store.interchange import import_file
+
+    click.echo(import_file(store, file).summary())
