@@ -167,3 +167,21 @@ def test_unwritable_plot(capsys, demo_url, tmp_path):
 def test_swprofile_is_required(capsys, demo_url):
     status, _, err = run(capsys, demo_url)
     assert status == 2 and "--swprofile" in err
+
+
+def test_same_output_on_every_backend(capsys, any_store_url, tmp_path):
+    """The demo through csv, sqlite, MariaDB and PostgreSQL gives the same table and JSON."""
+    reference = f"sqlite:///{tmp_path / 'reference.db'}"
+    outputs = []
+    for url in (reference, any_store_url):
+        assert main(["result", "import", url, str(make_demo.DEMO_CSV)]) == 0
+        argv = ["--swprofile", BASE, "--swprofile", CAND]
+        status, table, _ = run(capsys, url, *argv)
+        status_json, js, _ = run(capsys, url, *argv, "--format", "json")
+        assert status == status_json == 0
+        outputs.append((table.split("\n", 1)[1], json.loads(js)))   # first line names the store
+    assert outputs[0][0] == outputs[1][0]
+    for a, b in zip(outputs[0][1], outputs[1][1]):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert a[k] == (pytest.approx(b[k], rel=1e-12) if isinstance(a[k], float) else b[k])
