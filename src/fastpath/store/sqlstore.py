@@ -9,19 +9,20 @@ ON CONFLICT DO NOTHING), so concurrent writers lose nothing and never double a s
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 from sqlalchemy import func, inspect, select
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from fastpath.errors import StoreError, StoreReadOnlyError, StoreVersionError
 from fastpath.store import codec, schema as S
 from fastpath.store.base import SCHEMA_VERSION, SampleColumns, Store
 from fastpath.store.model import (Benchmark, ErrorRecord, ResultClass, Sample, Session, Sut,
                                   SwProfile)
-from fastpath.store.sqlengine import make_engine, translated
+from fastpath.store.sqlengine import make_engine, reason, translated
 from fastpath.store.url import StoreUrl
 
 CHUNK = 20000
@@ -54,25 +55,35 @@ class SqlStore(Store):
         if not inspect(conn).has_table("meta"):
             return None
         value = conn.execute(select(S.meta.c.value).where(S.meta.c.key == "schema_version")).scalar()
+        if value is None:
+            return None     # being created by another writer, or an interrupted creation
         try:
             return int(value)
         except (TypeError, ValueError):
             raise StoreError(f"store {self.url}: meta table has no valid schema_version") from None
 
     def _open_schema(self) -> None:
+        failure = None
         with self.engine.begin() as conn:
             version = self._version(conn)
-            if version is None and not self.readonly:
-                try:
+        if version is None and not self.readonly:
+            try:
+                with self.engine.begin() as conn:
                     S.metadata.create_all(conn)
                     conn.execute(S.meta.insert(), [{"key": "schema_version", "value": str(SCHEMA_VERSION)}])
-                except IntegrityError:
-                    pass    # another writer created it at the same time
+                version = SCHEMA_VERSION
+            except SQLAlchemyError as err:
+                failure = err
+                time.sleep(0.5)     # another writer may be creating it right now: look again
         if version is None:
             with self.engine.begin() as conn:
                 version = self._version(conn)
+            if version is None and failure is not None:
+                raise StoreError(f"cannot create the store tables in {self.url}: "
+                                 f"{reason(failure, self.u.password)}")
             if version is None:
-                raise StoreError(f"no fastpath store at {self.url} (no meta table)")
+                raise StoreError(f"no fastpath store at {self.url} (no meta table): "
+                                 f"write to it once (e.g. result import) to create it")
         if version > SCHEMA_VERSION:
             raise StoreVersionError(
                 f"store {self.url} has schema version {version}, newer than this fastpath "
