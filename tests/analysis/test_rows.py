@@ -105,3 +105,16 @@ def test_relative_table_shows_percent_of_mean():
                                      (0, "0"), (None, "-"), (-4.2431, "-4.243")])
 def test_fmt_num(x, text):
     assert fmt_num(x) == text
+
+
+def test_plot_writes_a_png_even_for_one_sample_and_one_session(tmp_path):
+    from fastpath.analysis.plot import plot
+    from fastpath.analysis.stats import summarize
+    from fastpath.analysis.report import Row
+
+    one = Row("b/x", "rc", "ns", "lower", "a", summarize([1.0], [0]))
+    flat = Row("b/y", "rc", "", "higher", "a", summarize([1.0, 1.2, 0.9], [0, 0, 0]))
+    path = tmp_path / "edge.png"
+    assert plot(Report("demo", ("a",), "lab", (one, flat)), str(path)) == 2
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert plot(demo_report(), str(tmp_path / "demo.png")) == 3
