@@ -185,3 +185,21 @@ def test_same_output_on_every_backend(capsys, any_store_url, tmp_path):
         assert a.keys() == b.keys()
         for k in a:
             assert a[k] == (pytest.approx(b[k], rel=1e-12) if isinstance(a[k], float) else b[k])
+
+
+def test_swprofile_without_samples(capsys, tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    make_store(url, [("lab", "a", s, 0, 1.0 + s) for s in range(3)])
+    with open_store(url) as store:
+        store.put_swprofile(SwProfile("never-run"))
+    status, out, err = run(capsys, url, "--swprofile", "a", "--swprofile", "never-run")
+    assert status == 1 and out == ""
+    assert "no samples for swprofile 'never-run'" in err
+
+
+def test_narrow_selection_reads_one_class(capsys, demo_url):
+    status, out, _ = run(capsys, demo_url, "--swprofile", BASE, "--benchmark", "fp/syscall",
+                         "--resultclass", "ns_per_call", "--format", "json")
+    assert status == 0
+    assert [(r["benchmark"], r["resultclass"]) for r in json.loads(out)] == [
+        ("fp/syscall", "ns_per_call")]

@@ -176,3 +176,14 @@ def test_change_pct():
 def test_welch_p_matches_scipy_from_stats(a, b):
     expected = sps.ttest_ind_from_stats(*a, *b, equal_var=False).pvalue
     assert welch_p(*a, *b) == pytest.approx(expected, rel=1e-9)
+
+
+def test_compare_samples_is_compare_of_summaries():
+    from fastpath.analysis import compare_samples
+
+    rng = np.random.default_rng(12)
+    a, ai = booted(rng, 10.0, 3, 5, 0.1, 0.05)
+    b, bi = booted(rng, 11.0, 3, 5, 0.1, 0.05)
+    c = compare_samples(a, ai, b, bi, LOWER)
+    assert c == compare(summarize(a, ai), summarize(b, bi), LOWER)
+    assert c.significance == "R" and c.basis == SESSIONS

@@ -104,32 +104,37 @@ def compare_swprofiles(store, swprofiles: Sequence[str], *, benchmark: str = "*"
 
     ``benchmark`` and ``resultclass`` are shell-style globs; ``sut`` is needed only when the
     swprofiles have samples on more than one SUT. Raises UserError naming what is wrong: an
-    empty store, an unknown swprofile or SUT, a glob that matches nothing.
+    empty store, an unknown swprofile or SUT, a glob that matches nothing, a swprofile with
+    no matching samples.
     """
+    url = getattr(store, "url", "the store")
+    _check_ids(store, url, swprofiles, sut)
+    infos = _matching_resultclasses(store, url, benchmark, resultclass)
+    groups = {sw: [g for g in gs if (g.benchmark, g.resultclass) in infos]
+              for sw, gs in _groups(store, swprofiles, sut, infos).items()}
+    for sw, gs in groups.items():
+        if not gs:
+            raise UserError(f"no samples for swprofile '{sw}' in store {url} with --benchmark "
+                            f"'{benchmark}' --resultclass '{resultclass}'"
+                            + (f" on SUT '{sut}'" if sut else ""))
+    return Report(store=url, swprofiles=tuple(swprofiles), sut=_one_sut(groups, url),
+                  rows=tuple(build_rows(groups, swprofiles, infos)))
+
+
+def _check_ids(store, url: str, swprofiles: Sequence[str], sut: str | None) -> None:
     if not swprofiles:
         raise UserError("give at least one --swprofile")
     if len(set(swprofiles)) != len(swprofiles):
         raise UserError(f"--swprofile given twice: {', '.join(swprofiles)}")
-    url = getattr(store, "url", "the store")
     known_sw = sorted(p.id for p in store.swprofiles())
     if not known_sw:
         raise UserError(f"store {url} holds no results (no swprofiles)")
     for sw in swprofiles:
         if sw not in known_sw:
             raise UserError(f"unknown swprofile '{sw}' in store {url} (it has: {_few(known_sw)})")
-    if sut is not None and sut not in {s.id for s in store.suts()}:
-        raise UserError(f"unknown SUT '{sut}' in store {url} (it has: "
-                        f"{_few(sorted(s.id for s in store.suts()))})")
-    infos = _matching_resultclasses(store, url, benchmark, resultclass)
-    groups = {sw: [g for g in gs if (g.benchmark, g.resultclass) in infos]
-              for sw, gs in _groups(store, swprofiles, sut).items()}
-    chosen_sut = _one_sut(groups, url)
-    if chosen_sut is None:
-        raise UserError(f"no samples in store {url} for swprofile {', '.join(swprofiles)} with "
-                        f"--benchmark '{benchmark}' --resultclass '{resultclass}'"
-                        + (f" on SUT '{sut}'" if sut else ""))
-    return Report(store=url, swprofiles=tuple(swprofiles), sut=chosen_sut,
-                  rows=tuple(build_rows(groups, swprofiles, infos)))
+    suts = sorted(s.id for s in store.suts())
+    if sut is not None and sut not in suts:
+        raise UserError(f"unknown SUT '{sut}' in store {url} (it has: {_few(suts)})")
 
 
 def _few(names: Sequence[str], limit: int = 8) -> str:
@@ -154,19 +159,26 @@ def _matching_resultclasses(store, url: str, benchmark: str,
     return infos
 
 
-def _groups(store, swprofiles: Sequence[str], sut: str | None) -> dict[str, list[Group]]:
-    """The swprofiles' samples through the store's columnar read, grouped per swprofile."""
-    cols = store.sample_columns(swprofiles=list(swprofiles), sut=sut)
+def _groups(store, swprofiles: Sequence[str], sut: str | None,
+            infos: Mapping[tuple[str, str], ResultClassInfo]) -> dict[str, list[Group]]:
+    """The swprofiles' samples through the store's columnar read, grouped per swprofile.
+
+    When one benchmark (or one result class) is selected the store filters the rows itself."""
+    benchmarks = {b for b, _ in infos}
+    names = {n for _, n in infos}
+    cols = store.sample_columns(swprofiles=list(swprofiles), sut=sut,
+                                benchmark=next(iter(benchmarks)) if len(benchmarks) == 1 else None,
+                                resultclass=next(iter(names)) if len(names) == 1 else None)
     out: dict[str, list[Group]] = {sw: [] for sw in swprofiles}
     for g in group_columns(cols):
         out[g.swprofile].append(g)
     return out
 
 
-def _one_sut(groups: Mapping[str, Sequence[Group]], url: str) -> str | None:
+def _one_sut(groups: Mapping[str, Sequence[Group]], url: str) -> str:
     suts = sorted({g.sut for gs in groups.values() for g in gs})
     if len(suts) > 1:
         raise UserError(f"the swprofiles have samples on several SUTs in store {url} "
                         f"({_few(suts)}): choose one with --sut")
-    return suts[0] if suts else None
+    return suts[0]
 

@@ -188,3 +188,10 @@ def compare(baseline: Summary, candidate: Summary, improvement: str,
         p = None
     return Comparison(change_pct=change, p_value=p,
                       significance=significance(change, p, improvement, alpha), basis=basis)
+
+
+def compare_samples(baseline_values, baseline_sessions, candidate_values, candidate_sessions,
+                    improvement: str, alpha: float = ALPHA) -> Comparison:
+    """compare() straight from raw samples and their session ids (for callers without a store)."""
+    return compare(summarize(baseline_values, baseline_sessions),
+                   summarize(candidate_values, candidate_sessions), improvement, alpha)

@@ -16,7 +16,8 @@ def group() -> None:
 @click.option("--swprofile", "swprofiles", multiple=True, required=True, metavar="ID",
               help="A swprofile to show; repeat to compare. The first is the baseline.")
 @click.option("--relative", is_flag=True,
-              help="Table: min, max and the CI bounds as % difference from the mean.")
+              help="Table with one swprofile: min, max and the CI bounds as % difference "
+                   "from the mean (several swprofiles already show % changes).")
 @click.option("--benchmark", default="*", show_default=True, metavar="GLOB",
               help="Only benchmarks (suite/name) matching this shell glob.")
 @click.option("--resultclass", default="*", show_default=True, metavar="GLOB",
