@@ -140,8 +140,10 @@ def test_several_suts_need_sut(capsys, tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["--swprofile", "nope"], "unknown swprofile 'nope'"),
     (["--swprofile", BASE, "--swprofile", "6.2"], "unknown swprofile '6.2'"),
-    (["--swprofile", BASE, "--benchmark", "lmbench/*"], "no benchmark matches --benchmark 'lmbench/*'"),
-    (["--swprofile", BASE, "--resultclass", "zzz*"], "no result class matches --resultclass 'zzz*'"),
+    (["--swprofile", BASE, "--benchmark", "lmbench/*"],
+     "no benchmark matches --benchmark 'lmbench/*'"),
+    (["--swprofile", BASE, "--resultclass", "zzz*"],
+     "no result class matches --resultclass 'zzz*'"),
     (["--swprofile", BASE, "--sut", "other"], "unknown SUT 'other'"),
     (["--swprofile", BASE, "--swprofile", BASE], "--swprofile given twice"),
 ])

@@ -81,7 +81,8 @@ def build_rows(groups: Mapping[str, Sequence[Group]], swprofiles: Sequence[str],
     ``groups[swprofile]`` are that swprofile's groups (one SUT); ``resultclasses`` maps
     (benchmark, result class) to its unit and direction.
     """
-    by_key = {sw: {(g.benchmark, g.resultclass): g for g in groups.get(sw, ())} for sw in swprofiles}
+    by_key = {sw: {(g.benchmark, g.resultclass): g for g in groups.get(sw, ())}
+              for sw in swprofiles}
     keys = sorted({k for per in by_key.values() for k in per})
     base = swprofiles[0]
     rows = []
