@@ -47,11 +47,12 @@ def list_objects(url: str, kind: str, pattern: str | None = None) -> list[dict]:
 
 
 def _text(value) -> str:
+    """One table cell: list items joined by '; ', newlines shown as \\n."""
     if isinstance(value, (tuple, list)):
-        return " ".join(value)
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True) if value else ""
-    return str(value)
+        value = "; ".join(value)
+    elif isinstance(value, dict):
+        value = json.dumps(value, sort_keys=True) if value else ""
+    return str(value).replace("\n", "\\n")
 
 
 def format_table(rows: list[dict]) -> str:

@@ -42,8 +42,17 @@ class StoreUrl:
 
 
 def mask(url: str) -> str:
-    """``url`` with the password part of ``user:password@`` replaced by ``***``."""
-    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*):[^@/?#]*@", r"\1:***@", str(url))
+    """``url`` with the password of ``user:password@`` replaced by ``***`` (also in malformed URLs)."""
+    url = str(url)
+    m = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:(//)?", url)
+    if not m:
+        return url
+    rest = url[m.end():]
+    at = rest.rfind("@")
+    if at < 0 or ":" not in rest[:at]:
+        return url
+    user = rest[:at].split(":", 1)[0]
+    return f"{url[:m.end()]}{user}:***@{rest[at + 1:]}"
 
 
 def parse(url: str) -> StoreUrl:
