@@ -187,3 +187,23 @@ def test_compare_samples_is_compare_of_summaries():
     c = compare_samples(a, ai, b, bi, LOWER)
     assert c == compare(summarize(a, ai), summarize(b, bi), LOWER)
     assert c.significance == "R" and c.basis == SESSIONS
+
+
+def test_summary_from_session_aggregates_equals_summary_from_samples():
+    """What a store could compute in SQL (count, sum, sum of squares, min, max per session)."""
+    from fastpath.analysis.stats import summarize_sessions
+
+    rng = np.random.default_rng(17)
+    values, ids = booted(rng, 1000.0, 4, 7, 5.0, 1.0)
+    values, ids = values[:-3], ids[:-3]                      # unbalanced: 7, 7, 7, 4
+    per = [values[ids == s] for s in range(4)]
+    n = [p.size for p in per]
+    sums = [p.sum() for p in per]
+    m2 = [(p * p).sum() - p.sum() ** 2 / p.size for p in per]
+    from_aggregates = summarize_sessions(n, np.divide(sums, n), m2, [p.min() for p in per],
+                                         [p.max() for p in per])
+    direct = summarize(values, ids)
+    assert from_aggregates.count == direct.count == 25
+    for field in ("mean", "ci95min", "ci95max", "cv", "min", "max", "sample_mean", "sample_sd"):
+        assert getattr(from_aggregates, field) == pytest.approx(getattr(direct, field), rel=1e-9)
+    assert direct.sample_sd == pytest.approx(np.std(values, ddof=1), rel=1e-12)

@@ -24,6 +24,11 @@ COMPARISON_KEYS = ("baseline", "change_pct", "significance")
 EXTRA_KEYS = ("sessions", "ci_basis")
 
 
+def _sig(x: float | None) -> float | None:
+    """Computed values to 12 significant digits: the same text from every backend."""
+    return None if x is None else float(f"{x:.12g}")
+
+
 @dataclass(frozen=True)
 class ResultClassInfo:
     unit: str
@@ -44,19 +49,21 @@ class Row:
     comparison: Comparison | None = None
 
     def as_dict(self, compared: bool) -> dict:
-        """The interchange row (DESIGN.md section 3), then ``sessions`` and ``ci_basis``.
+        """The interchange row (DESIGN.md section 3), then ``sessions`` and ``ci_basis``;
+        computed values rounded to 12 significant digits.
 
         ``compared``: the report has several swprofiles, so every row carries ``baseline``,
         ``change_pct`` and ``significance`` (None on the baseline's own rows).
         """
         s = self.summary
         row = {"benchmark": self.benchmark, "resultclass": self.resultclass, "unit": self.unit,
-               "swprofile": self.swprofile, "min": s.min, "ci95min": s.ci95min, "mean": s.mean,
-               "ci95max": s.ci95max, "max": s.max, "cv": s.cv, "count": s.count}
+               "swprofile": self.swprofile, "min": s.min, "ci95min": _sig(s.ci95min),
+               "mean": _sig(s.mean), "ci95max": _sig(s.ci95max), "max": s.max, "cv": _sig(s.cv),
+               "count": s.count}
         if compared:
             c = self.comparison
             row["baseline"] = self.baseline
-            row["change_pct"] = c.change_pct if c else None
+            row["change_pct"] = _sig(c.change_pct) if c else None
             row["significance"] = c.significance if c else None
         row["sessions"] = s.sessions
         row["ci_basis"] = s.basis

@@ -97,9 +97,22 @@ def _t_half_width(sd: float, n: int, confidence: float) -> float:
 
 def session_means(values, sessions) -> np.ndarray:
     """Mean of ``values`` per distinct session id, ordered by session id."""
+    return session_aggregates(values, sessions)[1]
+
+
+def session_aggregates(values, sessions) -> tuple[np.ndarray, ...]:
+    """Per distinct session id (in id order): count, mean, M2 (sum of squared deviations from
+    the session's mean, two-pass), min and max."""
     v = np.asarray(values, dtype=float)
-    _, inverse = np.unique(np.asarray(sessions), return_inverse=True)
-    return np.bincount(inverse, weights=v) / np.bincount(inverse)
+    ids = np.asarray(sessions)
+    if ids.size > 1 and not np.all(ids[1:] >= ids[:-1]):
+        order = np.argsort(ids, kind="stable")
+        v, ids = v[order], ids[order]
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    n = np.diff(np.r_[starts, ids.size])
+    mean = np.add.reduceat(v, starts) / n
+    m2 = np.add.reduceat((v - np.repeat(mean, n)) ** 2, starts)
+    return n, mean, m2, np.minimum.reduceat(v, starts), np.maximum.reduceat(v, starts)
 
 
 def summarize(values, sessions, confidence: float = CONFIDENCE) -> Summary:
@@ -107,23 +120,37 @@ def summarize(values, sessions, confidence: float = CONFIDENCE) -> Summary:
 
     ``values[i]`` was recorded in session ``sessions[i]`` (any hashable, sortable ids).
     """
-    v = np.asarray(values, dtype=float)
-    if v.size == 0:
+    if np.asarray(values).size == 0:
         raise ValueError("summarize() needs at least one sample")
-    means = session_means(v, sessions)
-    sample_sd = float(v.std(ddof=1)) if v.size > 1 else math.nan
+    return summarize_sessions(*session_aggregates(values, sessions), confidence=confidence)
+
+
+def summarize_sessions(counts, means, m2s, mins, maxs, confidence: float = CONFIDENCE) -> Summary:
+    """The same Summary from per-session aggregates (one entry per session, in session order):
+    sample count, mean, M2 (sum of squared deviations from that session's mean), min, max.
+
+    This is what a store can compute in SQL (M2 = sum(v*v) - sum(v)^2/n) without shipping
+    every sample; the samples' spread is recombined exactly (Chan et al.'s pairwise formula).
+    """
+    n = np.asarray(counts, dtype=np.int64)
+    means = np.asarray(means, dtype=float)
+    total = int(n.sum())
+    if total == 0:
+        raise ValueError("summarize_sessions() needs at least one sample")
+    sample_mean = float((n * means).sum() / total)
+    m2 = float(np.sum(m2s) + (n * (means - sample_mean) ** 2).sum())
+    sample_sd = math.sqrt(max(m2, 0.0) / (total - 1)) if total > 1 else math.nan
     session_sd = float(means.std(ddof=1)) if means.size > 1 else math.nan
     mean = float(means.mean())
     if means.size >= 2:
         basis, half = SESSIONS, _t_half_width(session_sd, means.size, confidence)
-    elif v.size >= 2:
-        basis, half = SAMPLES, _t_half_width(sample_sd, v.size, confidence)
+    elif total >= 2:
+        basis, half = SAMPLES, _t_half_width(sample_sd, total, confidence)
     else:
         basis, half = NONE, None
-    sample_mean = float(v.mean())
-    cv = sample_sd / abs(sample_mean) if v.size > 1 and sample_mean != 0 else None
+    cv = sample_sd / abs(sample_mean) if total > 1 and sample_mean != 0 else None
     return Summary(
-        count=int(v.size), sessions=int(means.size), min=float(v.min()), max=float(v.max()),
+        count=total, sessions=int(means.size), min=float(np.min(mins)), max=float(np.max(maxs)),
         mean=mean, ci95min=None if half is None else mean - half,
         ci95max=None if half is None else mean + half, cv=cv, basis=basis,
         session_means=tuple(float(m) for m in means), sample_mean=sample_mean,
