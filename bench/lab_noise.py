@@ -26,7 +26,8 @@ from fastpath.lab import vm
 BENCHMARKS = {
     # name: (command in the VM, regex for the value, unit)
     "fp-syscall": ("fp-syscall -n 1000000", r"ns_per_call=([\d.]+)", "ns/call"),
-    "fp-pipe": ("fp-pipe -n 20000", r"us_per_roundtrip=([\d.]+)", "us/roundtrip"),
+    "fp-pipe": ("fp-pipe -n 5000", r"us_per_roundtrip=([\d.]+)", "us/roundtrip"),
+    "fp-pipe-pinned": ("fp-pipe -n 5000 -c 0", r"us_per_roundtrip=([\d.]+)", "us/roundtrip"),
     "sysbench-threads": ("sysbench threads --threads=2 --time=2 run",
                          r"total number of events:\s+(\d+)", "events/2s"),
 }

@@ -1,44 +1,71 @@
 """A prepared and built lab tree kept under the lab home, reused across runs (tests, demos).
 
-Keyed by the kernel source (tarball name and size) and the lab config fragment, so a new
-Debian source package or a changed fragment makes a new tree. Building it the first time
-takes a few minutes; later runs reuse the objects and rebuild incrementally.
+Keyed by the kernel source (tarball name and size), the lab config fragment and the version
+of ``kernel.prepare``, so a new Debian source package or a changed fragment makes a new tree.
+Building it the first time takes a few minutes; later runs reuse it. Sessions never change the
+cached tree: each takes its own copy (``session_copy``), which keeps the build objects, so
+its next build is incremental. A file lock serialises preparing, building and copying.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import pathlib
 import shutil
 
 from fastpath.lab import kernel
-from fastpath.lab.home import git, lab_home, log
+from fastpath.lab.home import git, lab_home, log, run
 
 
 def tree_key() -> str:
     tarball = kernel.ensure_source_package()
-    return f"{tarball.name.removesuffix('.tar.xz')}-{tarball.stat().st_size}-{kernel.fragment_hash()}"
+    return (f"{tarball.name.removesuffix('.tar.xz')}-{tarball.stat().st_size}-{kernel.fragment_hash()}"
+            f"-v{kernel.PREPARE_VERSION}")
+
+
+@contextlib.contextmanager
+def _locked(root: pathlib.Path):
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _root(home: str | os.PathLike | None) -> pathlib.Path:
+    return lab_home(home) / "trees" / tree_key()
 
 
 def cached_tree(home: str | os.PathLike | None = None) -> pathlib.Path:
-    """Path of the cached lab tree (prepared on first use), checked out at its base commit.
-
-    Commits made on top of the base by earlier runs are left in place but HEAD is moved back
-    to ``fastpath-lab-base`` (detached) so each run starts from the base.
-    """
-    root = lab_home(home) / "trees" / tree_key()
+    """Path of the cached lab tree, prepared and its base built on first use, at its base tag."""
+    root = _root(home)
     tree = root / "linux"
-    if not (tree / ".git" / kernel.INFO_FILE).exists():
-        staging = root / "linux.tmp"
-        if staging.exists():
-            shutil.rmtree(staging)
-        log.warning("preparing the cached lab tree in %s (first run: a few minutes)", tree)
-        kernel.prepare(staging)
-        if tree.exists():
-            shutil.rmtree(tree)
-        staging.rename(tree)
-    reset_to_base(tree)
+    with _locked(root):
+        if not (tree / ".git" / kernel.INFO_FILE).exists():
+            staging = root / "linux.tmp"
+            if staging.exists():
+                shutil.rmtree(staging)
+            log.warning("preparing the cached lab tree in %s (first run: a few minutes)", tree)
+            kernel.prepare(staging)
+            if tree.exists():
+                shutil.rmtree(tree)
+            staging.rename(tree)
+        reset_to_base(tree)
+        base_build(tree)
     return tree
+
+
+def session_copy(dest: str | os.PathLike, home: str | os.PathLike | None = None) -> pathlib.Path:
+    """A private copy of the cached tree (with its objects and base build) at ``dest``."""
+    tree = cached_tree(home)
+    dest = pathlib.Path(dest)
+    with _locked(tree.parent):
+        run(["cp", "-a", str(tree), str(dest)], what=f"copying {tree}")
+    return dest
 
 
 def reset_to_base(tree: pathlib.Path) -> None:
@@ -49,7 +76,7 @@ def reset_to_base(tree: pathlib.Path) -> None:
 
 
 def base_build(tree: pathlib.Path) -> kernel.BuildResult:
-    """The base commit's build: reuse the stored one when present, else build now."""
+    """The base commit's build in ``tree/.fastpath/base``: reuse it when present, else build now."""
     sha = git(tree, "rev-parse", kernel.BASE_TAG + "^{commit}")
     out = tree / kernel.OUT_DIR / "base"
     image, modules = out / "bzImage", out / "modules.tar.xz"

@@ -35,6 +35,9 @@ OUT_DIR = ".fastpath"                    # build outputs in the tree, excluded f
 LAB_IDENTITY = {"GIT_AUTHOR_NAME": "fastpath lab", "GIT_AUTHOR_EMAIL": "lab@fastpath.invalid",
                 "GIT_COMMITTER_NAME": "fastpath lab", "GIT_COMMITTER_EMAIL": "lab@fastpath.invalid"}
 BASE_DATE = "2026-01-05T09:00:00+00:00"
+PREPARE_VERSION = 2                      # bump when prepare() makes a different tree (cache key)
+UPSTREAM_DOTFILES = [".clang-format", ".cocciconfig", ".get_maintainer.ignore", ".gitattributes",
+                     ".gitignore", ".mailmap", ".rustfmt.toml"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +89,12 @@ def _import_tarball(dest: pathlib.Path) -> str:
     text = gitignore.read_text()
     cut = text.find("#\n# Debian packaging")
     if cut >= 0:
-        gitignore.write_text(text[:cut])
+        text = text[:cut]
+    # Debian also dropped upstream's exceptions to ".*", so no .gitignore would be tracked.
+    if "!.gitignore" not in text:
+        text += "\n# Dot-files that are part of the tree (as upstream)\n" + "".join(
+            f"!{name}\n" for name in UPSTREAM_DOTFILES)
+    gitignore.write_text(text)
     git(dest, "init", "-q", "-b", "master")
     return f"{DEBIAN_PACKAGE} ({tarball.name}, {tarball.stat().st_size} bytes)"
 
@@ -131,9 +139,9 @@ def prepare(dest: str | os.PathLike, source: str | os.PathLike | None = None) ->
     make_lab_config(dest)
     with open(dest / ".git/info/exclude", "a") as fh:
         fh.write(f"/{OUT_DIR}/\n")
-    git(dest, "add", "-A")
+    git(dest, "add", "-A" if source is None else str(DEFCONFIG_PATH))
     env = {**LAB_IDENTITY, "GIT_AUTHOR_DATE": BASE_DATE, "GIT_COMMITTER_DATE": BASE_DATE}
-    git(dest, "commit", "-q", "--no-verify", "-m",
+    git(dest, "commit", "-q", "--no-verify", "--allow-empty", "-m",
         f"fastpath lab: base tree with {DEFCONFIG}\n\nSource: {origin}\n"
         f"Config: make tinyconfig + fastpath/lab/files/lab.config ({fragment_hash()})", env=env)
     base = git(dest, "rev-parse", "HEAD")

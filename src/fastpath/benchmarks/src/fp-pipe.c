@@ -3,13 +3,16 @@
  * fp-pipe: round-trip latency between two processes ping-ponging one byte over two pipes
  * (wakeups, context switches, pipe read/write paths).
  *
- *   fp-pipe [-n ROUNDTRIPS]    (default 20000)
+ *   fp-pipe [-n ROUNDTRIPS] [-c CPU]    (default 20000 round trips, no pinning)
+ *
+ * -c CPU pins both processes to one CPU (a pure context-switch path, no cross-CPU wakeups).
  *
  * Prints one line: "fp-pipe roundtrips=N us_per_roundtrip=X".
  * Built statically by the fastpath lab and installed in its VM as /usr/bin/fp-pipe.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -44,15 +47,29 @@ int main(int argc, char **argv)
 	double start, elapsed;
 	pid_t child;
 
-	while ((opt = getopt(argc, argv, "n:h")) != -1) {
-		if (opt == 'n') {
+	while ((opt = getopt(argc, argv, "n:c:h")) != -1) {
+		if (opt == 'c') {
+			cpu_set_t set;
+			long cpu = strtol(optarg, &end, 10);
+
+			CPU_ZERO(&set);
+			if (*optarg == '\0' || *end != '\0' || cpu < 0 || cpu >= CPU_SETSIZE) {
+				fprintf(stderr, "fp-pipe: -c wants a CPU number, got '%s'\n", optarg);
+				return 2;
+			}
+			CPU_SET(cpu, &set);
+			if (sched_setaffinity(0, sizeof(set), &set)) {
+				perror("fp-pipe: sched_setaffinity");
+				return 1;
+			}
+		} else if (opt == 'n') {
 			rounds = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || rounds <= 0) {
 				fprintf(stderr, "fp-pipe: -n wants a positive integer, got '%s'\n", optarg);
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "usage: fp-pipe [-n ROUNDTRIPS]\n");
+			fprintf(stderr, "usage: fp-pipe [-n ROUNDTRIPS] [-c CPU]\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
