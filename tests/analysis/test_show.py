@@ -205,3 +205,10 @@ def test_narrow_selection_reads_one_class(capsys, demo_url):
     assert status == 0
     assert [(r["benchmark"], r["resultclass"]) for r in json.loads(out)] == [
         ("fp/syscall", "ns_per_call")]
+
+
+def test_missing_store_is_one_line(capsys, tmp_path):
+    status, out, err = run(capsys, str(tmp_path / "nowhere"), "--swprofile", BASE)
+    assert status == 3 and out == "" and "no result store at" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "nowhere").exists()          # read-only: nothing was created

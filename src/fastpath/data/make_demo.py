@@ -19,6 +19,8 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
+from fastpath.data import DEMO_CSV
+
 SEED = 20240601
 SUT = "fastpath-lab"
 SESSIONS, REPEATS = 3, 5
@@ -60,8 +62,6 @@ def write(path: pathlib.Path) -> int:
         writer.writerows(data)
     return len(data)
 
-
-DEMO_CSV = pathlib.Path(__file__).with_name("demo.csv")
 
 if __name__ == "__main__":
     print(f"wrote {write(DEMO_CSV)} samples to {DEMO_CSV}")
