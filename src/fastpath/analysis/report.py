@@ -2,7 +2,9 @@
 
     report = compare_swprofiles(store, ["6.1-baseline", "6.1-regression"],
                                 benchmark="sysbench/*", resultclass="*")
-    for row in report.rows: row.as_dict()
+    report.rows        # Row: benchmark, resultclass, unit, improvement, swprofile,
+                       #      summary (stats.Summary), baseline, comparison (stats.Comparison)
+    report.dicts()     # the `--format json` rows
 
 The first swprofile is the baseline; every other swprofile's rows carry a Comparison with it
 (statistics in fastpath.analysis.stats). ``build_rows`` is the pure part, usable without a store.
