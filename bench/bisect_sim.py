@@ -1,0 +1,182 @@
+"""Decision quality of the bisection verdict policies, measured by simulation.
+
+Each simulated bisection: a linear history of N commits after a good one, the culprit at a
+uniformly random position, every commit from it on `effect` session-standard-deviations worse.
+Baselines (good and bad) are recorded first with --baseline-sessions sessions each; the same
+checks as `fastpath bisect start` run on them (significant difference in the regression
+direction, the policy's own problem()), and a refused start is counted as such. Then the
+pure driver (fastpath.bisect.driver.bisect, git bisect's algorithm) runs with the SAME judge
+and classify() code that `fastpath bisect run` uses; each session value is drawn fresh from
+the noise model. The result class direction (higher or lower is better) is random per
+bisection.
+
+Noise models (all standardised to mean 0, sd 1, so effects are in session sds):
+  normal    N(0, 1)
+  lognormal exp(0.5 Z): right-skewed
+  bimodal   a boot lands in one of two layouts: 70% N(0, 0.3), 30% N(2, 0.3)
+  outliers  95% N(0, 1); 5% of boots are slowed by U(4, 12) (one-sided, in the worse direction)
+  drift     N(0, 1) plus a drift of 0.01 sd per session measured since the baselines (sign
+            random per bisection): 1 sd after 100 sessions
+
+    python bench/bisect_sim.py                       # full table (>= 500 bisections per cell)
+    python bench/bisect_sim.py --runs 100 --models normal --sizes 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import multiprocessing
+import sys
+import time
+
+import numpy as np
+
+from fastpath.bisect import driver, policy
+from fastpath.bisect.baselines import difference_problem
+from fastpath.bisect.verdict import BAD, GOOD
+
+MODELS = ("normal", "lognormal", "bimodal", "outliers", "drift")
+DRIFT_PER_SESSION = 0.01
+
+
+def _raw(model: str, rng: np.random.Generator, n: int) -> np.ndarray:
+    if model in ("normal", "drift"):
+        return rng.standard_normal(n)
+    if model == "lognormal":
+        return np.exp(0.5 * rng.standard_normal(n))
+    if model == "bimodal":
+        return np.where(rng.random(n) < 0.3, 2.0, 0.0) + 0.3 * rng.standard_normal(n)
+    if model == "outliers":
+        slow = np.where(rng.random(n) < 0.05, rng.uniform(4, 12, n), 0.0)
+        return rng.standard_normal(n) + slow
+    raise ValueError(model)
+
+
+_STD: dict[str, tuple[float, float]] = {}
+
+
+def standardiser(model: str) -> tuple[float, float]:
+    if model not in _STD:
+        x = _raw(model, np.random.default_rng(12345), 2_000_000)
+        _STD[model] = (float(x.mean()), float(x.std()))
+    return _STD[model]
+
+
+class Noise:
+    """Standardised noise of one model, drawn in blocks (a scalar draw per session is slow)."""
+
+    def __init__(self, model: str, rng: np.random.Generator):
+        self.model, self.rng = model, rng
+        self.mean, self.sd = standardiser(model)
+        self.buf, self.pos = np.empty(0), 0
+
+    def draw(self) -> float:
+        if self.pos >= len(self.buf):
+            self.buf, self.pos = (_raw(self.model, self.rng, 512) - self.mean) / self.sd, 0
+        self.pos += 1
+        return float(self.buf[self.pos - 1])
+
+
+def one_bisection(policy_name: str, model: str, n: int, effect: float, k: int,
+                  rng: np.random.Generator, params=None) -> tuple[str, int]:
+    """Run one simulated bisection; return (outcome, sessions spent on tested commits)."""
+    noise = Noise(model, rng)
+    higher = rng.random() < 0.5
+    improvement = policy.HIGHER if higher else policy.LOWER
+    worse = -1.0 if higher else 1.0             # sign of "worse" on the value axis
+    base = 1000.0
+    drift = DRIFT_PER_SESSION * (1 if rng.random() < 0.5 else -1) if model == "drift" else 0.0
+    # In the outlier model the slow boots are slower: worse, whatever the direction.
+    clock = [0]
+
+    def value(bad: bool) -> float:
+        e = noise.draw()
+        v = base + worse * (e + (effect if bad else 0.0) + drift * clock[0])
+        return v
+
+    good = [value(False) for _ in range(k)]
+    bad = [value(True) for _ in range(k)]
+    if difference_problem(good, bad, improvement):
+        return "refused", 0
+    judge = policy.prepare(policy_name, good, bad, improvement, params)
+    if judge.problem():
+        return "refused", 0
+    culprit = int(rng.integers(1, n + 1))
+
+    def take_for(i: int):
+        def take() -> float:
+            clock[0] += 1
+            return value(i >= culprit)
+        return take
+
+    def test(i: int) -> str:
+        return driver.classify(judge, [], take_for(i)).outcome
+
+    result = driver.bisect(range(n + 1), test)
+    if result.first_bad is None:
+        return "skipped", clock[0]
+    return ("correct" if result.first_bad == culprit else "wrong"), clock[0]
+
+
+def run_cell(args) -> dict:
+    policy_name, model, n, effect, k, runs, seed, overrides = args
+    rng = np.random.default_rng(seed)
+    params = policy.params_for(policy_name, overrides.get(policy_name))
+    counts = {"correct": 0, "wrong": 0, "skipped": 0, "refused": 0}
+    sessions = []
+    for _ in range(runs):
+        outcome, spent = one_bisection(policy_name, model, n, effect, k, rng, params)
+        counts[outcome] += 1
+        if outcome != "refused":
+            sessions.append(spent)
+    return {"policy": policy_name, "model": model, "n": n, "effect": effect, "runs": runs, **counts,
+            "sessions": float(np.mean(sessions)) if sessions else float("nan")}
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| policy | noise | N | effect | correct | wrong | only skipped | refused at start "
+            "| sessions/bisection |\n|---|---|---|---|---|---|---|---|---|")
+    lines = [head]
+    for r in rows:
+        pct = {key: 100.0 * r[key] / r["runs"] for key in ("correct", "wrong", "skipped", "refused")}
+        lines.append(f"| {r['policy']} | {r['model']} | {r['n']} | {r['effect']:g} | "
+                     f"{pct['correct']:.1f}% | {pct['wrong']:.1f}% | {pct['skipped']:.1f}% | "
+                     f"{pct['refused']:.1f}% | {r['sessions']:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=500, help="bisections per cell")
+    ap.add_argument("--policies", nargs="+", default=list(policy.POLICIES))
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    ap.add_argument("--sizes", nargs="+", type=int, default=[100, 1000])
+    ap.add_argument("--effects", nargs="+", type=float, default=[0.5, 1, 2, 4])
+    ap.add_argument("--baseline-sessions", type=int, default=20)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--param", action="append", default=[], metavar="POLICY.KEY=VALUE",
+                    help="override a policy parameter, e.g. sprt.alpha=0.01 (for tuning)")
+    args = ap.parse_args(argv)
+    overrides: dict = {}
+    for item in args.param:
+        key, value = item.split("=", 1)
+        name, field = key.rsplit(".", 1)
+        overrides.setdefault(name, {})[field] = type(getattr(policy.params_for(name), field))(value)
+    cells = [(p, m, n, e, args.baseline_sessions, args.runs, args.seed + i, overrides)
+             for i, (p, m, n, e) in enumerate(itertools.product(args.policies, args.models, args.sizes,
+                                                                  args.effects))]
+    started = time.monotonic()
+    for m in args.models:
+        standardiser(m)
+    with multiprocessing.Pool(args.jobs) as pool:
+        rows = pool.map(run_cell, cells, chunksize=1)
+    print(table(rows))
+    print(f"\n{len(cells)} cells x {args.runs} bisections, baselines {args.baseline_sessions} sessions each, "
+          f"{time.monotonic() - started:.0f} s on {args.jobs} processes", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

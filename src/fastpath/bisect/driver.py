@@ -1,0 +1,87 @@
+"""The bisection algorithm, pure: a linear history and a "measure" callback, no I/O.
+
+``bisect(commits, test)`` does what `git bisect run` does on a linear history:
+``commits[0]`` is known good, ``commits[-1]`` known bad, ``test(commit)`` returns GOOD,
+BAD or SKIP. It tests the commit that halves the remaining range; a skipped commit is never
+tested again and the untested commit nearest the middle is taken instead. It ends with the
+first bad commit, or, when only skipped commits are left between the last good and the first
+bad one, with the list of commits any of which could be the first bad one (git says "There
+are only 'skip'ped commits left to test").
+
+``classify(judge, values, take)`` runs one step of a bisection the way `bisect run` does: ask
+the policy, and while it is UNDECIDED take the sessions it asks for, one call of ``take``
+per session; it returns the final Decision. The simulator and the CLI share both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from fastpath.bisect.verdict import BAD, GOOD, SKIP, UNDECIDED, Decision
+
+
+@dataclass
+class BisectResult:
+    first_bad: object | None                 # the culprit, None when only skipped commits remain
+    candidates: list = field(default_factory=list)   # possible culprits (just [first_bad] when found)
+    tested: list = field(default_factory=list)       # [(commit, outcome)] in test order
+
+    @property
+    def only_skipped(self) -> bool:
+        return self.first_bad is None
+
+
+def _pick(lo: int, hi: int, skipped: set[int]) -> int | None:
+    """The untested, unskipped index in (lo, hi) nearest the middle, or None."""
+    mid = (lo + hi) // 2
+    for off in range(hi - lo):
+        for i in (mid - off, mid + off + 1) if off else (mid,):
+            if lo < i < hi and i not in skipped:
+                return i
+    return None
+
+
+def bisect(commits: Sequence, test: Callable[[object], str]) -> BisectResult:
+    """Find the first bad commit of ``commits`` (first good, last bad) with ``test``."""
+    if len(commits) < 2:
+        raise ValueError("bisect needs a good and a bad commit")
+    lo, hi = 0, len(commits) - 1
+    skipped: set[int] = set()
+    result = BisectResult(None)
+    while True:
+        i = _pick(lo, hi, skipped)
+        if i is None:
+            break
+        outcome = test(commits[i])
+        result.tested.append((commits[i], outcome))
+        if outcome == GOOD:
+            lo = i
+        elif outcome == BAD:
+            hi = i
+        elif outcome == SKIP:
+            skipped.add(i)
+        else:
+            raise ValueError(f"test() returned {outcome!r}; expected GOOD, BAD or SKIP")
+    between = [commits[i] for i in range(lo + 1, hi) if i in skipped]
+    if between:
+        result.candidates = between + [commits[hi]]
+    else:
+        result.first_bad = commits[hi]
+        result.candidates = [commits[hi]]
+    return result
+
+
+def classify(judge, values: Sequence[float], take: Callable[[], float]) -> Decision:
+    """Decide one commit: start from ``values`` (sessions already measured), then call
+    ``take()`` for each further session the policy asks for. Returns a final Decision."""
+    values = list(values)
+    decision = judge.decide(values)
+    while decision.outcome == UNDECIDED:
+        for _ in range(max(decision.need, 1)):
+            values.append(take())
+        decision = judge.decide(values)
+    return decision
+
+
+__all__ = ["bisect", "classify", "BisectResult", "GOOD", "BAD", "SKIP"]

@@ -1,0 +1,278 @@
+"""Verdict policies: is the tested commit like the good baseline or like the bad one?
+
+Pure functions over per-session values (one value per boot: the mean of that session's
+repeats; see analysis/stats.py for why the session is the unit). Every policy is
+direction-aware: values are first mapped to a "badness" axis ``y = s * x`` with ``s = +1``
+for lower-is-better result classes and ``s = -1`` for higher-is-better ones, so the bad
+baseline lies above the good one on that axis whatever the result class.
+
+    judge = prepare("sprt", good_values, bad_values, "higher")
+    problem = judge.problem()        # None, or why these baselines cannot be bisected
+    decision = judge.decide(tested_values)   # verdict.Decision: GOOD/BAD/UNDECIDED(need)/SKIP
+
+Policies (``POLICIES``; the name is recorded in the bisection context):
+
+``sprt`` (the default)
+    A sequential probability ratio test of "the tested commit is like the good baseline" (H0)
+    against "... like the bad baseline" (H1), one session at a time (Wald 1945). The baselines
+    are estimates, not truths, so each hypothesis predicts the tested sessions with the
+    baseline's uncertainty added: under H_i a session is Student-t distributed around the
+    baseline mean m_i with scale sd * sqrt(1 + n/k_i) (sd: the baselines' pooled session
+    standard deviation, nu = k_G + k_B - 2 degrees of freedom, k_i baseline sessions, n tested
+    sessions so far), which gives the mean of n sessions its predictive variance
+    sd^2 (1/n + 1/k_i). Each hypothesis also allows ``outlier_share`` of wild boots landing
+    anywhere within ``outlier_range`` sd beyond the baselines (a contaminated model, Huber
+    1965), so one wild boot moves the ratio only a bounded amount. BAD when the log ratio
+    reaches ln((1-beta)/alpha), GOOD when it falls to ln(beta/(1-alpha)), never before
+    ``min_sessions``; otherwise one more session, and SKIP at ``max_sessions``. Because the
+    baselines' uncertainty is in the prediction, the ratio stays bounded when they are too
+    close to tell apart; ``problem()`` then says so, and how many baseline sessions would be
+    enough, instead of letting a bisection spend its cap on every commit and then guess.
+    Parameters: ``SprtParams`` below; measured by bench/bisect_sim.py (docs/bisection.md).
+
+``fastpath-ci``
+    The seed's rule, as we read it (the seed only says: "Tests with 1 sample initially. If
+    inconclusive (gap < 1.5x confidence interval), collects 4 more samples (5 total)";
+    "GOOD: performance matches or exceeds good baseline"; "BAD: performance regression
+    detected"; "SKIP: overlapping confidence intervals"; "compare results against good/bad
+    baselines using confidence intervals"). Exact reading implemented here:
+
+    1. A "sample" is one session value. CI_G and CI_B are the 95% Student-t confidence
+       intervals of the good and bad baselines' means over their sessions; h_G is CI_G's
+       half-width.
+    2. After 1 session x: gap = |x - m_G|. If gap >= 1.5 * h_G the result is conclusive:
+       BAD when x lies on the regression side of m_G, GOOD otherwise. If gap < 1.5 * h_G,
+       UNDECIDED: 4 more sessions.
+    3. With 5 sessions: CI_T is the 95% t-interval of their mean. CI_T overlapping CI_G only
+       -> GOOD; overlapping CI_B only -> BAD; overlapping both -> SKIP; overlapping neither ->
+       the nearer baseline mean (beyond either baseline counts as that baseline).
+    (Between 2 and 4 sessions, which only happens when a run was interrupted, it asks for the
+    rest of the 5.)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+from fastpath.analysis.stats import mean_ci
+from fastpath.bisect.verdict import BAD, GOOD, SKIP, UNDECIDED, Decision
+from fastpath.errors import UserError
+
+HIGHER, LOWER = "higher", "lower"
+DEFAULT_POLICY = "sprt"
+
+
+# -- the default policy's parameters, all in one place ------------------------------------------
+@dataclass(frozen=True)
+class SprtParams:
+    alpha: float = 0.005      # bound on P(BAD | commit is like good) per step (Wald/Ville bound)
+    beta: float = 0.005       # bound on P(GOOD | commit is like bad) per step
+    outlier_share: float = 0.05   # share of wild boots each hypothesis allows for ...
+    outlier_range: float = 10.0   # ... landing anywhere within this many sd beyond the baselines
+    min_sessions: int = 2     # sessions before any decision: one wild boot never decides
+    max_sessions: int = 20    # cap: still undecided here -> SKIP
+    gap_z: float = 1.645      # start: the gap's one-sided 95% lower bound must be decidable
+
+    @property
+    def upper(self) -> float:
+        return math.log((1 - self.beta) / self.alpha)
+
+    @property
+    def lower(self) -> float:
+        return math.log(self.beta / (1 - self.alpha))
+
+
+@dataclass(frozen=True)
+class CiParams:
+    first: int = 1            # sessions of the first look
+    total: int = 5            # sessions after an inconclusive first look
+    factor: float = 1.5       # conclusive when the gap is >= factor x the good CI half-width
+    confidence: float = 0.95
+
+
+PARAMS = {"sprt": SprtParams, "fastpath-ci": CiParams}
+POLICIES = tuple(PARAMS)
+
+
+def params_for(name: str, overrides: dict | None = None):
+    """The parameter object of policy ``name`` (UserError for an unknown name or key)."""
+    if name not in PARAMS:
+        raise UserError(f"--policy '{name}': unknown policy; choose one of {', '.join(POLICIES)}")
+    cls = PARAMS[name]
+    overrides = dict(overrides or {})
+    known = {f.name for f in fields(cls)}
+    for key in overrides:
+        if key not in known:
+            raise UserError(f"policy '{name}': unknown parameter '{key}' (known: {', '.join(sorted(known))})")
+    return cls(**overrides)
+
+
+def describe(name: str, params) -> dict:
+    """What the context records about the policy: {"name": ..., "params": {...}}."""
+    return {"name": name, "params": asdict(params)}
+
+
+def prepare(name: str, good, bad, improvement: str, params=None):
+    """A judge for policy ``name`` over these baselines (sequences of session values)."""
+    if improvement not in (HIGHER, LOWER):
+        raise ValueError(f"improvement must be {HIGHER!r} or {LOWER!r}, not {improvement!r}")
+    params = params if params is not None else params_for(name)
+    cls = {"sprt": SprtJudge, "fastpath-ci": CiJudge}[name]
+    return cls(good, bad, improvement, params)
+
+
+class _Baselines:
+    """Both baselines on the badness axis: means, pooled session sd, sizes."""
+
+    def __init__(self, good, bad, improvement: str):
+        self.sign = 1.0 if improvement == LOWER else -1.0
+        self.good = [self.sign * float(v) for v in good]
+        self.bad = [self.sign * float(v) for v in bad]
+        self.kg, self.kb = len(self.good), len(self.bad)
+        if self.kg < 2 or self.kb < 2:
+            raise UserError(f"baselines need at least 2 sessions each (good has {self.kg}, "
+                            f"bad has {self.kb}): the session-to-session noise is unknown otherwise")
+        self.mg, self.mb = sum(self.good) / self.kg, sum(self.bad) / self.kb
+        ss = sum((v - self.mg) ** 2 for v in self.good) + sum((v - self.mb) ** 2 for v in self.bad)
+        self.df = self.kg + self.kb - 2
+        sd = math.sqrt(ss / self.df)
+        # Identical values (a deterministic benchmark) still need a scale.
+        self.sd = sd if sd > 0 else max(abs(self.mb - self.mg), abs(self.mg), 1.0) * 1e-9
+        self.gap = self.mb - self.mg            # > 0 when bad is worse
+
+    def problem(self) -> str | None:
+        if self.gap <= 0:
+            return "the bad baseline is not worse than the good one in the result class's direction"
+        return None
+
+    def mean(self, tested) -> float:
+        return self.sign * sum(tested) / len(tested)
+
+
+def _log_t(x: float, loc: float, scale: float, df: int) -> float:
+    """log Student-t density without the constant shared by equal-df densities."""
+    z = (x - loc) / scale
+    return -math.log(scale) - (df + 1) / 2 * math.log1p(z * z / df)
+
+
+class SprtJudge:
+    name = "sprt"
+
+    def __init__(self, good, bad, improvement: str, params: SprtParams):
+        self.b = _Baselines(good, bad, improvement)
+        self.p = params
+        b = self.b
+        df = b.df
+        self._tconst = (math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi))
+        width = b.gap + 2 * params.outlier_range * b.sd      # where a wild boot may land
+        self._wild = params.outlier_share / width if params.outlier_share > 0 else 0.0
+
+    def _density(self, y: float, loc: float, scale: float) -> float:
+        t = math.exp(self._tconst + _log_t(y, loc, scale, self.b.df))
+        return (1 - self.p.outlier_share) * t + self._wild
+
+    def _session_llr(self, y: float, sg: float, sb: float) -> float:
+        return math.log(self._density(y, self.b.mb, sb)) - math.log(self._density(y, self.b.mg, sg))
+
+    def _scales(self, n: int, kg: int, kb: int) -> tuple[float, float]:
+        # Per-session scales chosen so that the mean of n sessions has the predictive variance
+        # sd^2 (1/n + 1/k): the baseline's own uncertainty is shared by all n sessions.
+        return self.b.sd * math.sqrt(1 + n / kg), self.b.sd * math.sqrt(1 + n / kb)
+
+    def llr(self, tested) -> float:
+        """log P(tested | like bad) - log P(tested | like good)."""
+        b, n = self.b, len(tested)
+        sg, sb = self._scales(n, b.kg, b.kb)
+        return sum(self._session_llr(b.sign * float(v), sg, sb) for v in tested)
+
+    def _reach(self, k: int | None = None) -> float:
+        """|log ratio| that n = max_sessions sessions exactly at a baseline mean reach (with k
+        baseline sessions each, default: as recorded): what the policy can decide at best."""
+        b, n = self.b, self.p.max_sessions
+        kg, kb = k or b.kg, k or b.kb
+        sg, sb = self._scales(n, kg, kb)
+        # Judge by a pessimistic gap (one-sided 95% lower bound): a gap that looks big only
+        # because the baselines' noise inflated it must not pass.
+        shrink = self.p.gap_z * b.sd * math.sqrt(1 / kg + 1 / kb)
+        if b.gap <= shrink:
+            return 0.0
+        mg, mb = b.mg + shrink / 2, b.mb - shrink / 2
+        at_good = self._session_llr(mg, sg, sb) * -1
+        at_bad = self._session_llr(mb, sg, sb)
+        return n * min(at_good, at_bad)
+
+    def problem(self) -> str | None:
+        base = self.b.problem()
+        if base:
+            return base
+        need = max(self.p.upper, -self.p.lower)
+        if self._reach() >= need:
+            return None
+        k = next((k for k in range(max(self.b.kg, self.b.kb), 1001) if self._reach(k) >= need), None)
+        more = f"record about {k} sessions of each baseline" if k else "the difference is too small"
+        return (f"the baselines differ by only {self.b.gap / self.b.sd:.2f} session standard deviations "
+                f"({self.b.kg} good and {self.b.kb} bad sessions): policy sprt could not tell them "
+                f"apart within {self.p.max_sessions} sessions at alpha={self.p.alpha}, "
+                f"beta={self.p.beta}; {more}")
+
+    def decide(self, tested) -> Decision:
+        n = len(tested)
+        if n < self.p.min_sessions:
+            return Decision(UNDECIDED, n, self.p.min_sessions - n, f"{n} of {self.p.min_sessions} sessions")
+        llr = self.llr(tested)
+        why = (f"mean {self.b.mean(tested):.6g} over {n} sessions; good {self.b.sign * self.b.mg:.6g}, "
+               f"bad {self.b.sign * self.b.mb:.6g}; log likelihood ratio {llr:+.2f} "
+               f"(BAD >= {self.p.upper:.2f}, GOOD <= {self.p.lower:.2f})")
+        if llr >= self.p.upper:
+            return Decision(BAD, n, 0, why)
+        if llr <= self.p.lower:
+            return Decision(GOOD, n, 0, why)
+        if n >= self.p.max_sessions:
+            return Decision(SKIP, n, 0, f"undecided at the cap of {self.p.max_sessions} sessions: {why}")
+        return Decision(UNDECIDED, n, 1, why)
+
+
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+class CiJudge:
+    name = "fastpath-ci"
+
+    def __init__(self, good, bad, improvement: str, params: CiParams):
+        self.b = _Baselines(good, bad, improvement)
+        self.p = params
+        self.ci_good = mean_ci(self.b.good, params.confidence)
+        self.ci_bad = mean_ci(self.b.bad, params.confidence)
+        self.half_good = (self.ci_good[1] - self.ci_good[0]) / 2
+
+    def problem(self) -> str | None:
+        return self.b.problem()
+
+    def _fmt(self, ci) -> str:
+        lo, hi = sorted((self.b.sign * ci[0], self.b.sign * ci[1]))
+        return f"[{lo:.6g}, {hi:.6g}]"
+
+    def decide(self, tested) -> Decision:
+        b, p, n = self.b, self.p, len(tested)
+        if n < p.first:
+            return Decision(UNDECIDED, n, p.first - n, "no sessions yet")
+        y = [b.sign * float(v) for v in tested]
+        mean = sum(y) / n
+        if n < p.total:
+            gap = abs(mean - b.mg)
+            why = (f"first look: gap to good {gap:.6g} vs {p.factor} x CI half-width "
+                   f"{self.half_good:.6g}")
+            if n == p.first and gap >= p.factor * self.half_good:
+                return Decision(BAD if mean > b.mg else GOOD, n, 0, why)
+            return Decision(UNDECIDED, n, p.total - n, why)
+        ci = mean_ci(y, p.confidence)
+        og, ob = _overlap(ci, self.ci_good), _overlap(ci, self.ci_bad)
+        why = (f"CI {self._fmt(ci)} over {n} sessions vs good {self._fmt(self.ci_good)}, "
+               f"bad {self._fmt(self.ci_bad)}")
+        if og and ob:
+            return Decision(SKIP, n, 0, f"overlaps both: {why}")
+        if og or ob:
+            return Decision(GOOD if og else BAD, n, 0, why)
+        return Decision(GOOD if mean - b.mg < b.mb - mean else BAD, n, 0, f"overlaps neither: {why}")
