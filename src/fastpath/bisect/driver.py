@@ -36,7 +36,7 @@ def _pick(lo: int, hi: int, skipped: set[int]) -> int | None:
     """The untested, unskipped index in (lo, hi) nearest the middle, or None."""
     mid = (lo + hi) // 2
     for off in range(hi - lo):
-        for i in (mid - off, mid + off + 1) if off else (mid,):
+        for i in (mid - off, mid + off) if off else (mid,):
             if lo < i < hi and i not in skipped:
                 return i
     return None
