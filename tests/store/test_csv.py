@@ -123,3 +123,49 @@ def test_not_a_store_and_missing_store(tmp_path, capsys):
     f.write_text("x")
     with pytest.raises(StoreError, match="is a file, not a CSV store directory"):
         open_store(str(f))
+
+
+@pytest.fixture
+def plain_store(tmp_path):
+    """Ids without quotes or commas: samples.csv takes the fast whole-file parse."""
+    from fastpath.store.model import Benchmark, ResultClass, Sample, Sut, SwProfile
+    path = tmp_path / "plain"
+    with open_store(str(path)) as store:
+        store.put_sut(Sut("lab"))
+        for p in ("a", "b", "c"):
+            store.put_swprofile(SwProfile(p))
+        store.put_benchmark(Benchmark("x/y", "x", "y"))
+        for rc in ("r1", "r2"):
+            store.put_resultclass(ResultClass("x/y", rc, "ns", "lower"))
+        store.append_samples(Sample("lab", p, "x/y", rc, s, r, s * 10.0 + r + 0.1, "t")
+                             for p in "abc" for rc in ("r1", "r2") for s in range(3) for r in range(4))
+    return path
+
+
+def test_fast_column_read_equals_samples(plain_store):
+    with open_store(str(plain_store), readonly=True) as store:
+        for filters in ({}, {"swprofiles": ["a", "c"]}, {"resultclass": "r2"}, {"sut": "lab", "benchmark": "x/y"},
+                        {"swprofiles": ["zz"]}):
+            cols = store.sample_columns(**filters)
+            got = sorted((cols.suts[cols.sut[i]], cols.swprofiles[cols.swprofile[i]],
+                          *cols.resultclasses[cols.resultclass[i]], int(cols.session[i]),
+                          int(cols.repeat[i]), float(cols.value[i])) for i in range(len(cols)))
+            assert got == sorted((s.sut, s.swprofile, s.benchmark, s.resultclass, s.session, s.repeat,
+                                  s.value) for s in store.samples(**filters))
+        assert len(store.sample_columns()) == 3 * 2 * 3 * 4
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("lab,a,x/y,r1,9,0,1.0\n", r"7 fields, expected 8"),
+    ("lab,a,x/y,r1,9,0,1.0,t,extra\n", r"9 fields, expected 8"),
+    ("lab,a,x/y,r1,9,0,one,t\n", r"'one'"),
+    ("lab,a,x/y,r1,9,1.5,1.0,t\n", r"'1.5'"),
+])
+def test_fast_column_read_names_bad_line(plain_store, bad, message):
+    with open(plain_store / "samples.csv", "a") as f:
+        f.write(bad)
+    line = len((plain_store / "samples.csv").read_text().splitlines())
+    with open_store(str(plain_store), readonly=True) as store:
+        with pytest.raises(StoreError, match=message) as err:
+            store.sample_columns(swprofiles=["a"])
+    assert f"samples.csv:{line}:" in str(err.value)

@@ -111,3 +111,22 @@ def test_conflict_with_store_and_missing_file(store_url, tmp_path, capsys):
         in capsys.readouterr().err
     assert main(["result", "import", store_url, str(tmp_path / "nope.csv")]) == 1
     assert "nope.csv: no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_export_command_round_trips(any_store_url, tmp_path, capsys, fmt):
+    path = write(tmp_path, "\n".join([HEADER, *ROWS]) + "\n")
+    assert main(["result", "import", any_store_url, path]) == 0
+    out = tmp_path / f"out.{fmt}"
+    assert main(["result", "export", any_store_url, "--swprofile", "6.9", "--format", fmt,
+                 "-o", str(out)]) == 0
+    assert "exported 2 samples" in capsys.readouterr().out
+    copy = f"sqlite:///{tmp_path / 'copy.db'}"
+    assert main(["result", "import", copy, str(out)]) == 0
+    with open_store(copy, readonly=True) as store:
+        assert sorted(s.value for s in store.samples()) == [120.0, 5000.0]
+    assert main(["result", "export", any_store_url, "--swprofile", "nope"]) == 1
+    assert "--swprofile 'nope' is not in" in capsys.readouterr().err
+    assert main(["result", "export", any_store_url, "-o", str(tmp_path / "no" / "x.csv")]) == 1
+    assert "cannot write" in capsys.readouterr().err
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

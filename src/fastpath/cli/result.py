@@ -128,3 +128,25 @@ def import_cmd(store, file):
     from fastpath.store.interchange import import_file
 
     click.echo(import_file(store, file).summary())
+
+
+@group.command("export")
+@click.argument("store")
+@click.option("--swprofile", "swprofiles", multiple=True, metavar="ID",
+              help="Only this swprofile (repeatable; default: all).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default="-",
+              show_default=True, metavar="FILE", help="Where to write ('-' is stdout).")
+def export_cmd(store, swprofiles, fmt, output):
+    """Write the raw samples of STORE in the interchange format that `result import` reads
+    (with the kernel_git_sha and timestamp columns).
+
+    \b
+    Example:
+      fastpath result export sqlite:///results.db --swprofile 6.8.0-baseline -o base.csv
+    """
+    from fastpath.store.interchange import export_file
+
+    count = export_file(store, output, fmt, swprofiles=list(swprofiles) or None)
+    if output != "-":
+        click.echo(f"exported {count} samples to {output}")

@@ -246,3 +246,35 @@ def export_samples(store: Store, out: TextIO, fmt: str = "csv", **filters) -> in
         count += 1
     out.write("\n]\n")
     return count
+
+
+def export_file(url: str, path: str, fmt: str = "csv", swprofiles: list[str] | None = None) -> int:
+    """Export the samples of the store at ``url`` (optionally only ``swprofiles``) to ``path``
+    ('-' for stdout); the file is written whole or not at all. Returns the sample count."""
+    import sys
+    import tempfile
+
+    with open_store(url, readonly=True) as store:
+        if swprofiles:
+            known = {p.id for p in store.swprofiles()}
+            for swp in swprofiles:
+                if swp not in known:
+                    raise UserError(f"--swprofile '{swp}' is not in {store.url}")
+        if path == "-":
+            return export_samples(store, sys.stdout, fmt, swprofiles=swprofiles)
+        directory = os.path.dirname(os.path.abspath(path))
+        try:
+            f = tempfile.NamedTemporaryFile("w", dir=directory, delete=False, newline="",
+                                            suffix=".tmp", encoding="utf-8")
+        except OSError as err:
+            raise UserError(f"cannot write {path}: {err.strerror}") from None
+        try:
+            with f:
+                count = export_samples(store, f, fmt, swprofiles=swprofiles)
+            os.replace(f.name, path)
+        except OSError as err:
+            raise UserError(f"cannot write {path}: {err.strerror}") from None
+        finally:
+            if os.path.exists(f.name):
+                os.unlink(f.name)
+        return count

@@ -84,7 +84,8 @@ samples = Table(
     Column("sut_pk", Integer, ForeignKey("suts.pk"), primary_key=True, autoincrement=False),
     Column("session", Integer, primary_key=True, autoincrement=False),
     Column("repeat_idx", Integer, primary_key=True, autoincrement=False),
-    Column("value", Double, nullable=False), Column("timestamp", String(40), nullable=False), **_mysql)
+    Column("value", Double, nullable=False), Column("timestamp", String(40), nullable=False),
+    sqlite_with_rowid=False, **_mysql)
 
 errors = Table(
     "errors", metadata, _pk(), Column("digest", String(40), nullable=False, unique=True),

@@ -26,6 +26,7 @@ from fastpath.store.sqlengine import make_engine, reason, translated
 from fastpath.store.url import StoreUrl
 
 CHUNK = 20000
+MAX_GROUP_QUERIES = 5000
 _COLS = "swprofile_pk, resultclass_pk, sut_pk, session, repeat_idx, value, timestamp"
 _SQLITE_INSERT = f"INSERT OR IGNORE INTO samples ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 _MYSQL_INSERT = (f"INSERT IGNORE INTO samples (`{_COLS.replace(', ', '`, `')}`) "
@@ -331,32 +332,51 @@ class SqlStore(Store):
     def sample_columns(self, *, sut: str | None = None, swprofiles: Iterable[str] | None = None,
                        benchmark: str | None = None,
                        resultclass: str | None = None) -> SampleColumns:
-        t = S.samples
+        """One primary-key range query per (swprofile, result class, SUT) fetching only
+        (session, repeat, value): little data crosses the driver (the fast path); a store
+        with very many combinations is read with one query instead."""
         with translated("cannot read samples from", self.u):
-            stmt = self._sample_query(
-                [t.c.sut_pk, t.c.swprofile_pk, t.c.resultclass_pk, t.c.session, t.c.repeat_idx,
-                 t.c.value], sut, list(swprofiles) if swprofiles is not None else None,
-                benchmark, resultclass)
-            table = self._fetch_matrix(stmt) if stmt is not None else np.empty((0, 6))
-        codes = []
-        for j, name in enumerate(("suts", "swprofiles", "resultclasses")):
-            pks, inverse = np.unique(table[:, j].astype(np.int64), return_inverse=True)
-            codes.append(([self.ids[name][int(pk)] for pk in pks], inverse.astype(np.int64)))
-        return SampleColumns(codes[0][0], codes[1][0], codes[2][0], codes[0][1], codes[1][1],
-                             codes[2][1], table[:, 3].astype(np.int64), table[:, 4].astype(np.int64),
-                             np.ascontiguousarray(table[:, 5]))
+            self._reload()
+            pk = self.pks
+            swps = [pk["swprofiles"][x] for x in (swprofiles if swprofiles is not None
+                                                  else pk["swprofiles"]) if x in pk["swprofiles"]]
+            rcs = [v for (b, n), v in pk["resultclasses"].items()
+                   if (benchmark is None or b == benchmark) and (resultclass is None or n == resultclass)]
+            suts = [pk["suts"][sut]] if sut in pk["suts"] else [] if sut is not None \
+                else list(pk["suts"].values())
+            combos = [(a, b, c) for a in swps for b in rcs for c in suts]
+            if len(combos) > MAX_GROUP_QUERIES:
+                return SampleColumns.from_samples(self.samples(
+                    sut=sut, swprofiles=swprofiles, benchmark=benchmark, resultclass=resultclass))
+            parts = self._fetch_groups(combos)
+        ids = self.ids
+        codes = [sorted({p[i] for p in parts}) for i in range(3)]
+        index = [{v: j for j, v in enumerate(c)} for c in codes]
+        sizes = [len(p[3]) for p in parts]
+        data = np.concatenate([p[3] for p in parts]) if parts else np.empty((0, 3))
 
-    def _fetch_matrix(self, stmt) -> np.ndarray:
-        """Run stmt (numeric columns) on the raw DBAPI cursor; float64 matrix, one row per sample."""
-        sql = str(stmt.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
+        def coded(i: int) -> np.ndarray:
+            return np.repeat(np.array([index[i][p[i]] for p in parts], dtype=np.int64), sizes)
+        return SampleColumns([ids["suts"][v] for v in codes[2]], [ids["swprofiles"][v] for v in codes[0]],
+                             [ids["resultclasses"][v] for v in codes[1]], coded(2), coded(0), coded(1),
+                             data[:, 0].astype(np.int64), data[:, 1].astype(np.int64),
+                             np.ascontiguousarray(data[:, 2]))
+
+    def _fetch_groups(self, combos: list[tuple[int, int, int]]) -> list[tuple]:
+        """[(swprofile_pk, resultclass_pk, sut_pk, float64 matrix of session, repeat, value)]."""
+        parts = []
         with self.engine.connect() as conn:
             cursor = conn.connection.dbapi_connection.cursor()
             try:
-                cursor.execute(sql)
-                rows = cursor.fetchall()
+                for swp, rc, sut in combos:     # ints from our own maps: safe to inline
+                    cursor.execute(f"SELECT session, repeat_idx, value FROM samples WHERE swprofile_pk = "
+                                   f"{int(swp)} AND resultclass_pk = {int(rc)} AND sut_pk = {int(sut)}")
+                    rows = cursor.fetchall()
+                    if rows:
+                        parts.append((swp, rc, sut, np.array(rows, dtype=np.float64).reshape(len(rows), 3)))
             finally:
                 cursor.close()
-        return np.array(rows, dtype=np.float64).reshape(len(rows), 6)
+        return parts
 
     def count_samples(self) -> int:
         with translated("cannot read", self.u), self.engine.connect() as conn:
