@@ -185,3 +185,22 @@ def test_concurrent_writers_lose_nothing(kind, tmp_path, fresh_db_url):
         for worker in (1, 2):
             assert sorted(s.repeat for s in samples if s.session == worker) == list(range(n))
         assert len(store.suts()) == 1 and len(store.resultclasses()) == 1
+
+
+def test_mysql_column_read_falls_back_when_group_concat_is_cut(db_server, fresh_db_url):
+    url = fresh_db_url("mysql")
+    with open_store(url) as store:
+        dataset.write(store)
+        pk = store.pks
+        where = (f"FROM samples WHERE swprofile_pk = {pk['swprofiles']['6.9.0']} AND resultclass_pk = "
+                 f"{pk['resultclasses'][('fp/syscall', 'ns_per_call')]} AND sut_pk = "
+                 f"{pk['suts'][dataset.SUTS[0].id]}")
+        with store.engine.connect() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()
+            cursor.execute("SET SESSION group_concat_max_len = 4294967295")
+            full = sqlstore.SqlStore._mysql_group(cursor, where)
+            cursor.execute("SET SESSION group_concat_max_len = 16")      # the text gets cut
+            assert sqlstore.SqlStore._mysql_group(cursor, where) is None
+        expected = sorted((s.session, s.repeat, s.value) for s in dataset.samples()
+                          if s.swprofile == "6.9.0" and s.resultclass == "ns_per_call")
+        assert sorted(map(tuple, full.tolist())) == expected            # exact doubles
