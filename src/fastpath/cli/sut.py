@@ -3,8 +3,33 @@
 from __future__ import annotations
 
 import click
+import yaml
+
+from fastpath.sut import Connection, Transport, fingerprint
 
 
 @click.group(name="sut")
 def group() -> None:
     """Inspect a SUT (System Under Test)."""
+
+
+@group.command(name="fingerprint")
+@click.option("--host", required=True, help="Host name, address or ~/.ssh/config Host alias.")
+@click.option("--user", help="SSH user (default: from ~/.ssh/config or the local user).")
+@click.option("--port", type=click.IntRange(1, 65535), help="SSH port.")
+@click.option("--keyfile", type=click.Path(exists=True, dir_okay=False), help="SSH private key.")
+@click.option("--known-hosts", type=click.Path(dir_okay=False), help="known_hosts file to check the host key against.")
+@click.option("--accept-new-host-key", is_flag=True,
+              help="Trust and remember an unknown host key (default: refuse it).")
+def fingerprint_(host, user, port, keyfile, known_hosts, accept_new_host_key) -> None:
+    """Print the SUT's hardware (HW) and software (SW) fingerprint as YAML.
+
+    \b
+    Example:
+      fastpath sut fingerprint --host 127.0.0.1 --port 2222 --user root --keyfile ~/.ssh/id_ed25519
+    """
+    conn = Connection(host=host, user=user, port=port, keyfile=keyfile, known_hosts=known_hosts,
+                      accept_new_host_key=accept_new_host_key)
+    with Transport(conn) as t:
+        fp = fingerprint(t)
+    click.echo(yaml.safe_dump(fp.as_dict(), sort_keys=False).rstrip())

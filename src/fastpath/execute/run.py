@@ -1,0 +1,58 @@
+"""Run a whole plan into a store: ``run_plan(plan, store_url_or_store, append=False)``."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from fastpath.errors import UserError
+from fastpath.execute.progress import Progress
+from fastpath.execute.runner import Runner, SwProfileOutcome
+from fastpath.store import Store, open_store
+
+
+@dataclasses.dataclass
+class PlanOutcome:
+    store: str
+    swprofiles: list[SwProfileOutcome]
+
+    @property
+    def samples(self) -> int:
+        return sum(len(o.samples) for o in self.swprofiles)
+
+    @property
+    def errors(self) -> int:
+        return sum(len(o.errors) for o in self.swprofiles)
+
+
+def store_has_data(store: Store) -> bool:
+    return bool(store.suts() or store.swprofiles() or store.sessions())
+
+
+def planned_samples(plan, store: Store) -> int:
+    """Samples the plan still has to record (for the progress display)."""
+    total = 0
+    for swp in plan.swprofiles:
+        done = sum(1 for s in store.sessions(plan.sut.name, swp.name) if s.status == "complete")
+        total += sum(plan.samples_per_session(k) for k in range(done, plan.sessions))
+    return total
+
+
+def run_plan(plan, store: Store | str, append: bool = False, progress: bool = True,
+             stream=None) -> PlanOutcome:
+    """Run every swprofile's missing sessions; every sample is in the store when parsed.
+
+    ``store`` is an open Store or a URL. Without ``append`` a store that already holds
+    results is refused (UserError); with it, complete sessions are kept and not redone."""
+    if isinstance(store, str):
+        with open_store(store) as opened:
+            return run_plan(plan, opened, append, progress, stream)
+    if not append and store_has_data(store):
+        raise UserError(f"store {store.url} already holds results; use --append to add to it "
+                        f"(complete sessions are not redone)")
+    bar = Progress(planned_samples(plan, store), stream=stream, enabled=progress)
+    outcomes = []
+    with Runner(plan, store, progress=bar) as runner:
+        for swp in plan.swprofiles:
+            outcomes.append(runner.run_swprofile(swp))
+    bar.finish()
+    return PlanOutcome(store.url, outcomes)

@@ -1,0 +1,198 @@
+"""Run sessions of swprofiles on a SUT and write every sample to a store as it is parsed.
+
+    with Runner(plan, store) as runner:           # connects, fingerprints, stores the SUT
+        outcome = runner.run_swprofile(swp)        # boots sessions, returns SwProfileOutcome
+        outcome = runner.run_swprofile(swp, sessions=1, benchmarks=["sysbench/thread"])
+
+A session is one fresh boot. Its index continues after every session of (sut, swprofile)
+already in the store, so a resumed or repeated call never reuses an index: a sample is
+never written twice and none is lost. Failures are data: they become ErrorRecords and the
+run goes on; a kernel that does not boot ends that swprofile (after the SUT is recovered).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+
+from fastpath.benchmarks.parsers import ParseError
+from fastpath.errors import KernelBootError, SutError, SutTransientError
+from fastpath.execute.progress import Progress
+from fastpath.store.model import (Benchmark, ErrorRecord, ResultClass, Sample, Session,
+                                  SwProfile)
+from fastpath.sut.machine import SHELL, SutMachine
+
+MAX_OUTPUT = 20000
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclasses.dataclass
+class SwProfileOutcome:
+    swprofile: str
+    samples: list = dataclasses.field(default_factory=list)     # Samples written by this call
+    errors: list = dataclasses.field(default_factory=list)      # ErrorRecords written
+    sessions: list = dataclasses.field(default_factory=list)    # session indexes completed
+    boot_failed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.boot_failed and bool(self.sessions)
+
+
+class Runner:
+    def __init__(self, plan, store, progress: Progress | None = None,
+                 machine: SutMachine | None = None):
+        self.plan, self.store = plan, store
+        self.progress = progress or Progress(0, enabled=False)
+        self.machine = machine or SutMachine(plan.sut)
+        self.sut_id = plan.sut.name
+        self._missing: set[str] = set()
+        self._started = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        if self._started:
+            return
+        self.machine.transition(SHELL)
+        self.store.put_sut(self.machine.fingerprint().sut(self.sut_id))
+        for b in self.plan.benchmarks:
+            self.store.put_benchmark(Benchmark(b.id, b.suite, b.name, dict(b.params)))
+            for rc in b.resultclasses:
+                self.store.put_resultclass(ResultClass(b.id, rc.name, rc.unit, rc.improvement))
+        self._started = True
+
+    def close(self) -> None:
+        self.machine.close()
+
+    def __enter__(self) -> "Runner":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- sessions ----------------------------------------------------------------------
+    def completed(self, swp_name: str) -> int:
+        return sum(1 for s in self.store.sessions(self.sut_id, swp_name) if s.status == "complete")
+
+    def run_swprofile(self, swp, sessions: int | None = None,
+                      benchmarks: list[str] | None = None) -> SwProfileOutcome:
+        """Boot ``sessions`` new complete sessions of swp (default: what the plan still
+        lacks for it) and run the plan's benchmarks (or those ids) in each."""
+        self.start()
+        self._close_stale(swp.name)
+        done = self.completed(swp.name)
+        wanted = sessions if sessions is not None else max(0, self.plan.sessions - done)
+        benches = [b for b in self.plan.benchmarks if benchmarks is None or b.id in benchmarks]
+        out = SwProfileOutcome(swp.name)
+        failures, ordinal = 0, done
+        while len(out.sessions) < wanted and failures <= wanted + 1:
+            index = self._next_index(swp.name)
+            ok = self._session(swp, index, ordinal if sessions is None else 0, benches, out)
+            if out.boot_failed:
+                break
+            if ok:
+                out.sessions.append(index)
+                ordinal += 1
+            else:
+                failures += 1
+        return out
+
+    def _next_index(self, swp_name: str) -> int:
+        return max((s.session for s in self.store.sessions(self.sut_id, swp_name)), default=-1) + 1
+
+    def _close_stale(self, swp_name: str) -> None:
+        """Sessions left "running" by an interrupted run are failed; their samples stay."""
+        for s in self.store.sessions(self.sut_id, swp_name):
+            if s.status == "running":
+                self.store.put_session(dataclasses.replace(s, status="failed",
+                                                           finished=s.finished or now()))
+
+    def _session(self, swp, index: int, ordinal: int, benches, out) -> bool:
+        """One boot of swp; True when it completed."""
+        self.progress.at(swp.name, str(index))
+        session = Session(self.sut_id, swp.name, index, "running", started=now())
+        try:
+            info = self.machine.boot(swp)
+            fp = self.machine.fingerprint()
+            self.store.put_swprofile(SwProfile(swp.name, fp.sw["kernel_name"], swp.kernel_git_sha,
+                                               fp.sw["userspace"], swp.cmdline, swp.sysctl,
+                                               swp.bootscript))
+            session = dataclasses.replace(session, boot_id=info.boot_id if info else fp.boot_id,
+                                          kernel_release=fp.sw["kernel_name"])
+            self.store.put_session(session)
+            self.machine.setup(swp)
+            for b in benches:
+                if ordinal < b.sessions or ordinal >= self.plan.sessions:
+                    self._benchmark(swp, index, b, out)
+        except KernelBootError as err:
+            self._fail(swp, index, "boot", str(err), out, session)
+            out.boot_failed = True
+            self._recover(swp, index, out)
+            return False
+        except SutTransientError as err:
+            self._fail(swp, index, "benchmark" if session.boot_id else "boot", str(err), out,
+                       session)
+            self._recover(swp, index, out)
+            return False
+        except SutError as err:      # setup failed (sysctl, bootscript): deterministic
+            self._fail(swp, index, "setup", str(err), out, session, getattr(err, "stdout", ""))
+            out.boot_failed = True
+            return False
+        except BaseException:        # Ctrl-C: keep what we have, mark the session failed
+            if session.boot_id:
+                self.store.put_session(dataclasses.replace(session, status="failed",
+                                                           finished=now()))
+            raise
+        self.store.put_session(dataclasses.replace(session, status="complete", finished=now()))
+        return True
+
+    def _benchmark(self, swp, index: int, b, out) -> None:
+        if b.id in self._missing:
+            return
+        self.progress.at(swp.name, str(index), b.id)
+        if b.check and not self.machine.check(b.check):
+            self._missing.add(b.id)
+            self._fail(swp, index, "benchmark", f"{b.id} is not installed on the SUT "
+                       f"(check failed: {' '.join(b.check)})", out, bench=b.id)
+            return
+        for run in range(b.warmups + b.repeats):
+            res = self.machine.run_benchmark(b.command, b.timeout)
+            if not res.ok:
+                self._fail(swp, index, "benchmark", f"{b.id} exited with status {res.status}",
+                           out, bench=b.id, output=res.stdout + res.stderr)
+                return
+            try:
+                values = b.parse(res.stdout)
+            except ParseError as err:
+                self._fail(swp, index, "parse", f"{b.id}: {err}", out, bench=b.id,
+                           output=res.stdout + res.stderr)
+                return
+            if run < b.warmups:
+                continue
+            for rc, value in values.items():
+                sample = Sample(self.sut_id, swp.name, b.id, rc, index, run - b.warmups,
+                                float(value), now())
+                self.store.append_sample(sample)
+                out.samples.append(sample)
+                self.progress.add()
+
+    def _fail(self, swp, index, stage, message, out, session=None, output="", bench=""):
+        err = ErrorRecord(self.sut_id, swp.name, stage, message.splitlines()[0] if message
+                          else stage, bench, index, (output or "")[-MAX_OUTPUT:], now())
+        self.store.record_error(err)
+        out.errors.append(err)
+        self.progress.note(f"error: {swp.name} session {index} {stage}: {err.message}")
+        if session is not None and session.boot_id:
+            self.store.put_session(dataclasses.replace(session, status="failed", finished=now()))
+
+    def _recover(self, swp, index, out) -> None:
+        """Bring the SUT back to a shell; if that fails the run cannot go on (re-raised)."""
+        try:
+            self.machine.recover()
+        except SutError as err:
+            self._fail(swp, index, "recover", str(err), out)
+            raise
