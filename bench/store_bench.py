@@ -127,8 +127,8 @@ def main() -> None:
     parser.add_argument("--backends", default="csv,sqlite,mysql,postgresql")
     args = parser.parse_args()
     print("| backend | samples | bulk append (samples/s) | durable append median / p99 (ms) "
-          "| read pair as columns (s) | + group (s) |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+          "| read pair as columns (s) | + group (s) | load avg |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for kind in args.backends.split(","):
         with tempfile.TemporaryDirectory(prefix="fp-bench-") as tmp:
             url, drop = with_url(kind, tmp)
@@ -138,7 +138,8 @@ def main() -> None:
                 if drop:
                     drop()
         print(f"| {kind} | {r['n']:,} | {r['rate']:,.0f} ({r['bulk_s']:.1f} s) | "
-              f"{r['median_ms']:.2f} / {r['p99_ms']:.2f} | {r['read_s']:.2f} | {r['group_s']:.2f} |",
+              f"{r['median_ms']:.2f} / {r['p99_ms']:.2f} | {r['read_s']:.2f} | {r['group_s']:.2f} | "
+              f"{os.getloadavg()[0]:.1f} |",
               flush=True)
 
 

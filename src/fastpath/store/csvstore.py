@@ -93,7 +93,7 @@ class CsvStore(Store):
         if version > SCHEMA_VERSION:
             raise StoreVersionError(
                 f"store {self.url} has schema version {version}, newer than this fastpath "
-                f"supports ({SCHEMA_VERSION}): upgrade fastpath to read it")
+                f"supports ({SCHEMA_VERSION}): upgrade fastpath to use it")
         for table, header in HEADERS.items():
             path = self._file(table)
             if not os.path.exists(path):
