@@ -1,0 +1,150 @@
+"""`fastpath bisect run`: test one commit on the SUT and classify it against both baselines.
+
+1. Load the context; open the output store (the temporary one; the original is never opened).
+2. The swprofile is ``bisect-<sha12>`` with the baselines' cmdline, sysctl and bootscript.
+   Sessions it already has (an earlier run for the same SHA) are reused.
+3. Ask the context's policy; while it is UNDECIDED, run the sessions it asks for with the
+   plan executor (fastpath.execute.Runner: deploy the kernel, boot it, run the benchmark;
+   samples go straight to the output store), and ask again.
+4. A session whose kernel did not boot (the executor records an error and recovers the SUT
+   with the plan's power-cycle hook) makes the step SKIP. The SUT unreachable or the store unwritable is an ERROR:
+   git bisect must stop, not skip every commit.
+
+Exit statuses (the contract with `git bisect run`): GOOD 0, BAD 1, SKIP 125, ERROR 128.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import pathlib
+from dataclasses import dataclass
+
+from fastpath.bisect import context as contexts
+from fastpath.bisect import data
+from fastpath.bisect.verdict import ERROR, SKIP, UNDECIDED, Decision, exit_code, verdict_line
+from fastpath.errors import FastpathError, KernelBootError, StoreError, SutError, UserError
+from fastpath.store import open_store
+
+log = logging.getLogger("fastpath.bisect")
+
+
+@dataclass
+class RunResult:
+    outcome: str                 # GOOD, BAD, SKIP or ERROR
+    line: str                    # the verdict line
+    swprofile: str
+    decision: Decision | None = None
+    sessions_run: int = 0        # sessions this invocation added
+    sessions_reused: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code(self.outcome)
+
+
+def swprofile_name(gitsha: str) -> str:
+    sha = gitsha.strip()
+    if not sha:
+        raise UserError("--gitsha: empty")
+    return "bisect-" + sha[:12]
+
+
+def _swprofile_spec(ctx: contexts.Context, name: str, kernel: str, modules: str | None, gitsha: str) -> dict:
+    shared = (ctx.plan.get("swprofiles") or [{}])[0]
+    spec = {"name": name, "kernel": str(pathlib.Path(kernel).expanduser().resolve()),
+            "kernel_git_sha": gitsha, "cmdline": list(shared.get("cmdline") or []),
+            "sysctl": list(shared.get("sysctl") or []), "bootscript": list(shared.get("bootscript") or [])}
+    if modules:
+        spec["modules"] = str(pathlib.Path(modules).expanduser().resolve())
+    return spec
+
+
+def step_plan(ctx: contexts.Context, swprofile: dict):
+    """The plan for this step: the context's SUT and benchmark, one swprofile."""
+    from fastpath.plan import plan_from_mapping
+
+    mapping = {"sut": ctx.plan["sut"], "swprofiles": [swprofile], "benchmarks": ctx.plan["benchmarks"],
+               "defaults": ctx.plan.get("defaults") or {}}
+    return plan_from_mapping(mapping, f"{ctx.path} (plan)")
+
+
+def classify(ctx: contexts.Context, kernel: str, modules: str | None, gitsha: str,
+             progress: bool = True) -> RunResult:
+    """Test the commit; return the result (no printing, no exit). Raises FastpathError for
+    infrastructure failures; a kernel that does not boot gives SKIP (the SUT recovered)."""
+    from fastpath.execute import Progress, Runner
+
+    if not pathlib.Path(kernel).expanduser().is_file():
+        raise UserError(f"--kernel {kernel}: no such file")
+    if modules and not pathlib.Path(modules).expanduser().is_file():
+        raise UserError(f"--modules {modules}: no such file")
+    name = swprofile_name(gitsha)
+    with open_store(ctx.output_resultstore) as store:
+        args = (ctx.sut, ctx.benchmark, ctx.resultclass)
+        good = data.session_values(store, ctx.sut, ctx.good_swprofile, *args[1:])
+        bad = data.session_values(store, ctx.sut, ctx.bad_swprofile, *args[1:])
+        if not good or not bad:
+            raise StoreError(f"{store.url}: the baseline copies of '{ctx.good_swprofile}' and "
+                             f"'{ctx.bad_swprofile}' are missing; run `fastpath bisect start` again")
+        judge = ctx.judge(good, bad)
+        values = data.session_values(store, ctx.sut, name, *args[1:])
+        result = RunResult(SKIP, "", name, judge.decide(values), 0, len(values))
+        runner = None
+        try:
+            while result.decision.outcome == UNDECIDED:
+                if runner is None:
+                    plan = step_plan(ctx, _swprofile_spec(ctx, name, kernel, modules, gitsha))
+                    runner = Runner(plan, store, progress=Progress(0, enabled=progress))
+                    runner.start()
+                outcome = runner.run_swprofile(plan.swprofiles[0], sessions=max(result.decision.need, 1))
+                new_values = data.session_values(store, ctx.sut, name, *args[1:])
+                result.sessions_run += max(len(new_values) - len(values), 0)
+                if outcome.boot_failed:
+                    why = outcome.errors[-1].message if outcome.errors else "boot failed"
+                    result.decision = Decision(SKIP, len(new_values), 0, f"the kernel did not boot: {why}")
+                    result.line = verdict_line(SKIP, ctx.resultclass, name, ctx.good_swprofile)
+                    return result
+                if len(new_values) <= len(values):
+                    last = outcome.errors[-1].message if outcome.errors else "no samples recorded"
+                    raise SutError(f"no new '{ctx.resultclass}' samples for '{name}': {last}")
+                values = new_values
+                result.decision = judge.decide(values)
+        finally:
+            if runner is not None:
+                runner.close()
+    result.outcome = result.decision.outcome
+    result.line = verdict_line(result.outcome, ctx.resultclass, name, ctx.good_swprofile)
+    return result
+
+
+def _record(ctx: contexts.Context, result: RunResult, gitsha: str) -> None:
+    entry = {"sha": gitsha, "swprofile": result.swprofile, "outcome": result.outcome,
+             "sessions": result.decision.sessions if result.decision else 0,
+             "sessions_run": result.sessions_run,
+             "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    if result.decision and result.decision.reason:
+        entry["reason"] = result.decision.reason
+    ctx.tested.append(entry)
+    contexts.save(ctx, ctx.path)
+
+
+def run(context_path: str, kernel: str, modules: str | None, gitsha: str, progress: bool = True) -> RunResult:
+    """`bisect run` as a library call: never raises; ERROR results carry the one-line reason."""
+    name = "bisect-" + (gitsha or "?")[:12]
+    ctx = None
+    try:
+        ctx = contexts.load(context_path)
+        result = classify(ctx, kernel, modules, gitsha, progress)
+        _record(ctx, result, gitsha)
+        return result
+    except KernelBootError as err:      # the executor gave up on the SUT after a bad kernel
+        rc, good = (ctx.resultclass, ctx.good_swprofile) if ctx else ("?", "?")
+        return RunResult(SKIP, verdict_line(SKIP, rc, name, good, f"(the kernel did not boot: {err})"), name)
+    except FastpathError as err:        # SUT unreachable, store unwritable, bad input: stop git bisect
+        return RunResult(ERROR, f"Error: {err}", name)
+    except KeyboardInterrupt:
+        return RunResult(ERROR, "Error: interrupted", name)
+    except Exception as err:            # a bug: still one line and 128, never a traceback's code
+        log.debug("unexpected error in bisect run", exc_info=True)
+        return RunResult(ERROR, f"Error: unexpected {type(err).__name__}: {err}", name)

@@ -1,0 +1,169 @@
+"""`fastpath bisect start`: check the baselines, copy them to a temporary store, write the context.
+
+Checks, in order, each failing with one line (UserError, exit 1, unless the store or the SUT
+is at fault):
+
+1. the SUT, both swprofiles, the benchmark and the result class are in the store;
+2. both swprofiles have samples of that result class on that SUT (at least 2 sessions each);
+3. the swprofiles are identical except ``kernel_git_sha`` (every differing field is named;
+   ``kernel_name``, the running kernel's release, follows from the SHA and is not compared),
+   and both have a ``kernel_git_sha``;
+4. the SUT is single-node: ``numa_nodes`` of its fingerprint in the store, and of its live
+   fingerprint taken over SSH with the given connection (an unreachable SUT fails here);
+5. the bad swprofile is significantly worse than the good one in the result class's direction
+   (else: both means and intervals), and the policy can tell them apart (sprt says how many
+   baseline sessions would be enough);
+6. the baselines are merged into a new temporary SQLite store (``output-resultstore``); the
+   original is opened read-only and never written.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, fields
+
+from fastpath.bisect import context as contexts
+from fastpath.bisect import data, policy as policies
+from fastpath.bisect.baselines import difference_problem
+from fastpath.errors import UserError
+from fastpath.store import open_store
+from fastpath.store.merge import merge
+from fastpath.store.model import SwProfile
+
+NOT_COMPARED = {"id", "kernel_git_sha", "kernel_name"}
+
+
+@dataclass
+class StartOptions:
+    host: str
+    sut: str
+    good_swprofile: str
+    bad_swprofile: str
+    benchmark: str
+    resultclass: str
+    resultstore: str
+    context: str
+    user: str | None = None
+    port: int | None = None
+    keyfile: str | None = None
+    known_hosts: str | None = None
+    power_cycle: str | None = None
+    kernel_config: str | None = None    # config file build_local_kernel.sh uses
+    policy: str = policies.DEFAULT_POLICY
+    output_dir: str | None = None       # parent of the temporary store (default: the system tmp)
+
+
+def profile_differences(good: SwProfile, bad: SwProfile) -> list[str]:
+    """Names of the fields (other than the kernel's SHA and release) in which they differ."""
+    return [f.name for f in fields(SwProfile)
+            if f.name not in NOT_COMPARED and getattr(good, f.name) != getattr(bad, f.name)]
+
+
+def _find(items, ident, what: str, flag: str, store_url: str):
+    for item in items:
+        if item.id == ident:
+            return item
+    known = ", ".join(sorted(i.id for i in items)) or "none"
+    raise UserError(f"{flag} '{ident}': no such {what} in {store_url} (known: {known})")
+
+
+def _connection(o: StartOptions) -> dict:
+    params = {"host": o.host}
+    for key in ("user", "port", "keyfile", "known_hosts"):
+        if getattr(o, key) not in (None, ""):
+            params[key] = getattr(o, key)
+    return {"method": "SSH", "params": params}
+
+
+def check_live_sut(o: StartOptions) -> dict:
+    """The SUT's live hardware fingerprint, over SSH (it must be reachable to bisect on it)."""
+    from fastpath.sut.fingerprint import fingerprint
+    from fastpath.sut.transport import Connection, Transport
+
+    with Transport(Connection(host=o.host, user=o.user or None, port=o.port, keyfile=o.keyfile,
+                              known_hosts=o.known_hosts)) as transport:
+        return dict(fingerprint(transport).hw)
+
+
+def _benchmark_entry(bench) -> dict:
+    """The plan's benchmark: the library definition with the parameters the baselines used."""
+    import yaml
+
+    from fastpath.plan import LIBRARY
+
+    file = LIBRARY / f"{bench.id}.yaml"
+    if not file.is_file():
+        raise UserError(f"--benchmark '{bench.id}': not in the benchmark library ({LIBRARY}); "
+                        f"bisect run needs its definition")
+    known = (yaml.safe_load(file.read_text()) or {}).get("params") or {}
+    params = {k: v for k, v in (bench.params or {}).items() if k in known}
+    return {"include": f"{bench.id}.yaml", **({"params": params} if params else {})}
+
+
+def start(o: StartOptions) -> contexts.Context:
+    """Validate and prepare a bisection; return the context (also written to ``o.context``)."""
+    params = policies.params_for(o.policy)
+    with open_store(o.resultstore, readonly=True) as store:
+        url = store.url
+        sut = _find(store.suts(), o.sut, "SUT", "--sut", url)
+        good = _find(store.swprofiles(), o.good_swprofile, "swprofile", "--good-swprofile", url)
+        bad = _find(store.swprofiles(), o.bad_swprofile, "swprofile", "--bad-swprofile", url)
+        bench = _find(store.benchmarks(), o.benchmark, "benchmark", "--benchmark", url)
+        rcs = [rc for rc in store.resultclasses() if rc.benchmark == o.benchmark]
+        rc = next((r for r in rcs if r.name == o.resultclass), None)
+        if rc is None:
+            raise UserError(f"--resultclass '{o.resultclass}': benchmark '{o.benchmark}' has no such result "
+                            f"class in {url} (known: {', '.join(sorted(r.name for r in rcs)) or 'none'})")
+        values = {}
+        for swp, flag in ((good, "--good-swprofile"), (bad, "--bad-swprofile")):
+            values[swp.id] = data.session_values(store, sut.id, swp.id, bench.id, rc.name)
+            if not values[swp.id]:
+                raise UserError(f"{flag} '{swp.id}': no baseline results for '{bench.id}' / '{rc.name}' on SUT "
+                                f"'{sut.id}' in {url}")
+        repeats = data.repeats_per_session(store, sut.id, good.id, bench.id, rc.name)
+        sessions = len(values[good.id])
+    diff = profile_differences(good, bad)
+    if diff:
+        shown = "; ".join(f"{f}: {getattr(good, f)!r} vs {getattr(bad, f)!r}" for f in diff)
+        raise UserError(f"swprofiles '{good.id}' and '{bad.id}' must differ only in kernel_git_sha, "
+                        f"but differ in {', '.join(diff)} ({shown})")
+    for swp, flag in ((good, "--good-swprofile"), (bad, "--bad-swprofile")):
+        if not swp.kernel_git_sha:
+            raise UserError(f"{flag} '{swp.id}': has no kernel_git_sha in {url}; git bisect needs it")
+    if sut.numa_nodes != 1:
+        raise UserError(f"--sut '{sut.id}': has {sut.numa_nodes} NUMA nodes; bisection needs a single-node SUT")
+    live = check_live_sut(o)
+    if int(live.get("numa_nodes", 1)) != 1:
+        raise UserError(f"--host {o.host}: the SUT has {live['numa_nodes']} NUMA nodes now; "
+                        f"bisection needs a single-node SUT")
+    problem = difference_problem(values[good.id], values[bad.id], rc.improvement, good.id, bad.id)
+    if problem:
+        raise UserError(f"refusing to bisect '{rc.name}': {problem}")
+    judge = policies.prepare(o.policy, values[good.id], values[bad.id], rc.improvement, params)
+    problem = judge.problem()
+    if problem:
+        raise UserError(f"refusing to bisect '{rc.name}': {problem}")
+
+    out_dir = tempfile.mkdtemp(prefix="bisect-resultstore-", dir=o.output_dir)
+    output = f"sqlite:///{os.path.join(out_dir, 'results.db')}"
+    merge([o.resultstore], output, suts=[sut.id], swprofiles=[good.id, bad.id], benchmarks=[bench.id])
+    sut_block = {"name": sut.id, "connection": _connection(o)}
+    if o.power_cycle:
+        sut_block["power_cycle"] = o.power_cycle
+    plan = {
+        "sut": sut_block,
+        "swprofiles": [{"cmdline": list(good.cmdline), "sysctl": list(good.sysctl),
+                        "bootscript": list(good.bootscript)}],
+        "benchmarks": [_benchmark_entry(bench)],
+        "defaults": {"benchmark": {"warmups": int((bench.params or {}).get("warmups", 1)),
+                                   "repeats": repeats, "sessions": sessions}},
+    }
+    ctx = contexts.Context(plan=plan, good_swprofile=good.id, good_sha=good.kernel_git_sha,
+                           bad_swprofile=bad.id, bad_sha=bad.kernel_git_sha, resultclass=rc.name,
+                           resultstore=url, output_resultstore=output, benchmark=bench.id,
+                           improvement=rc.improvement, policy=policies.describe(o.policy, params),
+                           kernel_config=os.path.abspath(o.kernel_config) if o.kernel_config else None)
+    contexts.save(ctx, o.context)
+    ctx.path = o.context
+    return ctx

@@ -1,0 +1,45 @@
+"""Helpers for bisection tests: a result store holding two baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastpath.store import open_store
+from fastpath.store.model import Benchmark, ResultClass, Sample, SwProfile, Sut
+
+BENCH = "fp/syscall"
+RC = "fpsyscall-getppid"
+GOOD_SHA = "1111111111111111111111111111111111111111"
+BAD_SHA = "2222222222222222222222222222222222222222"
+
+
+def add_sessions(store, swprofile, means, sut="lab", repeats=3, first=0, seed=0):
+    rng = np.random.default_rng(seed)
+    for i, m in enumerate(means):
+        for r in range(repeats):
+            store.append_sample(Sample(sut, swprofile, BENCH, RC, first + i, r,
+                                       float(m + 0.01 * rng.standard_normal())))
+
+
+def make_baseline_store(url, *, good_mean=100.0, bad_mean=110.0, sessions=8, sd=1.0, numa_nodes=1,
+                        bad_profile=None, improvement="lower", seed=1):
+    rng = np.random.default_rng(seed)
+    with open_store(url) as store:
+        store.put_sut(Sut("lab", host_name="lab-vm", architecture="x86_64", cpu_count=2,
+                          numa_nodes=numa_nodes))
+        store.put_swprofile(SwProfile("v-good", kernel_name="6.1.0", kernel_git_sha=GOOD_SHA,
+                                      userspace="busybox", cmdline=("quiet",)))
+        store.put_swprofile(bad_profile or SwProfile("v-bad", kernel_name="6.1.1", kernel_git_sha=BAD_SHA,
+                                                     userspace="busybox", cmdline=("quiet",)))
+        store.put_benchmark(Benchmark(BENCH, "fp", "syscall", {"iterations": 1000000}))
+        store.put_resultclass(ResultClass(BENCH, RC, "ns", improvement))
+        add_sessions(store, "v-good", good_mean + sd * rng.standard_normal(sessions))
+        add_sessions(store, (bad_profile.id if bad_profile else "v-bad"),
+                     bad_mean + sd * rng.standard_normal(sessions))
+    return url
+
+
+@pytest.fixture
+def baseline_store(tmp_path):
+    return make_baseline_store(f"sqlite:///{tmp_path}/orig.db")

@@ -1,0 +1,155 @@
+"""`fastpath bisect start`: every validation, with its message and exit status; the context."""
+
+from __future__ import annotations
+
+import hashlib
+import pathlib
+
+import pytest
+import yaml
+
+from fastpath.bisect import context as contexts
+from fastpath.cli.main import main
+from fastpath.store import open_store
+from fastpath.store.model import SwProfile
+from tests.bisect.conftest import BAD_SHA, BENCH, GOOD_SHA, RC, make_baseline_store
+
+
+def start_args(sshd, store, ctx, **over):
+    args = {"--host": sshd.host, "--user": sshd.user, "--port": str(sshd.port), "--keyfile": sshd.keyfile,
+            "--known-hosts": sshd.known_hosts, "--sut": "lab", "--good-swprofile": "v-good",
+            "--bad-swprofile": "v-bad", "--benchmark": BENCH, "--resultclass": RC,
+            "--resultstore": store, "--context": str(ctx)}
+    args.update(over)
+    out = ["bisect", "start"]
+    for k, v in args.items():
+        if v is not None:
+            out += [k, v]
+    return out
+
+
+def digest(path: pathlib.Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_start_writes_the_seed_context_and_copies_baselines(sshd, tmp_path, baseline_store, capsys):
+    ctx_file = tmp_path / "ctx.yaml"
+    before = digest(tmp_path / "orig.db")
+    assert main(start_args(sshd, baseline_store, ctx_file)) == 0
+    assert digest(tmp_path / "orig.db") == before                 # original never written
+    data = yaml.safe_load(ctx_file.read_text())
+    for key in ("plan", "good-swprofile", "good_sha", "bad-swprofile", "bad_sha", "resultclass",
+                "resultstore", "output-resultstore", "policy"):
+        assert key in data
+    assert data["good_sha"] == GOOD_SHA and data["bad_sha"] == BAD_SHA
+    assert data["policy"]["name"] == "sprt" and data["policy"]["params"]["alpha"] == 0.005
+    plan = data["plan"]
+    assert plan["sut"] == {"name": "lab", "connection": {"method": "SSH", "params": {
+        "host": sshd.host, "user": sshd.user, "port": sshd.port, "keyfile": sshd.keyfile,
+        "known_hosts": sshd.known_hosts}}}
+    assert plan["swprofiles"] == [{"cmdline": ["quiet"], "sysctl": [], "bootscript": []}]
+    assert plan["benchmarks"] == [{"include": "fp/syscall.yaml", "params": {"iterations": 1000000}}]
+    assert plan["defaults"]["benchmark"]["repeats"] == 3 and plan["defaults"]["benchmark"]["sessions"] == 8
+    with open_store(data["output-resultstore"], readonly=True) as out:
+        assert {s.id for s in out.swprofiles()} == {"v-good", "v-bad"}
+        assert out.count_samples() == 2 * 8 * 3
+    assert "output-resultstore: sqlite:///" in capsys.readouterr().out
+    ctx = contexts.load(ctx_file)
+    assert ctx.benchmark == BENCH and ctx.improvement == "lower" and ctx.sut == "lab"
+
+
+def test_context_round_trip(sshd, tmp_path, baseline_store):
+    ctx_file = tmp_path / "ctx.yaml"
+    assert main(start_args(sshd, baseline_store, ctx_file, **{"--policy": "fastpath-ci"})) == 0
+    ctx = contexts.load(ctx_file)
+    assert ctx.policy["name"] == "fastpath-ci"
+    ctx.tested.append({"sha": "abc", "outcome": "GOOD"})
+    contexts.save(ctx, tmp_path / "again.yaml")
+    again = contexts.load(tmp_path / "again.yaml")
+    assert again.to_dict() == ctx.to_dict()
+
+
+@pytest.mark.parametrize("flag,value,message", [
+    ("--sut", "nope", "--sut 'nope': no such SUT in sqlite:///"),
+    ("--good-swprofile", "nope", "--good-swprofile 'nope': no such swprofile"),
+    ("--bad-swprofile", "nope", "--bad-swprofile 'nope': no such swprofile"),
+    ("--benchmark", "sysbench/nope", "--benchmark 'sysbench/nope': no such benchmark"),
+    ("--resultclass", "nope", "--resultclass 'nope': benchmark 'fp/syscall' has no such result class"),
+    ("--policy", "nope", "Invalid value for '--policy'"),
+])
+def test_start_refuses_unknown_ids(sshd, tmp_path, baseline_store, capsys, flag, value, message):
+    status = main(start_args(sshd, baseline_store, tmp_path / "ctx.yaml", **{flag: value}))
+    err = capsys.readouterr().err
+    assert status in (1, 2) and message in err, err
+    assert not (tmp_path / "ctx.yaml").exists()
+
+
+def run_start(sshd, tmp_path, capsys, **store_kw):
+    url = make_baseline_store(f"sqlite:///{tmp_path}/o.db", **store_kw)
+    status = main(start_args(sshd, url, tmp_path / "ctx.yaml"))
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert not (tmp_path / "ctx.yaml").exists()
+    return status, err
+
+
+def test_profiles_must_differ_only_in_sha(sshd, tmp_path, capsys):
+    bad = SwProfile("v-bad", kernel_name="6.1.1", kernel_git_sha=BAD_SHA, userspace="debian",
+                    cmdline=("quiet", "mitigations=off"), sysctl=("kernel.x=1",))
+    status, err = run_start(sshd, tmp_path, capsys, bad_profile=bad)
+    assert status == 1
+    assert "must differ only in kernel_git_sha, but differ in userspace, cmdline, sysctl" in err
+    assert "'mitigations=off'" in err
+
+
+def test_multi_node_sut_is_refused(sshd, tmp_path, capsys):
+    status, err = run_start(sshd, tmp_path, capsys, numa_nodes=2)
+    assert status == 1 and "has 2 NUMA nodes; bisection needs a single-node SUT" in err
+
+
+def test_no_difference_is_refused_with_means_and_intervals(sshd, tmp_path, capsys):
+    status, err = run_start(sshd, tmp_path, capsys, bad_mean=100.2)
+    assert status == 1 and "refusing to bisect 'fpsyscall-getppid': no significant difference" in err
+    assert "good 'v-good' mean 100" in err and "bad 'v-bad' mean 100" in err and err.count("[") == 2
+
+
+def test_improvement_is_not_bisected(sshd, tmp_path, capsys):
+    status, err = run_start(sshd, tmp_path, capsys, bad_mean=90.0)
+    assert status == 1 and "'v-bad' is better than 'v-good', not worse" in err
+
+
+def test_baselines_too_close_for_the_policy(sshd, tmp_path, capsys):
+    status, err = run_start(sshd, tmp_path, capsys, bad_mean=101.0, sessions=8)
+    assert status == 1 and "policy sprt could not tell them apart" in err
+    assert "record about 18 sessions of each baseline" in err
+
+
+def test_missing_baseline_samples(sshd, tmp_path, capsys):
+    url = make_baseline_store(f"sqlite:///{tmp_path}/o.db")
+    with open_store(url) as store:
+        store.put_swprofile(SwProfile("v-empty", kernel_git_sha=BAD_SHA, userspace="busybox", cmdline=("quiet",)))
+    status = main(start_args(sshd, url, tmp_path / "ctx.yaml", **{"--bad-swprofile": "v-empty"}))
+    err = capsys.readouterr().err
+    assert status == 1 and "--bad-swprofile 'v-empty': no baseline results for 'fp/syscall'" in err
+
+
+def test_missing_sha(sshd, tmp_path, capsys):
+    bad = SwProfile("v-bad", kernel_name="6.1.1", kernel_git_sha="", userspace="busybox", cmdline=("quiet",))
+    status, err = run_start(sshd, tmp_path, capsys, bad_profile=bad)
+    assert status == 1 and "--bad-swprofile 'v-bad': has no kernel_git_sha" in err
+
+
+def test_unreachable_sut(sshd, tmp_path, baseline_store, capsys):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    status = main(start_args(sshd, baseline_store, tmp_path / "ctx.yaml", **{"--port": str(port)}))
+    err = capsys.readouterr().err
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "Error:" in err, err
+
+
+def test_missing_store(sshd, tmp_path, capsys):
+    status = main(start_args(sshd, f"{tmp_path}/none", tmp_path / "ctx.yaml"))
+    err = capsys.readouterr().err
+    assert status in (1, 3) and "none" in err and len(err.strip().splitlines()) == 1, err
