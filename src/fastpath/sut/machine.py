@@ -18,8 +18,7 @@ import dataclasses
 import logging
 import subprocess
 
-from fastpath.errors import (KernelBootError, SutError, SutStableError, SutTransientError,
-                             UserError)
+from fastpath.errors import SutStableError, SutTransientError
 from fastpath.sut import deploy
 from fastpath.sut.fingerprint import Fingerprint, fingerprint
 from fastpath.sut.transport import Result, Transport
@@ -109,10 +108,7 @@ class SutMachine:
             self.t.reset()
             new = deploy.wait_reboot(self.t, old, self.spec.boot_timeout)
             release, version = deploy.verify(self.t, swp.kernel)
-        except SutError:
-            self.state = BROKEN
-            raise
-        except BaseException:
+        except BaseException:     # SutError, or Ctrl-C mid-boot: who knows what runs now
             self.state = BROKEN
             raise
         self.state = SHELL
@@ -154,6 +150,3 @@ class SutMachine:
             self.state = BROKEN
             raise
 
-
-__all__ = ["SutMachine", "BootInfo", "OFF", "BOOTING", "SHELL", "BENCHMARKING", "BROKEN",
-           "KernelBootError", "UserError"]
