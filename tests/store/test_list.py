@@ -29,6 +29,7 @@ def test_list_objects(any_store_url, capsys):
     assert main(["result", "list", any_store_url, "--object", "kernel"]) == 2
 
 
+@pytest.mark.db
 def test_password_never_printed_even_verbose(db_server, fresh_db_url, tmp_path, capsys, caplog):
     server = db_server("postgresql")
     url = fresh_db_url("postgresql")

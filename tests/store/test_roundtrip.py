@@ -98,6 +98,7 @@ def test_sample_columns_match_samples(any_store_url):
                                if s.sut == dataset.SUTS[1].id and s.benchmark == "sysbench/thread")
 
 
+@pytest.mark.db
 def test_same_data_through_all_four_backends(tmp_path, fresh_db_url):
     """csv -> sqlite -> mysql -> postgresql -> csv by merge; every hop holds identical data."""
     urls = [make_store_url(kind, tmp_path, fresh_db_url) for kind in BACKENDS]

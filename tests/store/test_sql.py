@@ -28,7 +28,10 @@ def _raw_engine(url: str):
     return create_engine(u)
 
 
-@pytest.fixture(params=SQL_KINDS)
+DB_KINDS = [pytest.param(k, marks=pytest.mark.db) if k != "sqlite" else k for k in SQL_KINDS]
+
+
+@pytest.fixture(params=DB_KINDS)
 def sql_url(request, tmp_path, fresh_db_url):
     return make_store_url(request.param, tmp_path, fresh_db_url)
 
@@ -78,6 +81,7 @@ def test_empty_database_is_not_a_store_for_readers(sql_url, capsys):
     assert "no fastpath store at" in capsys.readouterr().err
 
 
+@pytest.mark.db
 @pytest.mark.parametrize("kind", ["mysql", "postgresql"])
 def test_select_only_user_reads_and_merges_but_cannot_write(kind, db_server, fresh_db_url, tmp_path,
                                                            capsys):
@@ -116,6 +120,7 @@ def test_select_only_user_reads_and_merges_but_cannot_write(kind, db_server, fre
             server.sql(f"DROP ROLE {user}")
 
 
+@pytest.mark.db
 def test_wrong_password_and_unreachable_server_name_url_masked(db_server, fresh_db_url, capsys):
     server = db_server("mysql")
     database = fresh_db_url("mysql").rsplit("/", 1)[1]
@@ -166,7 +171,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("kind", SQL_KINDS)
+@pytest.mark.parametrize("kind", DB_KINDS)
 def test_concurrent_writers_lose_nothing(kind, tmp_path, fresh_db_url):
     url = make_store_url(kind, tmp_path, fresh_db_url)
     go, n = tmp_path / "go", 150
@@ -187,6 +192,7 @@ def test_concurrent_writers_lose_nothing(kind, tmp_path, fresh_db_url):
         assert len(store.suts()) == 1 and len(store.resultclasses()) == 1
 
 
+@pytest.mark.db
 def test_mysql_column_read_falls_back_when_group_concat_is_cut(db_server, fresh_db_url):
     url = fresh_db_url("mysql")
     with open_store(url) as store:

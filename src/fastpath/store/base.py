@@ -136,8 +136,8 @@ class Store(abc.ABC):
     def sample_columns(self, *, sut: str | None = None, swprofiles: Iterable[str] | None = None,
                        benchmark: str | None = None,
                        resultclass: str | None = None) -> SampleColumns:
-        """Same selection as samples(), as numpy columns; backends override it for speed
-        (1M samples in well under 2 s on SQLite, PostgreSQL and CSV)."""
+        """Same selection as samples(), as numpy columns. Every backend overrides it with a
+        fast path (measured in docs/results.md, Stores: about a second for 1M samples)."""
         return SampleColumns.from_samples(self.samples(sut=sut, swprofiles=swprofiles,
                                                        benchmark=benchmark,
                                                        resultclass=resultclass))

@@ -9,6 +9,7 @@ ON CONFLICT DO NOTHING), so concurrent writers lose nothing and never double a s
 
 from __future__ import annotations
 
+import itertools
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -32,9 +33,6 @@ _COLS = "swprofile_pk, resultclass_pk, sut_pk, session, repeat_idx, value, times
 _SQLITE_INSERT = f"INSERT OR IGNORE INTO samples ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 _MYSQL_INSERT = (f"INSERT IGNORE INTO samples (`{_COLS.replace(', ', '`, `')}`) "
                  "VALUES (%s, %s, %s, %s, %s, %s, %s)")
-_PG_UNNEST = ("INSERT INTO samples (swprofile_pk, resultclass_pk, sut_pk, session, repeat_idx, value, "
-              "timestamp) SELECT * FROM unnest(%s::integer[], %s::integer[], %s::integer[], "
-              "%s::integer[], %s::integer[], %s::float8[], %s::text[]) ON CONFLICT DO NOTHING")
 _BY_ID = {"suts": S.suts, "swprofiles": S.swprofiles, "benchmarks": S.benchmarks}
 
 
@@ -239,8 +237,8 @@ class SqlStore(Store):
         rows were new. Raw DBAPI executemany: the hot path of bulk ingest."""
         dialect = self.engine.dialect.name
         with self.engine.begin() as conn:
-            if dialect == "postgresql":   # psycopg's executemany gives no row count
-                return conn.exec_driver_sql(_PG_UNNEST, tuple(map(list, zip(*batch)))).rowcount
+            if dialect == "postgresql":
+                return self._pg_copy(conn.connection.dbapi_connection, batch)
             sql = _SQLITE_INSERT if dialect == "sqlite" else _MYSQL_INSERT
             cursor = conn.connection.dbapi_connection.cursor()
             try:
@@ -248,6 +246,20 @@ class SqlStore(Store):
                 return cursor.rowcount
             finally:
                 cursor.close()
+
+    @staticmethod
+    def _pg_copy(raw, batch: list[tuple]) -> int:
+        """PostgreSQL: COPY the batch into a session temp table, then one INSERT ... SELECT
+        ON CONFLICT DO NOTHING (exact count of new rows; ~6x faster than executemany)."""
+        with raw.cursor() as cursor:
+            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS fp_incoming "
+                           "(LIKE samples INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+            with cursor.copy(f"COPY fp_incoming ({_COLS}) FROM STDIN") as copy:
+                for row in batch:
+                    copy.write_row(row)
+            cursor.execute(f"INSERT INTO samples ({_COLS}) SELECT {_COLS} FROM fp_incoming "
+                           "ON CONFLICT DO NOTHING")
+            return cursor.rowcount
 
     def record_error(self, error: ErrorRecord) -> None:
         self._writable()
@@ -379,7 +391,8 @@ class SqlStore(Store):
                     if matrix is None:
                         cursor.execute(f"SELECT session, repeat_idx, value {where}")
                         rows = cursor.fetchall()
-                        matrix = np.array(rows, dtype=np.float64).reshape(len(rows), 3)
+                        matrix = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64,
+                                             count=3 * len(rows)).reshape(len(rows), 3)
                     if len(matrix):
                         parts.append((swp, rc, sut, matrix))
             finally:
