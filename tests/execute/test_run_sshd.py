@@ -1,0 +1,185 @@
+"""`plan exec` on a real SSH server (this host's running kernel): samples, resume, failures."""
+
+from __future__ import annotations
+
+import collections
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from fastpath.cli.main import main
+from fastpath.execute import Runner, run_plan
+from fastpath.plan import load_plan
+from fastpath.store import open_store
+from tests.execute.conftest import CPU, THREAD, sshd_plan
+
+
+def identities(store):
+    return collections.Counter((s.swprofile, s.benchmark, s.resultclass, s.session, s.repeat)
+                               for s in store.samples())
+
+
+def test_plan_runs_every_session_and_stores_every_sample(plan_file, tmp_path):
+    out = io.StringIO()
+    outcome = run_plan(load_plan(plan_file), f"sqlite:///{tmp_path}/r.db", stream=out)
+    assert outcome.samples == 2 * 3 * 2 and outcome.errors == 0
+    with open_store(f"sqlite:///{tmp_path}/r.db", readonly=True) as store:
+        assert [(s.session, s.status) for s in store.sessions()] == [(0, "complete"), (1, "complete")]
+        ids = identities(store)
+        assert set(ids.values()) == {1} and len(ids) == 12
+        assert {rc for _, _, rc, _, _ in ids} == {"sysbenchcpu-2000", "sysbenchthread-110"}
+        assert all(s.value > 0 and s.timestamp for s in store.samples())
+        sut, = store.suts()
+        assert sut.id == "loopback" and sut.cpu_count == os.cpu_count()
+        swp, = store.swprofiles()
+        assert swp.kernel_name == os.uname().release and swp.userspace
+        assert store.sessions()[0].boot_id == open("/proc/sys/kernel/random/boot_id").read().strip()
+    text = out.getvalue()
+    assert "running | session 1 | sysbench/thread | samples 9/12, 3 left" in text
+    assert "ETA" in text and "done: 12 samples" in text
+
+
+def test_existing_store_is_refused_without_append_and_append_redoes_nothing(plan_file, tmp_path,
+                                                                            capsys):
+    store = str(tmp_path / "res")
+    assert main(["plan", "exec", "--no-progress", "--output", store, plan_file]) == 0
+    assert "12 samples, 0 errors" in capsys.readouterr().out
+    before = (tmp_path / "res" / "samples.csv").read_text()
+    assert main(["plan", "exec", "--output", store, plan_file]) == 1
+    err = capsys.readouterr().err
+    assert err == f"Error: store {store} already holds results; use --append to add to it " \
+                  "(complete sessions are not redone)\n"
+    assert main(["plan", "exec", "--no-progress", "--append", "--output", store, plan_file]) == 0
+    assert "0 samples, 0 errors" in capsys.readouterr().out
+    assert (tmp_path / "res" / "samples.csv").read_text() == before
+
+
+def test_ssh_drop_mid_benchmark_loses_and_duplicates_nothing(tmp_path, sshd):
+    mark = tmp_path / "dropped-once"
+    # A fault injector: the first run kills its own sshd session process while sysbench runs,
+    # which drops the SSH connection (ssh exits 255) exactly as a network failure would.
+    fakedrop = f"""\
+- suite: fakedrop
+  name: sysbench
+  command: [sh, -c, "p=$PPID; t='--events=300 --time=0'; if [ ! -e '{mark}' ]; then touch '{mark}'; t=--time=2; (sleep 0.3; kill -9 $p) & fi; sysbench cpu --cpu-max-prime=2000 $t run"]
+  parser: sysbench
+  resultclasses: [{{name: fakedrop-cpu, metric: events_per_second, unit: events/s, improvement: higher}}]
+  warmups: 0
+"""
+    plan = load_plan(sshd_plan(tmp_path, sshd, CPU + fakedrop))
+    url = f"sqlite:///{tmp_path}/r.db"
+    outcome = run_plan(plan, url, progress=False)
+    assert mark.exists()
+    with open_store(url, readonly=True) as store:
+        sessions = [(s.session, s.status) for s in store.sessions()]
+        assert sessions == [(0, "failed"), (1, "complete"), (2, "complete")]
+        err, = store.errors()
+        assert err.stage == "benchmark" and err.session == 0 and "ssh to" in err.message
+        ids = identities(store)
+        assert set(ids.values()) == {1}
+        # the failed session keeps the samples it took before the drop
+        assert sorted(k for k in ids if k[3] == 0) == [
+            ("running", "sysbench/cpu", "sysbenchcpu-2000", 0, r) for r in range(3)]
+        assert len(ids) == 3 + 2 * (3 + 3)
+    assert outcome.samples == len(ids) and outcome.errors == 1
+    run_plan(plan, url, append=True, progress=False)
+    with open_store(url, readonly=True) as store:
+        assert identities(store) == ids and len(store.sessions()) == 3
+
+
+def test_ctrl_c_then_append_loses_and_duplicates_nothing(tmp_path, sshd):
+    slow = """\
+- include: sysbench/cpu.yaml
+  params: {max_prime: 2000, time: 1}
+"""
+    plan = sshd_plan(tmp_path, sshd, slow)
+    store = tmp_path / "res"
+    proc = subprocess.Popen([sys.executable, "-m", "fastpath", "plan", "exec", "--output",
+                             str(store), plan], stderr=subprocess.PIPE, text=True)
+    samples = store / "samples.csv"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:     # interrupt once a sample of session 0 is in
+        if samples.exists() and len(samples.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(30) == 130
+    assert "Traceback" not in proc.stderr.read()
+    with open_store(str(store), readonly=True) as s:
+        kept = identities(s)
+        assert 1 <= len(kept) < 6 and set(kept.values()) == {1}
+    assert main(["plan", "exec", "--no-progress", "--append", "--output", str(store), plan]) == 0
+    with open_store(str(store), readonly=True) as s:
+        ids = identities(s)
+        statuses = {x.session: x.status for x in s.sessions()}
+    assert set(ids.values()) == {1} and set(kept) <= set(ids)
+    complete = [k for k, v in statuses.items() if v == "complete"]
+    assert len(complete) == 2 and statuses[0] != "complete" or len(kept) == 3
+    assert sum(1 for k in ids if k[3] in complete) == 2 * 3
+    assert len(ids) == 2 * 3 + sum(1 for k in kept if k[3] not in complete)
+
+
+def test_failures_are_data_and_the_run_goes_on(tmp_path, sshd):
+    broken = """\
+- suite: broken
+  name: exits
+  command: [sh, -c, "echo about to fail; exit 4"]
+  parser: keyvalue
+  resultclasses: [{name: broken-x, metric: x, improvement: lower}]
+- suite: broken
+  name: garbage
+  command: [echo, "no numbers here"]
+  parser: keyvalue
+  resultclasses: [{name: broken-y, metric: y, improvement: lower}]
+- suite: broken
+  name: absent
+  check: [sh, -c, "command -v no-such-benchmark-xyz"]
+  command: [no-such-benchmark-xyz]
+  parser: keyvalue
+  resultclasses: [{name: broken-z, metric: z, improvement: lower}]
+"""
+    url = f"sqlite:///{tmp_path}/r.db"
+    outcome = run_plan(load_plan(sshd_plan(tmp_path, sshd, broken + CPU)), url, progress=False)
+    with open_store(url, readonly=True) as store:
+        errors = sorted((e.session, e.stage, e.benchmark, e.message) for e in store.errors())
+        assert [s.status for s in store.sessions()] == ["complete", "complete"]
+        assert len(list(store.samples())) == 2 * 3
+    assert errors[0] == (0, "benchmark", "broken/absent",
+                         "broken/absent is not installed on the SUT (check failed: sh -c "
+                         "command -v no-such-benchmark-xyz)")
+    assert (0, "benchmark", "broken/exits", "broken/exits exited with status 4") in errors
+    assert any(e[2] == "broken/garbage" and e[1] == "parse" for e in errors)
+    exits = next(e for e in outcome.swprofiles[0].errors if e.benchmark == "broken/exits")
+    assert exits.output.startswith("about to fail")
+    assert len(errors) == 1 + 2 * 2      # "absent" is reported once, the others per session
+
+
+def test_runner_api_runs_more_sessions_of_one_swprofile(tmp_path, sshd):
+    plan = load_plan(sshd_plan(tmp_path, sshd, CPU + THREAD))
+    swp = plan.swprofiles[0]
+    with open_store(f"sqlite:///{tmp_path}/r.db") as store, Runner(plan, store) as runner:
+        first = runner.run_swprofile(swp, sessions=1, benchmarks=["sysbench/cpu"])
+        assert first.ok and first.sessions == [0] and len(first.samples) == 3
+        assert {s.resultclass for s in first.samples} == {"sysbenchcpu-2000"}
+        more = runner.run_swprofile(swp, sessions=2, benchmarks=["sysbench/cpu"])
+        assert more.sessions == [1, 2] and len(more.samples) == 6
+        assert len(list(store.samples())) == 9 and runner.completed(swp.name) == 3
+
+
+def test_unreachable_sut_is_one_line_exit_2(tmp_path, sshd, capsys):
+    import dataclasses, socket  # noqa: E401
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dead = dataclasses.replace(sshd, port=port)
+    plan = sshd_plan(tmp_path, dead, CPU, extra_sut="")
+    text = open(plan).read().replace("name: loopback", "name: loopback\n  boot_timeout: 3s")
+    open(plan, "w").write(text)
+    assert main(["plan", "exec", "--output", str(tmp_path / "res"), plan]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: timed out after 3 s waiting for SSH on ") and err.count("\n") == 1
