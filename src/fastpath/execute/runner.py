@@ -99,6 +99,7 @@ class Runner:
                 ordinal += 1
             else:
                 failures += 1
+                self.progress.grow(self.plan.samples_per_session(ordinal))
         return out
 
     def _next_index(self, swp_name: str) -> int:
