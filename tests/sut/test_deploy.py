@@ -1,0 +1,36 @@
+"""Deploy pieces that need no SUT: the remote scripts parse, kernel images name their version."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+
+import pytest
+
+from fastpath.sut import deploy
+from fastpath.sut.kimage import image_version
+
+
+@pytest.mark.parametrize("script", [deploy._KEXEC, deploy._GRUB, deploy._INSTALL_MODULES])
+def test_remote_scripts_are_valid_sh(script):
+    for shell in ("sh", "busybox"):
+        argv = [shell, "-n", "-c", script] if shell == "sh" else ["busybox", "sh", "-n", "-c", script]
+        assert subprocess.run(argv, capture_output=True).returncode == 0
+
+
+def test_remote_tag_keeps_paths_safe():
+    assert deploy.remote_tag("bisect-a1b2c3d4e5f6") == "bisect-a1b2c3d4e5f6"
+    assert deploy.remote_tag("../../etc/x y;z") == ".._.._etc_x_y_z"
+
+
+def test_version_of_a_compressed_arm64_style_image(tmp_path):
+    banner = (b"\0\0Linux version 6.9.0-rc1 (kb@host) (gcc 13.2, GNU ld 2.41) "
+              b"#1 SMP PREEMPT Tue Mar 12 10:00:00 UTC 2024\n\0")
+    img = tmp_path / "Image.gz"
+    img.write_bytes(gzip.compress(b"\x00" * 4096 + banner + b"\x00" * 100))
+    v = image_version(str(img))
+    assert v.release == "6.9.0-rc1" and v.build == "#1 SMP PREEMPT Tue Mar 12 10:00:00 UTC 2024"
+    assert v.matches("6.9.0-rc1\n", "#1 SMP PREEMPT Tue Mar 12 10:00:00 UTC 2024\n")
+    assert not v.matches("6.9.0-rc1", "#2 SMP PREEMPT Tue Mar 12 10:00:00 UTC 2024")
+    (tmp_path / "junk").write_bytes(b"not a kernel")
+    assert image_version(str(tmp_path / "junk")) is None
