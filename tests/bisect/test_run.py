@@ -1,0 +1,135 @@
+"""`fastpath bisect run`: exit statuses 0/1/125/128 only, the verdict line, reuse of sessions."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+
+import numpy as np
+import pytest
+import yaml
+
+from fastpath.bisect import context as contexts
+from fastpath.bisect.run import run
+from fastpath.bisect.verdict import BAD, ERROR, GOOD, SKIP, exit_code, verdict_line
+from fastpath.cli.main import main
+from fastpath.store import open_store
+from fastpath.store.model import SwProfile
+from tests.bisect.conftest import add_sessions
+from tests.bisect.test_start import start_args
+
+SHA = "abcdef0123456789abcdef0123456789abcdef01"
+
+
+@pytest.fixture
+def ctx_file(sshd, tmp_path, baseline_store):
+    path = tmp_path / "ctx.yaml"
+    assert main(start_args(sshd, baseline_store, path)) == 0
+    return path
+
+
+@pytest.fixture
+def kernel(tmp_path):
+    image = tmp_path / "bzImage"
+    image.write_bytes(b"not really a kernel")
+    return str(image)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def edit(ctx_file, fn):
+    data = yaml.safe_load(ctx_file.read_text())
+    fn(data)
+    ctx_file.write_text(yaml.safe_dump(data))
+
+
+def add_tested(ctx_file, means):
+    ctx = contexts.load(ctx_file)
+    with open_store(ctx.output_resultstore) as store:
+        store.put_swprofile(SwProfile("bisect-" + SHA[:12], "6.1.0", SHA, "busybox", ("quiet",)))
+        add_sessions(store, "bisect-" + SHA[:12], means)
+
+
+def cli_status(argv) -> int:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    return exc.value.code
+
+
+def test_exit_codes_and_verdict_line():
+    assert [exit_code(o) for o in (GOOD, BAD, SKIP, ERROR)] == [0, 1, 125, 128]
+    with pytest.raises(ValueError):
+        exit_code("UNDECIDED")
+    assert verdict_line(BAD, "sysbenchthread-110", "bisect-a1b2c3d4e5f6", "6.8.0-baseline") == (
+        "Result: REGRESSION detected for resultclass 'sysbenchthread-110' comparing "
+        "'bisect-a1b2c3d4e5f6' vs '6.8.0-baseline'.")
+    assert verdict_line(GOOD, "rc", "bisect-x", "g").startswith("Result: NO REGRESSION detected for")
+
+
+@pytest.mark.parametrize("means,status,word", [
+    ([110.2, 109.8, 110.1], 1, "Result: REGRESSION detected"),
+    ([99.9, 100.1, 100.0], 0, "Result: NO REGRESSION detected"),
+])
+def test_sessions_already_measured_are_reused(ctx_file, kernel, capsys, means, status, word):
+    """The SUT is unreachable here: a decision from stored sessions must not need it."""
+    add_tested(ctx_file, means)
+    edit(ctx_file, lambda d: d["plan"]["sut"]["connection"]["params"].update(port=closed_port()))
+    assert cli_status(["bisect", "run", "--context", str(ctx_file), "--kernel", kernel, "--gitsha", SHA]) == status
+    out = capsys.readouterr().out
+    assert f"{word} for resultclass 'fpsyscall-getppid' comparing 'bisect-{SHA[:12]}' vs 'v-good'." in out
+    assert contexts.load(ctx_file).tested[-1]["outcome"] == (BAD if status else GOOD)
+
+
+def test_unreachable_sut_is_error_128(ctx_file, kernel, capsys):
+    def unreachable(d):
+        d["plan"]["sut"]["connection"]["params"].update(port=closed_port())
+        d["plan"]["sut"]["boot_timeout"] = 3       # how long the executor waits for SSH
+    edit(ctx_file, unreachable)
+    assert cli_status(["bisect", "run", "--context", str(ctx_file), "--kernel", kernel, "--gitsha", SHA]) == 128
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("Error:") and len(err.splitlines()) == 1, err
+
+
+def test_unwritable_store_is_error_128(ctx_file, kernel, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    edit(ctx_file, lambda d: d.update({"output-resultstore": f"sqlite:///{blocker}/results.db"}))
+    assert cli_status(["bisect", "run", "--context", str(ctx_file), "--kernel", kernel, "--gitsha", SHA]) == 128
+    err = capsys.readouterr().err.strip()
+    assert "a-file" in err and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--context", "CTX"], "Missing option '--kernel'"),
+    (["--context", "CTX", "--kernel", "/no/such/bzImage", "--gitsha", SHA], "--kernel /no/such/bzImage: no such file"),
+    (["--context", "/no/ctx.yaml", "--kernel", "KERNEL", "--gitsha", SHA], "--context /no/ctx.yaml: cannot read"),
+])
+def test_bad_usage_is_128_never_a_bad_verdict(ctx_file, kernel, capsys, argv, message):
+    argv = [a.replace("CTX", str(ctx_file)).replace("KERNEL", kernel) for a in argv]
+    assert cli_status(["bisect", "run", *argv]) == 128
+    assert message in capsys.readouterr().err
+
+
+def test_malformed_context(tmp_path, kernel, capsys):
+    bad = tmp_path / "ctx.yaml"
+    bad.write_text("plan: {sut: {name: x}}\ngood-swprofile: [\n")
+    assert cli_status(["bisect", "run", "--context", str(bad), "--kernel", kernel, "--gitsha", SHA]) == 128
+    assert f"{bad}:" in capsys.readouterr().err
+    bad.write_text(yaml.safe_dump({"plan": {"sut": {"name": "x"}}}))
+    result = run(str(bad), kernel, None, SHA)
+    assert result.outcome == ERROR and "key 'good-swprofile': missing" in result.line
+
+
+def test_real_process_exit_status(ctx_file, kernel):
+    """What git bisect sees: the status of the `fastpath` process."""
+    add_tested(ctx_file, [110.0, 110.3, 109.9])
+    proc = subprocess.run(["fastpath", "bisect", "run", "--context", str(ctx_file), "--kernel", kernel,
+                           "--gitsha", SHA], capture_output=True, text=True)
+    assert proc.returncode == 1 and "REGRESSION detected" in proc.stdout
+    proc = subprocess.run(["fastpath", "bisect", "run", "--context", str(ctx_file)], capture_output=True,
+                          text=True)
+    assert proc.returncode == 128 and "Traceback" not in proc.stderr
