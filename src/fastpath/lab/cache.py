@@ -3,8 +3,10 @@
 Keyed by the kernel source (tarball name and size), the lab config fragment and the version
 of ``kernel.prepare``, so a new Debian source package or a changed fragment makes a new tree.
 Building it the first time takes a few minutes; later runs reuse it. Sessions never change the
-cached tree: each takes its own copy (``session_copy``), which keeps the build objects, so
-its next build is incremental. A file lock serialises preparing, building and copying.
+cached tree: each takes its own copy (``session_copy``, ~25 s). The copy keeps the objects, but
+its first build recompiles them once (objtool's build records absolute paths, relinks in the new
+place, and every object depends on objtool): about 80 s with a warm ccache. Later builds in the
+copy are incremental (seconds). A file lock serialises preparing, building and copying.
 """
 
 from __future__ import annotations
