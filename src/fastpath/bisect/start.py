@@ -50,6 +50,7 @@ class StartOptions:
     known_hosts: str | None = None
     power_cycle: str | None = None
     kernel_config: str | None = None    # config file build_local_kernel.sh uses
+    boot_timeout: float | None = None   # seconds to wait for SSH after booting a tested kernel
     policy: str = policies.DEFAULT_POLICY
     output_dir: str | None = None       # parent of the temporary store (default: the system tmp)
 
@@ -151,6 +152,8 @@ def start(o: StartOptions) -> contexts.Context:
     sut_block = {"name": sut.id, "connection": _connection(o)}
     if o.power_cycle:
         sut_block["power_cycle"] = o.power_cycle
+    if o.boot_timeout:
+        sut_block["boot_timeout"] = o.boot_timeout
     plan = {
         "sut": sut_block,
         "swprofiles": [{"cmdline": list(good.cmdline), "sysctl": list(good.sysctl),

@@ -23,6 +23,8 @@ def group() -> None:
               help="known_hosts file that pins the SUT's host key.")
 @click.option("--power-cycle", default=None,
               help="Local command that power-cycles the SUT (recovery from a kernel that does not boot).")
+@click.option("--boot-timeout", type=click.FloatRange(1), default=None,
+              help="Seconds to wait for a tested kernel to answer SSH (default 300).")
 @click.option("--kernel-config", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Kernel config for scripts/build_local_kernel.sh (default: the tree's own).")
 @click.option("--sut", required=True, help="SUT name in the result store.")
@@ -34,7 +36,8 @@ def group() -> None:
 @click.option("--context", required=True, type=click.Path(dir_okay=False), help="Context file to write.")
 @click.option("--policy", type=click.Choice(POLICIES), default=DEFAULT_POLICY, show_default=True,
               help="Verdict policy (docs/bisection.md).")
-def start_cmd(host, user, port, keyfile, known_hosts, power_cycle, kernel_config, sut, good_swprofile, bad_swprofile,
+def start_cmd(host, user, port, keyfile, known_hosts, power_cycle, boot_timeout, kernel_config,
+              sut, good_swprofile, bad_swprofile,
               benchmark, resultclass, resultstore, context, policy):
     """Check the baselines and write a bisection context.
 
@@ -53,10 +56,11 @@ def start_cmd(host, user, port, keyfile, known_hosts, power_cycle, kernel_config
     """
     from fastpath.bisect.start import StartOptions, start
 
-    ctx = start(StartOptions(host=host, user=user, port=port, keyfile=keyfile, known_hosts=known_hosts,
-                             power_cycle=power_cycle, kernel_config=kernel_config, sut=sut, good_swprofile=good_swprofile,
-                             bad_swprofile=bad_swprofile, benchmark=benchmark, resultclass=resultclass,
-                             resultstore=resultstore, context=context, policy=policy))
+    ctx = start(StartOptions(
+        host=host, user=user, port=port, keyfile=keyfile, known_hosts=known_hosts,
+        power_cycle=power_cycle, boot_timeout=boot_timeout, kernel_config=kernel_config, sut=sut,
+        good_swprofile=good_swprofile, bad_swprofile=bad_swprofile, benchmark=benchmark,
+        resultclass=resultclass, resultstore=resultstore, context=context, policy=policy))
     click.echo(f"context: {context}\ngood: {ctx.good_swprofile} {ctx.good_sha}\n"
                f"bad: {ctx.bad_swprofile} {ctx.bad_sha}\npolicy: {ctx.policy['name']}\n"
                f"output-resultstore: {ctx.output_resultstore}")
