@@ -1,0 +1,193 @@
+"""Plans on the lab VM: real kernels deployed over SSH and booted with kexec."""
+
+from __future__ import annotations
+
+import collections
+import socket
+import threading
+import json
+import subprocess
+
+import pytest
+import yaml
+
+from fastpath.cli.main import main
+from fastpath.execute import run_plan
+from fastpath.lab import cache, history, kernel, vm
+from fastpath.lab.home import git
+from fastpath.plan import load_plan
+from fastpath.plan.model import SutSpec, SwProfileSpec
+from fastpath.store import open_store
+from fastpath.sut.machine import SHELL, SutMachine
+from fastpath.sut.transport import Connection
+
+pytestmark = pytest.mark.lab
+
+BENCHES = [{"include": "fp/syscall.yaml", "params": {"iterations": 100000}},
+           {"include": "fp/pipe.yaml", "params": {"roundtrips": 200}}]
+
+
+@pytest.fixture(scope="module")
+def kernels(lab_tree, lab_kernel, tmp_path_factory):
+    """(base, changed, panicking) builds: two commits on top of the lab base."""
+    out = tmp_path_factory.mktemp("plan-kernels")
+    built = {}
+    edits = {"changed": ("kernel/sys.c", "SYSCALL_DEFINE0(getppid)\n",
+                         "/* plan test: a change */\nSYSCALL_DEFINE0(getppid)\n"),
+             "panic": ("init/main.c", history.PANIC_ANCHOR, history.PANIC_ANCHOR + history.PANIC_LINE)}
+    try:
+        for name, (path, old, new) in edits.items():
+            git(lab_tree, "checkout", "-q", "-f", "-B", f"plan-{name}", kernel.BASE_TAG)
+            f = lab_tree / path
+            f.write_text(f.read_text().replace(old, new, 1))
+            git(lab_tree, "commit", "-q", "-a", "-m", f"plan test: {name}")
+            built[name] = kernel.build(lab_tree, output=out / name)
+    finally:
+        cache.reset_to_base(lab_tree)
+    return lab_kernel, built["changed"], built["panic"]
+
+
+@pytest.fixture(scope="module")
+def own_vm(lab_kernel, tmp_path_factory):
+    home = tmp_path_factory.mktemp("plan-lab")
+    lab = vm.up(lab_kernel.image, home=home)
+    try:
+        yield lab
+    finally:
+        vm.down(home)
+
+
+def write_plan(path, lab, swprofiles, benchmarks=BENCHES, sessions=2, boot_timeout="60s"):
+    sut = dict(lab.sut(), power_cycle=f"fastpath lab power-cycle --home {lab.home}",
+               boot_timeout=boot_timeout)
+    path.write_text(yaml.safe_dump({
+        "sut": sut, "swprofiles": swprofiles, "benchmarks": benchmarks,
+        "defaults": {"benchmark": {"warmups": 1, "repeats": 3, "sessions": sessions,
+                                   "timeout": "5m"}}}, sort_keys=False))
+    return path
+
+
+def swprofile(name, build, **extra):
+    return dict({"name": name, "kernel": str(build.image), "modules": str(build.modules),
+                 "kernel_git_sha": build.gitsha}, **extra)
+
+
+def test_two_kernels_two_sessions_then_result_show(own_vm, kernels, tmp_path, capsys):
+    base, changed, _ = kernels
+    plan = write_plan(tmp_path / "plan.yaml", own_vm,
+                      [swprofile("base", base, sysctl=["kernel.printk=3 4 1 3"]),
+                       swprofile("changed", changed, bootscript=["echo ok > /tmp/bootscript"])])
+    store = str(tmp_path / "res")
+    assert main(["plan", "exec", "--no-progress", "--output", store, str(plan)]) == 0
+    assert "24 samples, 0 errors" in capsys.readouterr().out
+    with open_store(store, readonly=True) as s:
+        sessions = s.sessions()
+        assert [(x.swprofile, x.session, x.status) for x in sessions] == [
+            ("base", 0, "complete"), ("base", 1, "complete"),
+            ("changed", 0, "complete"), ("changed", 1, "complete")]
+        assert len({x.boot_id for x in sessions}) == 4          # a fresh boot per session
+        profiles = {p.id: p for p in s.swprofiles()}
+        assert profiles["base"].kernel_git_sha == base.gitsha
+        assert profiles["changed"].kernel_name == changed.release
+        assert collections.Counter((x.swprofile, x.resultclass) for x in s.samples()) == {
+            (p, rc): 6 for p in ("base", "changed")
+            for rc in ("fpsyscall-getppid", "fppipe-roundtrip")}
+    assert main(["result", "show", store, "--swprofile", "base", "--swprofile", "changed"]) == 0
+    shown = capsys.readouterr().out
+    assert "fpsyscall-getppid" in shown and "changed" in shown
+    assert main(["result", "show", store, "--swprofile", "base", "--swprofile", "changed",
+                 "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert sorted((r["resultclass"], r["swprofile"], r["count"]) for r in rows) == [
+        ("fppipe-roundtrip", "base", 6), ("fppipe-roundtrip", "changed", 6),
+        ("fpsyscall-getppid", "base", 6), ("fpsyscall-getppid", "changed", 6)]
+    assert all(r["change_pct"] is not None for r in rows if r["swprofile"] == "changed")
+    # the last session booted "changed" and ran its bootscript and the kernel's build string
+    kv = own_vm.ssh_command("uname -v; cat /tmp/bootscript")
+    out = subprocess.run(kv, capture_output=True, text=True, timeout=60).stdout
+    assert out.startswith(f"#{changed.gitsha[:12]} ") and out.endswith("ok\n")
+
+
+def test_panicking_kernel_is_an_error_and_the_plan_goes_on(own_vm, kernels, tmp_path):
+    base, _, panic = kernels
+    plan = write_plan(tmp_path / "plan.yaml", own_vm,
+                      [swprofile("panics", panic), swprofile("base", base)],
+                      benchmarks=BENCHES[:1], sessions=1, boot_timeout="25s")
+    url = f"sqlite:///{tmp_path}/r.db"
+    outcome = run_plan(load_plan(plan), url, progress=False)
+    assert outcome.swprofiles[0].boot_failed and outcome.swprofiles[1].ok
+    with open_store(url, readonly=True) as s:
+        err, = s.errors()
+        assert (err.swprofile, err.stage, err.session) == ("panics", "boot", 0)
+        assert "did not come back within 25 s" in err.message
+        assert [(x.swprofile, x.status) for x in s.sessions()] == [("base", "complete")]
+        assert {x.swprofile for x in s.samples()} == {"base"}
+    assert "boot failure injected" in own_vm.serial_log.read_text(errors="replace")
+
+
+@pytest.fixture
+def drop_switch():
+    """A TCP server on the host (the guest reaches it as 10.0.2.2): answers "drop" to the
+    first connection, "keep" to the others. It tells the fault injector when to fire,
+    which a file in the VM cannot (the initramfs is fresh after every kexec)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    answers = [b"drop\n"]
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            conn.sendall(answers.pop() if answers else b"keep\n")
+            conn.close()
+    threading.Thread(target=serve, daemon=True).start()
+    yield srv.getsockname()[1]
+    srv.close()
+
+
+def test_ssh_drop_in_the_lab_keeps_samples_and_redoes_the_session(own_vm, kernels, tmp_path,
+                                                                  drop_switch):
+    base = kernels[0]
+    # Fault injector: told to, the run kills the dropbear process serving the connection.
+    fakedrop = {"suite": "fakedrop", "name": "syscall", "warmups": 0,
+                "command": ["sh", "-c", f"p=$PPID; if [ \"$(nc 10.0.2.2 {drop_switch} "
+                            "</dev/null)\" = drop ]; then (sleep 0.2; kill -9 $p) & fi; "
+                            "fp-syscall -n 2000000"],
+                "parser": "keyvalue", "resultclasses": [
+                    {"name": "fakedrop-getppid", "metric": "ns_per_call", "improvement": "lower"}]}
+    plan = write_plan(tmp_path / "plan.yaml", own_vm, [swprofile("base", base)],
+                      benchmarks=[BENCHES[0], fakedrop], sessions=1)
+    url = f"sqlite:///{tmp_path}/r.db"
+    run_plan(load_plan(plan), url, progress=False)
+    run_plan(load_plan(plan), url, append=True, progress=False)   # nothing left to do
+    with open_store(url, readonly=True) as s:
+        assert [(x.session, x.status) for x in s.sessions()] == [(0, "failed"), (1, "complete")]
+        err, = s.errors()
+        assert err.stage == "benchmark" and err.benchmark == "fakedrop/syscall"
+        ids = collections.Counter((x.resultclass, x.session, x.repeat) for x in s.samples())
+    assert set(ids.values()) == {1}
+    assert sorted(ids) == sorted([("fpsyscall-getppid", 0, r) for r in range(3)]
+                                 + [("fpsyscall-getppid", 1, r) for r in range(3)]
+                                 + [("fakedrop-getppid", 1, r) for r in range(3)])
+
+
+def test_cmdline_words_reach_the_kernel_as_data(own_vm, kernels):
+    base = kernels[0]
+    params = own_vm.connection()["params"]
+    m = SutMachine(SutSpec("lab", Connection(**params), boot_timeout=60))
+    m.transition(SHELL)
+    word = "fastpath.t=x;touch${IFS}/pwned;$(reboot)"
+    info = m.boot(SwProfileSpec("words", str(base.image), cmdline=(word, "quiet")))
+    assert info.kernel_release == base.release and m.state == SHELL
+    out = m.t.run(["sh", "-c", "cat /proc/cmdline; ls /pwned 2>&1"]).stdout
+    m.close()
+    assert f"{word} quiet" in out and "No such file" in out
+
+
+def test_bzimage_names_its_release_and_build(lab_kernel):
+    from fastpath.sut.kimage import image_version
+    v = image_version(str(lab_kernel.image))
+    assert v.release == lab_kernel.release and v.build.startswith(f"#{lab_kernel.gitsha[:12]} ")
