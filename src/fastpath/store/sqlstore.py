@@ -9,6 +9,7 @@ ON CONFLICT DO NOTHING), so concurrent writers lose nothing and never double a s
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 import warnings
@@ -29,6 +30,7 @@ from fastpath.store.url import StoreUrl
 
 CHUNK = 20000
 MAX_GROUP_QUERIES = 5000
+CREATE_RACE_TIMEOUT = 30  # seconds
 _COLS = "swprofile_pk, resultclass_pk, sut_pk, session, repeat_idx, value, timestamp"
 _SQLITE_INSERT = f"INSERT OR IGNORE INTO samples ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 _MYSQL_INSERT = (f"INSERT IGNORE INTO samples (`{_COLS.replace(', ', '`, `')}`) "
@@ -63,27 +65,13 @@ class SqlStore(Store):
             raise StoreError(f"store {self.url}: meta table has no valid schema_version") from None
 
     def _open_schema(self) -> None:
-        failure = None
         with self.engine.begin() as conn:
             version = self._version(conn)
         if version is None and not self.readonly:
-            try:
-                with self.engine.begin() as conn:
-                    S.metadata.create_all(conn)
-                    conn.execute(S.meta.insert(), [{"key": "schema_version", "value": str(SCHEMA_VERSION)}])
-                version = SCHEMA_VERSION
-            except SQLAlchemyError as err:
-                failure = err
-                time.sleep(0.5)     # another writer may be creating it right now: look again
+            version = self._create_schema()
         if version is None:
-            with self.engine.begin() as conn:
-                version = self._version(conn)
-            if version is None and failure is not None:
-                raise StoreError(f"cannot create the store tables in {self.url}: "
-                                 f"{reason(failure, self.u.password)}")
-            if version is None:
-                raise StoreError(f"no fastpath store at {self.url} (no meta table): "
-                                 f"write to it once (e.g. result import) to create it")
+            raise StoreError(f"no fastpath store at {self.url} (no meta table): "
+                             f"write to it once (e.g. result import) to create it")
         if version > SCHEMA_VERSION:
             raise StoreVersionError(
                 f"store {self.url} has schema version {version}, newer than this fastpath "
@@ -91,12 +79,53 @@ class SqlStore(Store):
         if version < SCHEMA_VERSION:
             self._migrate(version)
 
+    def _create_schema(self) -> int:
+        """Create the tables and the schema_version row. Two writers may do this at once
+        (MySQL DDL is not transactional): on an 'already exists' or duplicate error, look
+        again and retry (create_all skips tables that exist) until the other one is done."""
+        deadline = time.monotonic() + CREATE_RACE_TIMEOUT
+        while True:
+            try:
+                with self._schema_txn() as conn:
+                    version = self._version(conn)
+                    if version is not None:
+                        return version
+                    S.metadata.create_all(conn)
+                    conn.execute(S.meta.insert(), [{"key": "schema_version", "value": str(SCHEMA_VERSION)}])
+                return SCHEMA_VERSION
+            except SQLAlchemyError as err:
+                text = reason(err, self.u.password)
+                racing = isinstance(err, IntegrityError) or any(
+                    word in text for word in ("already exists", "uplicate", "concurrent"))
+                if not racing or time.monotonic() > deadline:
+                    raise StoreError(f"cannot create the store tables in {self.url}: {text}") from None
+                time.sleep(0.2)
+
+    @contextlib.contextmanager
+    def _schema_txn(self):
+        """A transaction holding a server-side lock that serialises schema creation and
+        migration between writers (SQLite: BEGIN IMMEDIATE does it already)."""
+        dialect = self.engine.dialect.name
+        with self.engine.connect() as conn:
+            if dialect == "mysql":
+                conn.exec_driver_sql(f"SELECT GET_LOCK('fastpath_schema', {CREATE_RACE_TIMEOUT})")
+            elif dialect == "postgresql":     # released at the end of the transaction
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7231906111)")
+            try:
+                yield conn
+                conn.commit()
+            finally:
+                if dialect == "mysql":
+                    conn.rollback()
+                    conn.exec_driver_sql("SELECT RELEASE_LOCK('fastpath_schema')")
+                    conn.commit()
+
     def _migrate(self, version: int) -> None:
         if self.readonly:
             raise StoreVersionError(
                 f"store {self.url} has schema version {version}, older than this fastpath "
                 f"({SCHEMA_VERSION}): open it once for writing to migrate it")
-        with self.engine.begin() as conn:
+        with self._schema_txn() as conn:
             current = self._version(conn)
             for step in range(current, SCHEMA_VERSION):
                 if step not in S.MIGRATIONS:
