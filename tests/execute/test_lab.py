@@ -148,9 +148,9 @@ def drop_switch():
     srv.close()
 
 
-def test_ssh_drop_in_the_lab_keeps_samples_and_redoes_the_session(own_vm, kernels, tmp_path,
+def test_ssh_drop_in_the_lab_keeps_samples_and_redoes_the_session(own_vm, lab_kernel, tmp_path,
                                                                   drop_switch):
-    base = kernels[0]
+    base = lab_kernel
     # Fault injector: told to, the run kills the dropbear process serving the connection.
     fakedrop = {"suite": "fakedrop", "name": "syscall", "warmups": 0,
                 "command": ["sh", "-c", f"p=$PPID; if [ \"$(nc 10.0.2.2 {drop_switch} "
@@ -174,8 +174,8 @@ def test_ssh_drop_in_the_lab_keeps_samples_and_redoes_the_session(own_vm, kernel
                                  + [("fakedrop-getppid", 1, r) for r in range(3)])
 
 
-def test_cmdline_words_reach_the_kernel_as_data(own_vm, kernels):
-    base = kernels[0]
+def test_cmdline_words_reach_the_kernel_as_data(own_vm, lab_kernel):
+    base = lab_kernel
     params = own_vm.connection()["params"]
     m = SutMachine(SutSpec("lab", Connection(**params), boot_timeout=60))
     m.transition(SHELL)

@@ -80,6 +80,7 @@ def test_ssh_drop_mid_benchmark_loses_and_duplicates_nothing(tmp_path, sshd):
         assert sessions == [(0, "failed"), (1, "complete"), (2, "complete")]
         err, = store.errors()
         assert err.stage == "benchmark" and err.session == 0 and "ssh to" in err.message
+        assert err.benchmark == "fakedrop/sysbench"
         ids = identities(store)
         assert set(ids.values()) == {1}
         # the failed session keeps the samples it took before the drop
@@ -183,3 +184,15 @@ def test_unreachable_sut_is_one_line_exit_2(tmp_path, sshd, capsys):
     assert main(["plan", "exec", "--output", str(tmp_path / "res"), plan]) == 2
     err = capsys.readouterr().err
     assert err.startswith("Error: timed out after 3 s waiting for SSH on ") and err.count("\n") == 1
+
+
+def test_a_store_with_another_machine_under_the_sut_name_is_refused(plan_file, tmp_path, capsys):
+    from fastpath.store.model import Sut
+    url = f"sqlite:///{tmp_path}/r.db"
+    with open_store(url) as store:
+        store.put_sut(Sut("loopback", architecture="aarch64", cpu_count=128))
+    assert main(["plan", "exec", "--append", "--output", url, plan_file]) == 1
+    assert capsys.readouterr().err.startswith(
+        "Error: SUT 'loopback' in sqlite:///")
+    with open_store(url, readonly=True) as store:
+        assert list(store.samples()) == []

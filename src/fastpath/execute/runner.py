@@ -16,7 +16,7 @@ import dataclasses
 import datetime
 
 from fastpath.benchmarks.parsers import ParseError
-from fastpath.errors import KernelBootError, SutError, SutTransientError
+from fastpath.errors import KernelBootError, SutError, SutTransientError, UserError
 from fastpath.execute.progress import Progress
 from fastpath.store.model import (Benchmark, ErrorRecord, ResultClass, Sample, Session,
                                   SwProfile)
@@ -50,6 +50,7 @@ class Runner:
         self.machine = machine or SutMachine(plan.sut)
         self.sut_id = plan.sut.name
         self._missing: set[str] = set()
+        self._current = ""                   # benchmark running now (for error records)
         self._started = False
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -57,12 +58,28 @@ class Runner:
         if self._started:
             return
         self.machine.transition(SHELL)
-        self.store.put_sut(self.machine.fingerprint().sut(self.sut_id))
+        self._put_sut(self.machine.fingerprint().sut(self.sut_id))
         for b in self.plan.benchmarks:
             self.store.put_benchmark(Benchmark(b.id, b.suite, b.name, dict(b.params)))
             for rc in b.resultclasses:
                 self.store.put_resultclass(ResultClass(b.id, rc.name, rc.unit, rc.improvement))
         self._started = True
+
+    def _put_sut(self, sut) -> None:
+        """Store the SUT, or check it is the one already stored. MemTotal moves by a few
+        KiB between kernels and boots, so memory only has to agree within 2%."""
+        stored = next((s for s in self.store.suts() if s.id == sut.id), None)
+        if stored is None:
+            self.store.put_sut(sut)
+            return
+        for key in ("architecture", "cpu_count", "cpu_model", "numa_nodes"):
+            if getattr(stored, key) != getattr(sut, key):
+                raise UserError(f"SUT '{sut.id}' in {self.store.url} has {key} "
+                                f"{getattr(stored, key)!r} but the machine now has "
+                                f"{getattr(sut, key)!r}; give this machine another sut name")
+        if stored.memory and abs(stored.memory - sut.memory) > 0.02 * stored.memory:
+            raise UserError(f"SUT '{sut.id}' in {self.store.url} has memory {stored.memory} "
+                            f"but the machine now has {sut.memory}; give it another sut name")
 
     def close(self) -> None:
         self.machine.close()
@@ -115,6 +132,7 @@ class Runner:
     def _session(self, swp, index: int, ordinal: int, benches, out) -> bool:
         """One boot of swp; True when it completed."""
         self.progress.at(swp.name, str(index))
+        self._current = ""
         session = Session(self.sut_id, swp.name, index, "running", started=now())
         try:
             info = self.machine.boot(swp)
@@ -136,7 +154,7 @@ class Runner:
             return False
         except SutTransientError as err:
             self._fail(swp, index, "benchmark" if session.boot_id else "boot", str(err), out,
-                       session)
+                       session, bench=self._current if session.boot_id else "")
             self._recover(swp, index, out)
             return False
         except SutError as err:      # setup failed (sysctl, bootscript): deterministic
@@ -154,6 +172,7 @@ class Runner:
     def _benchmark(self, swp, index: int, b, out) -> None:
         if b.id in self._missing:
             return
+        self._current = b.id
         self.progress.at(swp.name, str(index), b.id)
         if b.check and not self.machine.check(b.check):
             self._missing.add(b.id)
