@@ -29,7 +29,6 @@ from fastpath.lab.initramfs import build_initramfs
 from fastpath.lab.keys import ensure_keys, pin_host_key
 
 BASE_CMDLINE = "console=ttyS0"
-DEFAULT_HOME_MARK = "default"
 
 
 @dataclasses.dataclass
