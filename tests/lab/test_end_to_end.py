@@ -35,7 +35,10 @@ def wait_for_kernel(lab: vm.LabVm, build_version: str, timeout: float = 180) -> 
     deadline = time.monotonic() + timeout
     seen = ""
     while time.monotonic() < deadline:
-        proc = run_ssh(lab, "uname -v", check=False, timeout=30)
+        try:
+            proc = run_ssh(lab, "uname -v", check=False, timeout=30)
+        except subprocess.TimeoutExpired:      # the guest went away mid-handshake (kexec)
+            continue
         seen = proc.stdout.strip()
         if proc.returncode == 0 and seen.startswith(f"#{build_version} "):
             return seen

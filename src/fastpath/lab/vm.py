@@ -74,7 +74,8 @@ class LabVm:
         params = self.connection()["params"]
         return ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
                 "-o", f"UserKnownHostsFile={params['known_hosts']}", "-o", "IdentitiesOnly=yes",
-                "-o", "ConnectTimeout=5", "-i", params["keyfile"], "-p", str(self.port),
+                "-o", "ConnectTimeout=5", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
+                "-i", params["keyfile"], "-p", str(self.port),
                 "root@127.0.0.1", *remote]
 
 
