@@ -127,9 +127,9 @@ def _include(chk: Checker, p: tuple, run: dict):
     chk.mapping(p, {"include", "params", *RUN_KEYS}, {"include"})
     name = chk.string(p + ("include",))
     here = pathlib.Path(chk.doc.file).resolve().parent
-    candidates = [here / name, LIBRARY / name]
-    found = next((c for c in candidates if c.is_file() and not pathlib.Path(name).is_absolute()
-                  or pathlib.Path(name).is_absolute() and c.is_file()), None)
+    given = pathlib.Path(name).expanduser()
+    candidates = [given] if given.is_absolute() else [here / given, LIBRARY / given]
+    found = next((c for c in candidates if c.is_file()), None)
     if found is None:
         chk.fail(p + ("include",), f"benchmark file '{name}' not found next to the plan or in "
                  f"the benchmark library ({LIBRARY})")
