@@ -5,7 +5,7 @@
 #   openssh-client openssh-server: the SSH client fastpath uses, and a test sshd
 set -euo pipefail
 PKGS=(qemu-system-x86 qemu-utils linux-source-6.1 dropbear-bin busybox-static kexec-tools
-      openssh-server openssh-client bc bison flex libelf-dev libssl-dev cpio ccache
+      openssh-server openssh-sftp-server openssh-client bc bison flex libelf-dev libssl-dev cpio ccache
       sysbench rt-tests xz-utils build-essential git)
 missing=()
 for p in "${PKGS[@]}"; do

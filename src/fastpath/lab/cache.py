@@ -73,7 +73,7 @@ def session_copy(dest: str | os.PathLike, home: str | os.PathLike | None = None)
 def reset_to_base(tree: pathlib.Path) -> None:
     """End any bisection, drop local changes to tracked files, check out the base tag."""
     if (tree / ".git" / "BISECT_LOG").exists():
-        git(tree, "bisect", "reset", "-q")
+        git(tree, "bisect", "reset")
     git(tree, "checkout", "-q", "-f", "--detach", kernel.BASE_TAG)
 
 
