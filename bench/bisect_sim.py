@@ -79,8 +79,10 @@ class Noise:
 
 
 def one_bisection(policy_name: str, model: str, n: int, effect: float, k: int,
-                  rng: np.random.Generator, params=None) -> tuple[str, int]:
-    """Run one simulated bisection; return (outcome, sessions spent on tested commits)."""
+                  rng: np.random.Generator, params=None, follow: int = 0,
+                  confirm: bool = False) -> tuple[str, int, int]:
+    """Run one simulated bisection; return (outcome, sessions spent in all, of which extra
+    baseline sessions recorded on the policy's advice)."""
     noise = Noise(model, rng)
     higher = rng.random() < 0.5
     improvement = policy.HIGHER if higher else policy.LOWER
@@ -98,10 +100,26 @@ def one_bisection(policy_name: str, model: str, n: int, effect: float, k: int,
     good = [value(False) for _ in range(k)]
     bad = [value(True) for _ in range(k)]
     if difference_problem(good, bad, improvement):
-        return "refused", 0
+        return "refused", 0, 0
     judge = policy.prepare(policy_name, good, bad, improvement, params)
-    if judge.problem():
-        return "refused", 0
+    extra = 0
+    for _ in range(3):
+        if not judge.problem():
+            break
+        # The user follows `bisect start`'s advice ("record about K sessions of each
+        # baseline") when K is at most `follow`, and starts again with all the sessions.
+        want = judge.baseline_sessions_needed(follow) if follow and hasattr(judge, "baseline_sessions_needed") else None
+        if want is None or want <= len(good):
+            return "refused", 0, 0
+        extra += 2 * (want - len(good))
+        good += [value(False) for _ in range(want - len(good))]
+        bad += [value(True) for _ in range(want - len(bad))]
+        if difference_problem(good, bad, improvement):
+            return "refused", extra, extra
+        judge = policy.prepare(policy_name, good, bad, improvement, params)
+    else:
+        if judge.problem():
+            return "refused", extra, extra
     culprit = int(rng.integers(1, n + 1))
 
     def take_for(i: int):
@@ -115,34 +133,44 @@ def one_bisection(policy_name: str, model: str, n: int, effect: float, k: int,
 
     result = driver.bisect(range(n + 1), test)
     if result.first_bad is None:
-        return "skipped", clock[0]
-    return ("correct" if result.first_bad == culprit else "wrong"), clock[0]
+        return "skipped", clock[0] + extra, extra
+    named = result.first_bad
+    if confirm:
+        checker = policy.prepare_confirm(good, bad, improvement, params)
+        d = driver.confirm(checker, [], [], take_for(named - 1), take_for(named))
+        if d.outcome != policy.CONFIRMED:
+            return "unconfirmed", clock[0] + extra, extra
+    return ("correct" if named == culprit else "wrong"), clock[0] + extra, extra
 
 
 def run_cell(args) -> dict:
-    policy_name, model, n, effect, k, runs, seed, overrides = args
+    policy_name, model, n, effect, k, runs, seed, overrides, follow, confirm = args
     rng = np.random.default_rng(seed)
     params = policy.params_for(policy_name, overrides.get(policy_name))
-    counts = {"correct": 0, "wrong": 0, "skipped": 0, "refused": 0}
-    sessions = []
+    counts = {"correct": 0, "wrong": 0, "skipped": 0, "unconfirmed": 0, "refused": 0}
+    sessions, extras = [], []
     for _ in range(runs):
-        outcome, spent = one_bisection(policy_name, model, n, effect, k, rng, params)
+        outcome, spent, extra = one_bisection(policy_name, model, n, effect, k, rng, params, follow, confirm)
         counts[outcome] += 1
         if outcome != "refused":
             sessions.append(spent)
-    return {"policy": policy_name, "model": model, "n": n, "effect": effect, "runs": runs, **counts,
-            "sessions": float(np.mean(sessions)) if sessions else float("nan")}
+            extras.append(extra)
+    return {"policy": policy_name + ("+confirm" if confirm else ""), "model": model, "n": n,
+            "effect": effect, "runs": runs, **counts,
+            "sessions": float(np.mean(sessions)) if sessions else float("nan"),
+            "extra": float(np.mean(extras)) if extras else float("nan")}
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| policy | noise | N | effect | correct | wrong | only skipped | refused at start "
-            "| sessions/bisection |\n|---|---|---|---|---|---|---|---|---|")
+    head = ("| policy | noise | N | effect | correct | wrong | only skipped | unconfirmed | refused at start "
+            "| sessions/bisection | of which extra baseline |\n|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     for r in rows:
-        pct = {key: 100.0 * r[key] / r["runs"] for key in ("correct", "wrong", "skipped", "refused")}
+        pct = {key: 100.0 * r[key] / r["runs"] for key in ("correct", "wrong", "skipped", "unconfirmed", "refused")}
         lines.append(f"| {r['policy']} | {r['model']} | {r['n']} | {r['effect']:g} | "
                      f"{pct['correct']:.1f}% | {pct['wrong']:.1f}% | {pct['skipped']:.1f}% | "
-                     f"{pct['refused']:.1f}% | {r['sessions']:.1f} |")
+                     f"{pct['unconfirmed']:.1f}% | {pct['refused']:.1f}% | {r['sessions']:.1f} | "
+                     f"{r['extra']:.1f} |")
     return "\n".join(lines)
 
 
@@ -154,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", nargs="+", type=int, default=[100, 1000])
     ap.add_argument("--effects", nargs="+", type=float, default=[0.5, 1, 2, 4])
     ap.add_argument("--baseline-sessions", type=int, default=20)
+    ap.add_argument("--follow-advice", type=int, default=100, metavar="K",
+                    help="when start refuses and says K baseline sessions each would do, record them if "
+                         "K <= this (0: never; the refusal stands)")
+    ap.add_argument("--confirm", choices=("yes", "no"), default="yes",
+                    help="sprt: confirm the named culprit against its parent (`bisect confirm`)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--param", action="append", default=[], metavar="POLICY.KEY=VALUE",
@@ -164,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         key, value = item.split("=", 1)
         name, field = key.rsplit(".", 1)
         overrides.setdefault(name, {})[field] = type(getattr(policy.params_for(name), field))(value)
-    cells = [(p, m, n, e, args.baseline_sessions, args.runs, args.seed + i, overrides)
+    cells = [(p, m, n, e, args.baseline_sessions, args.runs, args.seed + i, overrides, args.follow_advice,
+              args.confirm == "yes" and p == "sprt")
              for i, (p, m, n, e) in enumerate(itertools.product(args.policies, args.models, args.sizes,
                                                                   args.effects))]
     started = time.monotonic()
@@ -173,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     with multiprocessing.Pool(args.jobs) as pool:
         rows = pool.map(run_cell, cells, chunksize=1)
     print(table(rows))
-    print(f"\n{len(cells)} cells x {args.runs} bisections, baselines {args.baseline_sessions} sessions each, "
+    print(f"\n{len(cells)} cells x {args.runs} bisections, baselines {args.baseline_sessions} sessions each "
+          f"(more on advice up to {args.follow_advice}), confirm {args.confirm}, "
           f"{time.monotonic() - started:.0f} s on {args.jobs} processes", file=sys.stderr)
     return 0
 

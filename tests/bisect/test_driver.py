@@ -124,3 +124,24 @@ def test_git_bisect_run_finds_the_culprit(tmp_path, culprit, broken):
         return BAD if float(values[i]) > 102 else GOOD
     res = driver.bisect(list(range(17)), test)
     assert res.candidates == ([broken, culprit] if adjacent else [culprit])
+
+
+def test_confirm_boots_parent_and_culprit_alternately_and_reuses_sessions():
+    rng = np.random.default_rng(2)
+    good = list(100 + rng.standard_normal(20))
+    bad = list(104 + rng.standard_normal(20))
+    judge = policy.prepare_confirm(good, bad, "lower")
+    order = []
+
+    def take(name, mean):
+        return lambda: order.append(name) or mean + 0.1 * rng.standard_normal()
+
+    d = driver.confirm(judge, [], [], take("p", 100.0), take("c", 104.0))
+    assert d.outcome == policy.CONFIRMED and d.sessions == 2
+    assert order == ["p", "c", "p", "c"]
+    order.clear()
+    d = driver.confirm(judge, [100.0], [], take("p", 100.0), take("c", 100.0))
+    assert order[:3] == ["c", "p", "c"] and d.outcome == policy.REJECTED
+    d = driver.confirm(judge, [100.0, 100.1], [104.0, 103.9], lambda: pytest.fail("no more"),
+                       lambda: pytest.fail("no more"))
+    assert d.outcome == policy.CONFIRMED

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from fastpath.bisect import context as contexts
+from fastpath.bisect.policy import SprtParams
 from fastpath.cli.main import main
 from fastpath.store import open_store
 from fastpath.store.model import SwProfile
@@ -42,7 +43,7 @@ def test_start_writes_the_seed_context_and_copies_baselines(sshd, tmp_path, base
                 "resultstore", "output-resultstore", "policy"):
         assert key in data
     assert data["good_sha"] == GOOD_SHA and data["bad_sha"] == BAD_SHA
-    assert data["policy"]["name"] == "sprt" and data["policy"]["params"]["alpha"] == 0.005
+    assert data["policy"]["name"] == "sprt" and data["policy"]["params"]["alpha"] == SprtParams().alpha
     plan = data["plan"]
     assert plan["sut"] == {"name": "lab", "connection": {"method": "SSH", "params": {
         "host": sshd.host, "user": sshd.user, "port": sshd.port, "keyfile": sshd.keyfile,
@@ -121,7 +122,7 @@ def test_improvement_is_not_bisected(sshd, tmp_path, capsys):
 def test_baselines_too_close_for_the_policy(sshd, tmp_path, capsys):
     status, err = run_start(sshd, tmp_path, capsys, bad_mean=101.0, sessions=8)
     assert status == 1 and "policy sprt could not tell them apart" in err
-    assert "record about 18 sessions of each baseline" in err
+    assert "record about 20 sessions of each baseline" in err
 
 
 def test_missing_baseline_samples(sshd, tmp_path, capsys):

@@ -11,6 +11,10 @@ are only 'skip'ped commits left to test").
 ``classify(judge, values, take)`` runs one step of a bisection the way `bisect run` does: ask
 the policy, and while it is UNDECIDED take the sessions it asks for, one call of ``take``
 per session; it returns the final Decision. The simulator and the CLI share both.
+
+``confirm(judge, parent, culprit, take_parent, take_culprit)`` re-tests a named culprit
+against its parent in interleaved sessions (parent, culprit, parent, ...) with a
+policy.ConfirmJudge, as `fastpath bisect confirm` does.
 """
 
 from __future__ import annotations
@@ -84,4 +88,20 @@ def classify(judge, values: Sequence[float], take: Callable[[], float]) -> Decis
     return decision
 
 
-__all__ = ["bisect", "classify", "BisectResult", "GOOD", "BAD", "SKIP"]
+def confirm(judge, parent: Sequence[float], culprit: Sequence[float], take_parent: Callable[[], float],
+            take_culprit: Callable[[], float]) -> Decision:
+    """Confirm a named culprit (policy.ConfirmJudge): start from the sessions already
+    measured, then boot the parent and the culprit alternately, one session per call, while
+    the judge is UNDECIDED. Returns the final Decision (BAD confirmed, GOOD rejected, SKIP)."""
+    parent, culprit = list(parent), list(culprit)
+    decision = judge.decide(parent, culprit)
+    while decision.outcome == UNDECIDED:
+        if len(parent) <= len(culprit):
+            parent.append(take_parent())
+        else:
+            culprit.append(take_culprit())
+        decision = judge.decide(parent, culprit)
+    return decision
+
+
+__all__ = ["bisect", "classify", "confirm", "BisectResult", "GOOD", "BAD", "SKIP"]

@@ -66,13 +66,17 @@ DEFAULT_POLICY = "sprt"
 # -- the default policy's parameters, all in one place ------------------------------------------
 @dataclass(frozen=True)
 class SprtParams:
-    alpha: float = 0.005      # bound on P(BAD | commit is like good) per step (Wald/Ville bound)
-    beta: float = 0.005       # bound on P(GOOD | commit is like bad) per step
+    # Measured by bench/bisect_sim.py (docs/bisection.md, "Decision quality, measured"): a
+    # bisection makes ~log2(N) verdicts plus a confirmation, so each must err rarely.
+    alpha: float = 0.001      # bound on P(BAD | commit is like good) per verdict (Wald's bound)
+    beta: float = 0.001       # bound on P(GOOD | commit is like bad) per verdict
     outlier_share: float = 0.05   # share of wild boots each hypothesis allows for ...
     outlier_range: float = 10.0   # ... landing anywhere within this many sd beyond the baselines
-    min_sessions: int = 2     # sessions before any decision: one wild boot never decides
-    max_sessions: int = 20    # cap: still undecided here -> SKIP
-    gap_z: float = 1.645      # start: the gap's one-sided 95% lower bound must be decidable
+    min_sessions: int = 2     # sessions (confirm: pairs) before any decision: one wild boot never decides
+    max_sessions: int = 30    # cap: still undecided here -> SKIP
+    gap_z: float = 1.645      # the gap's one-sided 95% lower bound: must be decidable at start;
+                              # the step size a confirmation tests for
+    confirm_pairs: int = 30   # `bisect confirm`: cap on interleaved parent/culprit session pairs
 
     @property
     def upper(self) -> float:
@@ -147,7 +151,8 @@ class _Baselines:
         return None
 
     def mean(self, tested) -> float:
-        return self.sign * sum(tested) / len(tested)
+        """The tested sessions' mean in the result's own units."""
+        return sum(float(v) for v in tested) / len(tested)
 
 
 def _log_t(x: float, loc: float, scale: float, df: int) -> float:
@@ -202,6 +207,12 @@ class SprtJudge:
         at_bad = self._session_llr(mb, sg, sb)
         return n * min(at_good, at_bad)
 
+    def baseline_sessions_needed(self, limit: int = 1000) -> int | None:
+        """Sessions of each baseline with which these baselines would be decidable (the
+        current count when they already are), or None when even ``limit`` would not do."""
+        need = max(self.p.upper, -self.p.lower)
+        return next((k for k in range(max(self.b.kg, self.b.kb), limit + 1) if self._reach(k) >= need), None)
+
     def problem(self) -> str | None:
         base = self.b.problem()
         if base:
@@ -209,7 +220,7 @@ class SprtJudge:
         need = max(self.p.upper, -self.p.lower)
         if self._reach() >= need:
             return None
-        k = next((k for k in range(max(self.b.kg, self.b.kb), 1001) if self._reach(k) >= need), None)
+        k = self.baseline_sessions_needed()
         more = f"record about {k} sessions of each baseline" if k else "the difference is too small"
         return (f"the baselines differ by only {self.b.gap / self.b.sd:.2f} session standard deviations "
                 f"({self.b.kg} good and {self.b.kb} bad sessions): policy sprt could not tell them "
@@ -276,3 +287,90 @@ class CiJudge:
         if og or ob:
             return Decision(GOOD if og else BAD, n, 0, why)
         return Decision(GOOD if mean - b.mg < b.mb - mean else BAD, n, 0, f"overlaps neither: {why}")
+
+
+# -- confirming a named culprit against its parent, in interleaved sessions ---------------------
+CONFIRMED, REJECTED = BAD, GOOD       # a confirmation's outcomes, in verdict terms
+
+
+class ConfirmJudge:
+    """Is there a step of the baselines' size between the named culprit and its parent?
+
+    The bisection classified each commit against baselines recorded before it started; a
+    machine that moved since (drift), or baselines that happened to be estimated off, can
+    make it name a wrong culprit. The confirmation boots the parent and the culprit
+    alternately (parent, culprit, parent, culprit, ...) and looks only at the differences
+    d_j = culprit_j - parent_j of adjacent sessions, on the badness axis: a slow drift
+    cancels in them. A sequential probability ratio test of H1 "d is centred on the
+    baselines' gap, at least" (its one-sided lower bound at ``gap_z``: the gap is an estimate,
+    and a larger true step only makes CONFIRMED likelier) against H0 "d is centred on 0" (a
+    misclassified commit and its neighbour have the same mean), both Student-t with scale
+    sd * sqrt(2) (two sessions' noise) and the same contaminated model as sprt (a pair below
+    0, a culprit better than its parent, counts as 0), with sprt's alpha, beta and
+    min_sessions (in pairs), capped at ``confirm_pairs`` pairs. CONFIRMED (BAD: the culprit
+    is worse than its parent by about the gap), REJECTED (GOOD: no step: the bisection's
+    answer is withdrawn), SKIP (undecided at the cap: not confirmed either).
+    """
+
+    name = "sprt-confirm"
+
+    def __init__(self, good, bad, improvement: str, params: SprtParams | None = None):
+        self.p = params or SprtParams()
+        self.b = _Baselines(good, bad, improvement)
+        df = self.b.df
+        self._tconst = (math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi))
+        # H1's step: the gap's one-sided lower bound (gap_z).
+        self.step = self.b.gap - self.p.gap_z * self.b.sd * math.sqrt(1 / self.b.kg + 1 / self.b.kb)
+        width = self.b.gap + 2 * self.p.outlier_range * self.b.sd * math.sqrt(2)
+        self._wild = self.p.outlier_share / width if self.p.outlier_share > 0 else 0.0
+
+    def problem(self) -> str | None:
+        base = self.b.problem()
+        if base:
+            return base
+        if self.step <= 0:
+            return (f"the baselines' gap is not significant at gap_z={self.p.gap_z}: there is no step "
+                    f"size to confirm")
+        return None
+
+    def _density(self, d: float, loc: float, scale: float) -> float:
+        t = math.exp(self._tconst + _log_t(d, loc, scale, self.b.df))
+        return (1 - self.p.outlier_share) * t + self._wild
+
+    def differences(self, parent, culprit) -> list[float]:
+        """Badness-axis differences of the complete pairs (culprit_j - parent_j)."""
+        return [self.b.sign * (float(c) - float(p)) for p, c in zip(parent, culprit)]
+
+    def llr(self, parent, culprit) -> float:
+        d = self.differences(parent, culprit)
+        b, n = self.b, len(d)
+        scale = b.sd * math.sqrt(2)
+        # A culprit better than its parent is no worse than it: a pair below 0 counts as 0
+        # (far below 0, both tails would otherwise look alike and hide that it is no step).
+        return sum(math.log(self._density(max(x, 0.0), self.step, scale))
+                   - math.log(self._density(max(x, 0.0), 0.0, scale)) for x in d)
+
+    def decide(self, parent, culprit) -> Decision:
+        """Decision over the pairs so far; ``need`` counts sessions (parent then culprit)."""
+        n = min(len(parent), len(culprit))
+        if n < self.p.min_sessions:
+            return Decision(UNDECIDED, n, 2 * (self.p.min_sessions - n) - (len(parent) - n),
+                            f"{n} of {self.p.min_sessions} pairs")
+        d = self.differences(parent, culprit)
+        llr = self.llr(parent, culprit)
+        why = (f"culprit worse than its parent by {sum(d) / n:.6g} on average over {n} interleaved pairs; "
+               f"baselines' gap {self.b.gap:.6g}; log likelihood ratio {llr:+.2f} "
+               f"(CONFIRMED >= {self.p.upper:.2f}, REJECTED <= {self.p.lower:.2f})")
+        if llr >= self.p.upper:
+            return Decision(CONFIRMED, n, 0, why)
+        if llr <= self.p.lower:
+            return Decision(REJECTED, n, 0, why)
+        if n >= self.p.confirm_pairs:
+            return Decision(SKIP, n, 0, f"undecided at the cap of {self.p.confirm_pairs} pairs: {why}")
+        return Decision(UNDECIDED, n, 2 - (len(parent) - n), why)
+
+
+def prepare_confirm(good, bad, improvement: str, params: SprtParams | None = None) -> ConfirmJudge:
+    if improvement not in (HIGHER, LOWER):
+        raise ValueError(f"improvement must be {HIGHER!r} or {LOWER!r}, not {improvement!r}")
+    return ConfirmJudge(good, bad, improvement, params)

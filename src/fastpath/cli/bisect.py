@@ -121,3 +121,40 @@ def run_cmd(context, kernel, modules, gitsha):
     sys.stdout.flush()
     # sys.exit, not click's Exit: the status must reach git bisect whatever wraps the CLI.
     sys.exit(result.exit_code)
+
+
+@group.command("confirm", cls=_GitBisectCommand)
+@click.option("--context", required=True, type=click.Path(dir_okay=False), help="Context from `bisect start`.")
+@click.option("--kernel", required=True, type=click.Path(dir_okay=False), help="Kernel image of the named culprit.")
+@click.option("--modules", default=None, type=click.Path(dir_okay=False), help="Its modules tarball (.tar.xz).")
+@click.option("--gitsha", required=True, help="The named culprit's SHA.")
+@click.option("--parent-kernel", required=True, type=click.Path(dir_okay=False),
+              help="Kernel image of the culprit's parent.")
+@click.option("--parent-modules", default=None, type=click.Path(dir_okay=False),
+              help="The parent's modules tarball (.tar.xz).")
+@click.option("--parent-gitsha", required=True, help="The parent's SHA.")
+def confirm_cmd(context, kernel, modules, gitsha, parent_kernel, parent_modules, parent_gitsha):
+    """Re-test a named culprit against its parent: exit 0 CONFIRMED, 1 REJECTED, 125 UNDECIDED, 128 ERROR.
+
+    Boots the parent and the culprit alternately (swprofiles confirm-<sha12>) until the
+    policy can tell whether the culprit is worse than its parent by the regression's size;
+    adjacent sessions cancel a machine that drifted during the bisection. REJECTED means
+    the bisection's answer should not be believed. Recorded sessions are reused.
+
+    \b
+    Example (after git bisect named $CULPRIT):
+      git checkout $CULPRIT^ && ./scripts/build_local_kernel.sh && source ./scripts/.env
+      cp $KERNEL_PATH /tmp/parent.img; PARENT=$GITSHA
+      git checkout $CULPRIT && ./scripts/build_local_kernel.sh && source ./scripts/.env
+      fastpath bisect confirm --context bisection_context.yaml --kernel $KERNEL_PATH \\
+        --gitsha $GITSHA --parent-kernel /tmp/parent.img --parent-gitsha $PARENT
+    """
+    from fastpath.bisect.confirm import confirm
+
+    result = confirm(context, kernel, modules or None, gitsha, parent_kernel, parent_modules or None,
+                     parent_gitsha)
+    click.echo(result.line, err=result.outcome == "ERROR")
+    if result.decision is not None and result.decision.reason:
+        click.echo(f"  {result.decision.reason}")
+    sys.stdout.flush()
+    sys.exit(result.exit_code)

@@ -1,0 +1,151 @@
+"""`fastpath bisect confirm`: re-test a named culprit against its parent before believing it.
+
+git bisect names a first bad commit from verdicts that each compared one commit with
+baselines recorded before the bisection started. If the machine moved since (drift) or a
+step was misjudged, the named commit is wrong, and nothing in the bisection can tell. The
+confirmation boots the parent and the culprit alternately (parent, culprit, parent, ...)
+through the same plan executor as `bisect run`, as swprofiles ``confirm-<sha12>`` (kept
+apart from the bisection's ``bisect-<sha12>`` sessions, so that pairs are adjacent in
+time), and asks policy.ConfirmJudge whether the culprit is worse than its parent by the
+baselines' gap. Sessions already recorded for those swprofiles (an interrupted or repeated
+confirmation) are reused, paired in session order.
+
+Exit statuses: 0 CONFIRMED, 1 REJECTED (no step between the two: the bisection's answer
+is withdrawn), 125 UNDECIDED at the cap or a kernel that did not boot (not confirmed),
+128 ERROR (SUT unreachable, store unwritable, bad context or flags).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from fastpath.bisect import context as contexts
+from fastpath.bisect import data, policy as policies
+from fastpath.bisect.run import _swprofile_spec
+from fastpath.bisect.verdict import BAD, ERROR, GOOD, SKIP, UNDECIDED, Decision
+from fastpath.errors import FastpathError, KernelBootError, StoreError, SutError, UserError
+from fastpath.store import open_store
+
+log = logging.getLogger("fastpath.bisect")
+
+CONFIRMED, REJECTED = "CONFIRMED", "REJECTED"
+EXIT = {CONFIRMED: 0, REJECTED: 1, SKIP: 125, ERROR: 128}
+_FROM_JUDGE = {BAD: CONFIRMED, GOOD: REJECTED, SKIP: SKIP}
+
+
+@dataclass
+class ConfirmResult:
+    outcome: str                  # CONFIRMED, REJECTED, SKIP or ERROR
+    line: str
+    decision: Decision | None = None
+    sessions_run: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT[self.outcome]
+
+
+def confirm_name(gitsha: str) -> str:
+    sha = (gitsha or "").strip()
+    if not sha:
+        raise UserError("--gitsha/--parent-gitsha: empty")
+    return "confirm-" + sha[:12]
+
+
+def _line(outcome: str, culprit: str, parent: str, detail: str = "") -> str:
+    what = {CONFIRMED: f"CONFIRMED: {culprit} is worse than its parent {parent} by the regression's size",
+            REJECTED: f"REJECTED: no step between {parent} and {culprit}; the bisection's answer is withdrawn",
+            SKIP: f"UNDECIDED: {culprit} vs its parent {parent} could not be confirmed"}[outcome]
+    return f"Confirm: {what}." + (f" {detail}" if detail else "")
+
+
+def _judge(ctx: contexts.Context, good, bad) -> policies.ConfirmJudge:
+    name = ctx.policy.get("name", policies.DEFAULT_POLICY)
+    params = policies.params_for(name, ctx.policy.get("params")) if name == "sprt" else policies.SprtParams()
+    return policies.prepare_confirm(good, bad, ctx.improvement, params)
+
+
+def check(ctx: contexts.Context, kernel: str, modules: str | None, gitsha: str, parent_kernel: str,
+          parent_modules: str | None, parent_gitsha: str, progress: bool = True) -> ConfirmResult:
+    """Run the confirmation; raises FastpathError for infrastructure failures."""
+    import pathlib
+
+    from fastpath.execute import Progress, Runner
+    from fastpath.plan import plan_from_mapping
+
+    for flag, path in (("--kernel", kernel), ("--parent-kernel", parent_kernel),
+                       ("--modules", modules), ("--parent-modules", parent_modules)):
+        if path and not pathlib.Path(path).expanduser().is_file():
+            raise UserError(f"{flag} {path}: no such file")
+    culprit_name, parent_name = confirm_name(gitsha), confirm_name(parent_gitsha)
+    if culprit_name == parent_name:
+        raise UserError("--gitsha and --parent-gitsha name the same commit")
+    with open_store(ctx.output_resultstore) as store:
+        def values(swp: str) -> list[float]:
+            return data.session_values(store, ctx.sut, swp, ctx.benchmark, ctx.resultclass)
+
+        good, bad = values(ctx.good_swprofile), values(ctx.bad_swprofile)
+        if not good or not bad:
+            raise StoreError(f"{store.url}: the baseline copies of '{ctx.good_swprofile}' and "
+                           f"'{ctx.bad_swprofile}' are missing; run `fastpath bisect start` again")
+        judge = _judge(ctx, good, bad)
+        problem = judge.problem()
+        if problem:
+            raise UserError(f"cannot confirm: {problem}")
+        parent, culprit = values(parent_name), values(culprit_name)
+        result = ConfirmResult(SKIP, "", judge.decide(parent, culprit))
+        runner = None
+        try:
+            while result.decision.outcome == UNDECIDED:
+                if runner is None:
+                    specs = [_swprofile_spec(ctx, parent_name, parent_kernel, parent_modules, parent_gitsha),
+                             _swprofile_spec(ctx, culprit_name, kernel, modules, gitsha)]
+                    plan = plan_from_mapping({"sut": ctx.plan["sut"], "swprofiles": specs,
+                                              "benchmarks": ctx.plan["benchmarks"],
+                                              "defaults": ctx.plan.get("defaults") or {}},
+                                             f"{ctx.path} (confirm plan)")
+                    runner = Runner(plan, store, progress=Progress(0, enabled=progress))
+                    runner.start()
+                which = 0 if len(parent) <= len(culprit) else 1
+                name = (parent_name, culprit_name)[which]
+                before = len(parent) if which == 0 else len(culprit)
+                outcome = runner.run_swprofile(plan.swprofiles[which], sessions=1)
+                now = values(name)
+                result.sessions_run += max(len(now) - before, 0)
+                if outcome.boot_failed:
+                    why = outcome.errors[-1].message if outcome.errors else "boot failed"
+                    result.decision = Decision(SKIP, min(len(parent), len(culprit)), 0,
+                                               f"'{name}' did not boot: {why}")
+                    break
+                if len(now) <= before:
+                    last = outcome.errors[-1].message if outcome.errors else "no samples recorded"
+                    raise SutError(f"no new '{ctx.resultclass}' samples for '{name}': {last}")
+                if which == 0:
+                    parent = now
+                else:
+                    culprit = now
+                result.decision = judge.decide(parent, culprit)
+        finally:
+            if runner is not None:
+                runner.close()
+    result.outcome = _FROM_JUDGE[result.decision.outcome]
+    result.line = _line(result.outcome, culprit_name, parent_name)
+    return result
+
+
+def confirm(context_path: str, kernel: str, modules: str | None, gitsha: str, parent_kernel: str,
+            parent_modules: str | None, parent_gitsha: str, progress: bool = True) -> ConfirmResult:
+    """`bisect confirm` as a library call: never raises; ERROR results carry the reason."""
+    try:
+        ctx = contexts.load(context_path)
+        return check(ctx, kernel, modules, gitsha, parent_kernel, parent_modules, parent_gitsha, progress)
+    except KernelBootError as err:
+        return ConfirmResult(SKIP, f"Confirm: UNDECIDED: a kernel did not boot: {err}")
+    except FastpathError as err:
+        return ConfirmResult(ERROR, f"Error: {err}")
+    except KeyboardInterrupt:
+        return ConfirmResult(ERROR, "Error: interrupted")
+    except Exception as err:          # a bug: still one line and 128
+        log.debug("unexpected error in bisect confirm", exc_info=True)
+        return ConfirmResult(ERROR, f"Error: unexpected {type(err).__name__}: {err}")
