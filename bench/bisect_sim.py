@@ -8,7 +8,11 @@ direction, the policy's own problem()), and a refused start is counted as such. 
 pure driver (fastpath.bisect.driver.bisect, git bisect's algorithm) runs with the SAME judge
 and classify() code that `fastpath bisect run` uses; each session value is drawn fresh from
 the noise model. The result class direction (higher or lower is better) is random per
-bisection.
+bisection. When sprt refuses the baselines and says how many sessions each would do, the
+simulated user records them (if at most --follow-advice, default 100; counted in the
+sessions). For sprt the named culprit is then re-tested against its parent in interleaved
+sessions, as `fastpath bisect confirm` does (driver.confirm; --confirm no to leave it out);
+a culprit not confirmed counts as "unconfirmed", an honest inconclusive end.
 
 Noise models (all standardised to mean 0, sd 1, so effects are in session sds):
   normal    N(0, 1)
