@@ -212,3 +212,28 @@ def test_missing_store_is_one_line(capsys, tmp_path):
     assert status == 3 and out == "" and "no result store at" in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "nowhere").exists()          # read-only: nothing was created
+
+
+def test_report_from_store_aggregates_equals_report_from_samples(any_store_url):
+    """compare_swprofiles reads per-session aggregates from the store; build_rows summarises
+    the raw samples: the same rows on every backend, including a one-session swprofile (the
+    test over all samples) and unequal sessions."""
+    from fastpath.analysis.group import group_samples
+    from fastpath.analysis.report import ResultClassInfo, build_rows
+
+    rng = np.random.default_rng(21)
+    samples = [("lab", "a", s, r, v) for s in range(4)
+               for r, v in enumerate(rng.normal(1e4 + rng.normal(0, 5), 1, 20 + 3 * s))]
+    samples += [("lab", "b", s, r, v) for s in range(3)
+                for r, v in enumerate(rng.normal(1.01e4 + rng.normal(0, 5), 2, 15))]
+    samples += [("lab", "c", 0, r, v) for r, v in enumerate(rng.normal(1e4, 1, 9))]
+    make_store(any_store_url, samples, improvement="lower")
+    with open_store(any_store_url, readonly=True) as store:
+        report = compare_swprofiles(store, ["a", "b", "c"])
+    groups = {sw: [g for g in group_samples(["bench/x"] * len(samples), ["rc"] * len(samples),
+                                            [s[1] for s in samples], [s[0] for s in samples],
+                                            [s[2] for s in samples], [s[4] for s in samples])
+                   if g.swprofile == sw] for sw in "abc"}
+    expected = build_rows(groups, ["a", "b", "c"], {("bench/x", "rc"): ResultClassInfo("ops/s", "lower")})
+    assert [r.as_dict(True) for r in report.rows] == [r.as_dict(True) for r in expected]
+    assert [r.comparison.basis for r in report.rows[1:]] == ["sessions", "samples"]

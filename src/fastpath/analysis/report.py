@@ -7,7 +7,12 @@
     report.dicts()     # the `--format json` rows
 
 The first swprofile is the baseline; every other swprofile's rows carry a Comparison with it
-(statistics in fastpath.analysis.stats). ``build_rows`` is the pure part, usable without a store.
+(statistics in fastpath.analysis.stats). ``build_rows`` (from grouped samples) and
+``rows_from_summaries`` are the pure part, usable without a store.
+
+Every statistic comes from per-session aggregates (count, mean, M2, min, max; see
+``stats.summarize_sessions``), so ``compare_swprofiles`` asks the store for those
+(``Store.session_aggregates``: one GROUP BY in SQL) and never reads the samples themselves.
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from fastpath.analysis.group import Group, group_columns
-from fastpath.analysis.stats import Comparison, Summary, compare, summarize
+from fastpath.analysis.group import Group
+from fastpath.analysis.stats import Comparison, Summary, compare, summarize, summarize_sessions
 from fastpath.errors import UserError
 
 CONTRACT_KEYS = ("benchmark", "resultclass", "unit", "swprofile", "min", "ci95min", "mean",
@@ -90,19 +95,25 @@ def build_rows(groups: Mapping[str, Sequence[Group]], swprofiles: Sequence[str],
     ``groups[swprofile]`` are that swprofile's groups (one SUT); ``resultclasses`` maps
     (benchmark, result class) to its unit and direction.
     """
-    by_key = {sw: {(g.benchmark, g.resultclass): g for g in groups.get(sw, ())}
-              for sw in swprofiles}
-    keys = sorted({k for per in by_key.values() for k in per})
+    return rows_from_summaries(
+        {sw: {(g.benchmark, g.resultclass): summarize(g.values, g.sessions)
+              for g in groups.get(sw, ())} for sw in swprofiles}, swprofiles, resultclasses)
+
+
+def rows_from_summaries(summaries: Mapping[str, Mapping[tuple[str, str], Summary]],
+                        swprofiles: Sequence[str],
+                        resultclasses: Mapping[tuple[str, str], ResultClassInfo]) -> list[Row]:
+    """build_rows from ``summaries[swprofile][(benchmark, result class)]`` (one SUT)."""
+    keys = sorted({k for per in summaries.values() for k in per})
     base = swprofiles[0]
     rows = []
     for key in keys:
         info = resultclasses[key]
-        summaries = {sw: summarize(g.values, g.sessions)
-                     for sw in swprofiles if (g := by_key[sw].get(key)) is not None}
-        for sw, summary in summaries.items():
+        present = {sw: s for sw in swprofiles if (s := summaries.get(sw, {}).get(key)) is not None}
+        for sw, summary in present.items():
             comparison = None
-            if sw != base and base in summaries:
-                comparison = compare(summaries[base], summary, info.improvement)
+            if sw != base and base in present:
+                comparison = compare(present[base], summary, info.improvement)
             rows.append(Row(key[0], key[1], info.unit, info.improvement, sw, summary,
                             baseline=base if sw != base else None, comparison=comparison))
     return rows
@@ -120,15 +131,17 @@ def compare_swprofiles(store, swprofiles: Sequence[str], *, benchmark: str = "*"
     url = getattr(store, "url", "the store")
     _check_ids(store, url, swprofiles, sut)
     infos = _matching_resultclasses(store, url, benchmark, resultclass)
-    groups = {sw: [g for g in gs if (g.benchmark, g.resultclass) in infos]
-              for sw, gs in _groups(store, swprofiles, sut, infos).items()}
-    for sw, gs in groups.items():
-        if not gs:
+    found = _summaries(store, swprofiles, sut, infos)
+    for sw, per in found.items():
+        if not per:
             raise UserError(f"no samples for swprofile '{sw}' in store {url} with --benchmark "
                             f"'{benchmark}' --resultclass '{resultclass}'"
                             + (f" on SUT '{sut}'" if sut else ""))
-    return Report(store=url, swprofiles=tuple(swprofiles), sut=_one_sut(groups, url),
-                  rows=tuple(build_rows(groups, swprofiles, infos)))
+    the_sut = _one_sut(found, url)
+    summaries = {sw: {(b, n): summary for (b, n, _), summary in per.items()}
+                 for sw, per in found.items()}
+    return Report(store=url, swprofiles=tuple(swprofiles), sut=the_sut,
+                  rows=tuple(rows_from_summaries(summaries, swprofiles, infos)))
 
 
 def _check_ids(store, url: str, swprofiles: Sequence[str], sut: str | None) -> None:
@@ -169,26 +182,29 @@ def _matching_resultclasses(store, url: str, benchmark: str,
     return infos
 
 
-def _groups(store, swprofiles: Sequence[str], sut: str | None,
-            infos: Mapping[tuple[str, str], ResultClassInfo]) -> dict[str, list[Group]]:
-    """The swprofiles' samples through the store's columnar read, grouped per swprofile.
-
-    When one benchmark (or one result class) is selected the store filters the rows itself."""
+def _summaries(store, swprofiles: Sequence[str], sut: str | None,
+               infos: Mapping[tuple[str, str], ResultClassInfo]
+               ) -> dict[str, dict[tuple[str, str, str], Summary]]:
+    """{swprofile: {(benchmark, result class, SUT): Summary}} from the store's per-session
+    aggregates (no sample is read). When one benchmark (or one result class) is selected the
+    store filters the rows itself."""
     benchmarks = {b for b, _ in infos}
     names = {n for _, n in infos}
-    cols = store.sample_columns(swprofiles=list(swprofiles), sut=sut,
-                                benchmark=next(iter(benchmarks)) if len(benchmarks) == 1 else None,
-                                resultclass=next(iter(names)) if len(names) == 1 else None)
-    out: dict[str, list[Group]] = {sw: [] for sw in swprofiles}
-    for g in group_columns(cols):
-        out[g.swprofile].append(g)
+    aggs = store.session_aggregates(
+        swprofiles=list(swprofiles), sut=sut,
+        benchmark=next(iter(benchmarks)) if len(benchmarks) == 1 else None,
+        resultclass=next(iter(names)) if len(names) == 1 else None)
+    out: dict[str, dict[tuple[str, str, str], Summary]] = {sw: {} for sw in swprofiles}
+    for (bench, name, sw, sut_id), idx in aggs.groups().items():
+        if (bench, name) in infos and sw in out:
+            out[sw][(bench, name, sut_id)] = summarize_sessions(
+                aggs.count[idx], aggs.mean[idx], aggs.m2[idx], aggs.min[idx], aggs.max[idx])
     return out
 
 
-def _one_sut(groups: Mapping[str, Sequence[Group]], url: str) -> str:
-    suts = sorted({g.sut for gs in groups.values() for g in gs})
+def _one_sut(found: Mapping[str, Mapping[tuple[str, str, str], Summary]], url: str) -> str:
+    suts = sorted({k[2] for per in found.values() for k in per})
     if len(suts) > 1:
         raise UserError(f"the swprofiles have samples on several SUTs in store {url} "
                         f"({_few(suts)}): choose one with --sut")
     return suts[0]
-

@@ -4,6 +4,7 @@
     with open_store("sqlite:///results.db") as store:       # or a directory, mysql://, postgresql://
         store.put_sut(...); store.append_sample(...)
         cols = store.sample_columns(swprofiles=["6.8.0-baseline"])
+        aggs = store.session_aggregates(swprofiles=["6.8.0-baseline"])   # per session
 
 URL forms and password masking: store/url.py. Library functions on top of a store:
 store/merge.py (``merge``), store/interchange.py (``import_file``, ``export_samples``),
@@ -12,10 +13,10 @@ store/listing.py (``list_objects``).
 
 from __future__ import annotations
 
-from fastpath.store.base import SCHEMA_VERSION, SampleColumns, Store
+from fastpath.store.base import SCHEMA_VERSION, SampleColumns, SessionAggregates, Store
 from fastpath.store.url import mask, parse
 
-__all__ = ["open_store", "mask", "Store", "SampleColumns", "SCHEMA_VERSION"]
+__all__ = ["open_store", "mask", "Store", "SampleColumns", "SessionAggregates", "SCHEMA_VERSION"]
 
 
 def open_store(url: str, readonly: bool = False) -> Store:

@@ -16,6 +16,14 @@ arrays, one entry per sample), e.g. all values of two swprofiles::
     cols = store.sample_columns(swprofiles=["6.8.0-baseline", "6.9.0"])
     for (bench, rc, swp), idx in cols.groups().items():
         values, sessions = cols.value[idx], cols.session[idx]
+
+Statistics that need only per-session aggregates (everything `result show` prints) use
+``session_aggregates(...)``: one row per session with count, mean, M2, min and max, computed
+where the data lives (SQL: one GROUP BY; CSV: numpy) so no sample crosses the driver::
+
+    aggs = store.session_aggregates(swprofiles=["6.8.0-baseline", "6.9.0"])
+    for (bench, rc, swp, sut), idx in aggs.groups().items():
+        counts, means, m2s = aggs.count[idx], aggs.mean[idx], aggs.m2[idx]
 """
 
 from __future__ import annotations
@@ -83,6 +91,72 @@ class SampleColumns:
                    np.asarray(cols[5], dtype=np.float64))
 
 
+@dataclass
+class SessionAggregates:
+    """Per-session aggregates: entry i describes the samples of one session of one
+    (SUT, swprofile, result class); order unspecified. Code tables as in SampleColumns.
+
+    ``mean`` is the session's sum / count; ``m2`` the sum of squared deviations from that
+    mean (computed two-pass or shifted, never as sum(v*v) - sum(v)**2/n, which loses digits
+    to cancellation); so the sample variance of session i is ``m2[i] / (count[i] - 1)``.
+    """
+
+    suts: list[str]
+    swprofiles: list[str]
+    resultclasses: list[tuple[str, str]]
+    sut: np.ndarray            # int64 codes into suts
+    swprofile: np.ndarray      # int64 codes into swprofiles
+    resultclass: np.ndarray    # int64 codes into resultclasses
+    session: np.ndarray        # int64
+    count: np.ndarray          # int64, >= 1
+    mean: np.ndarray           # float64
+    m2: np.ndarray             # float64
+    min: np.ndarray            # float64
+    max: np.ndarray            # float64
+
+    def __len__(self) -> int:
+        return len(self.count)
+
+    def groups(self) -> dict[tuple[str, str, str, str], np.ndarray]:
+        """{(benchmark, resultclass, swprofile, sut): index array of its sessions, in session
+        order} (non-empty only)."""
+        if not len(self):
+            return {}
+        nsw, nsut = max(len(self.swprofiles), 1), max(len(self.suts), 1)
+        key = (self.resultclass * nsw + self.swprofile) * nsut + self.sut
+        order = np.lexsort((self.session, key))
+        ks = key[order]
+        starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+        out = {}
+        for idx in np.split(order, starts[1:]):
+            k, si = divmod(int(key[idx[0]]), nsut)
+            ri, wi = divmod(k, nsw)
+            bench, name = self.resultclasses[ri]
+            out[(bench, name, self.swprofiles[wi], self.suts[si])] = idx
+        return out
+
+    @classmethod
+    def from_columns(cls, cols: SampleColumns) -> "SessionAggregates":
+        """Aggregate columnar samples with numpy: a stable sort by (SUT, swprofile, result
+        class, session), then one reduceat per statistic; M2 two-pass (exact to rounding)."""
+        if not len(cols):
+            empty = np.empty(0, dtype=np.int64)
+            return cls(cols.suts, cols.swprofiles, cols.resultclasses, empty, empty, empty,
+                       empty, empty, *(np.empty(0) for _ in range(4)))
+        nsw, nsut = max(len(cols.swprofiles), 1), max(len(cols.suts), 1)
+        key = (cols.resultclass * nsw + cols.swprofile) * nsut + cols.sut
+        order = np.lexsort((cols.session, key))
+        k, ses, v = key[order], cols.session[order], cols.value[order]
+        starts = np.flatnonzero(np.r_[True, (k[1:] != k[:-1]) | (ses[1:] != ses[:-1])])
+        n = np.diff(np.r_[starts, len(v)])
+        mean = np.add.reduceat(v, starts) / n
+        m2 = np.add.reduceat((v - np.repeat(mean, n)) ** 2, starts)
+        first = order[starts]
+        return cls(cols.suts, cols.swprofiles, cols.resultclasses, cols.sut[first],
+                   cols.swprofile[first], cols.resultclass[first], ses[starts], n.astype(np.int64),
+                   mean, m2, np.minimum.reduceat(v, starts), np.maximum.reduceat(v, starts))
+
+
 class Store(abc.ABC):
     url: str            # the URL as given, password masked (safe to print)
     readonly: bool
@@ -141,6 +215,15 @@ class Store(abc.ABC):
         return SampleColumns.from_samples(self.samples(sut=sut, swprofiles=swprofiles,
                                                        benchmark=benchmark,
                                                        resultclass=resultclass))
+
+    def session_aggregates(self, *, sut: str | None = None,
+                           swprofiles: Iterable[str] | None = None, benchmark: str | None = None,
+                           resultclass: str | None = None) -> SessionAggregates:
+        """Same selection as samples(), aggregated per session (see SessionAggregates): what
+        `result show` needs, without shipping every sample. This default aggregates
+        sample_columns() with numpy; the SQL backends answer one GROUP BY instead."""
+        return SessionAggregates.from_columns(self.sample_columns(
+            sut=sut, swprofiles=swprofiles, benchmark=benchmark, resultclass=resultclass))
 
     def count_samples(self) -> int:
         """How many samples the store holds."""
