@@ -1,9 +1,10 @@
 """Benchmark the result store backends.
 
 Per backend: bulk-append N samples (samples/s), durable single-sample append latency
-(median and p99 over --appends calls, each committed/fsync'ed before it returns), and the
-`result show` read: all values of one swprofile pair as columns (Store.sample_columns),
-over the N samples, plus grouping them per (benchmark, result class, swprofile).
+(median and p99 over --appends calls, each committed/fsync'ed before it returns), then, in a
+fresh process, the reads over the N samples: all values of one swprofile pair as columns
+(Store.sample_columns) plus grouping them per (benchmark, result class, swprofile), and what
+`result show` reads: the pair's per-session aggregates (Store.session_aggregates).
 
     python bench/store_bench.py [--samples 1000000] [--backends csv,sqlite,mysql,postgresql]
 
@@ -67,17 +68,21 @@ with open_store(url, readonly=True) as store:
     t = time.perf_counter()
     groups = cols.groups()
     group = time.perf_counter() - t
-assert len(cols) == n and len(groups) == 20, (len(cols), len(groups))
-print(json.dumps([read, group]))
+    del cols
+    t = time.perf_counter()
+    aggs = store.session_aggregates(swprofiles=["base", "cand"])
+    aggregate = time.perf_counter() - t
+assert len(groups) == 20 and int(aggs.count.sum()) == n, (len(groups), int(aggs.count.sum()))
+print(json.dumps([read, group, aggregate]))
 """
 
 
-def read_in_fresh_process(url: str, n: int) -> tuple[float, float]:
-    """Time the read as `result show` does it: a new process, nothing else in memory."""
+def read_in_fresh_process(url: str, n: int) -> tuple[float, float, float]:
+    """Time the reads as `result show` does them: a new process, nothing else in memory."""
     out = subprocess.run([sys.executable, "-c", READER, url, str(n)], check=True,
                          capture_output=True, text=True).stdout
-    read, group = json.loads(out)
-    return read, group
+    read, group, aggregate = json.loads(out)
+    return read, group, aggregate
 
 
 def run(url: str, samples: list[Sample], appends: int) -> dict:
@@ -94,11 +99,11 @@ def run(url: str, samples: list[Sample], appends: int) -> dict:
             store.append_sample(s)
             lat.append(time.perf_counter() - t)
     del samples
-    read, group = read_in_fresh_process(url, n)
+    read, group, aggregate = read_in_fresh_process(url, n)
     lat.sort()
     return {"n": n, "rate": n / bulk, "bulk_s": bulk,
             "median_ms": statistics.median(lat) * 1e3, "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1e3,
-            "read_s": read, "group_s": group}
+            "read_s": read, "group_s": group, "aggregate_s": aggregate}
 
 
 def with_url(kind: str, tmp: str):
@@ -127,8 +132,9 @@ def main() -> None:
     parser.add_argument("--backends", default="csv,sqlite,mysql,postgresql")
     args = parser.parse_args()
     print("| backend | samples | bulk append (samples/s) | durable append median / p99 (ms) "
-          "| read pair as columns (s) | + group (s) | load avg |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| read pair as columns (s) | + group (s) | read pair as session aggregates (s) "
+          "| load avg |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for kind in args.backends.split(","):
         with tempfile.TemporaryDirectory(prefix="fp-bench-") as tmp:
             url, drop = with_url(kind, tmp)
@@ -139,6 +145,7 @@ def main() -> None:
                     drop()
         print(f"| {kind} | {r['n']:,} | {r['rate']:,.0f} ({r['bulk_s']:.1f} s) | "
               f"{r['median_ms']:.2f} / {r['p99_ms']:.2f} | {r['read_s']:.2f} | {r['group_s']:.2f} | "
+              f"{r['aggregate_s']:.2f} | "
               f"{os.getloadavg()[0]:.1f} |",
               flush=True)
 

@@ -145,7 +145,13 @@ class SessionAggregates:
                        empty, empty, *(np.empty(0) for _ in range(4)))
         nsw, nsut = max(len(cols.swprofiles), 1), max(len(cols.suts), 1)
         key = (cols.resultclass * nsw + cols.swprofile) * nsut + cols.sut
-        order = np.lexsort((cols.session, key))
+        lo, hi = int(cols.session.min()), int(cols.session.max())
+        if (int(key.max()) + 1) * (hi - lo + 1) < 2**62:      # one int64 key: one sort
+            combined = key * (hi - lo + 1) + (cols.session - lo)
+            order = (np.arange(len(combined)) if np.all(combined[1:] >= combined[:-1])
+                     else np.argsort(combined, kind="stable"))
+        else:
+            order = np.lexsort((cols.session, key))
         k, ses, v = key[order], cols.session[order], cols.value[order]
         starts = np.flatnonzero(np.r_[True, (k[1:] != k[:-1]) | (ses[1:] != ses[:-1])])
         n = np.diff(np.r_[starts, len(v)])

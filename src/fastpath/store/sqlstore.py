@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 
 import numpy as np
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, inspect, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -44,7 +44,7 @@ _BY_ID = {"suts": S.suts, "swprofiles": S.swprofiles, "benchmarks": S.benchmarks
 # when the spread is a few thousand ulps of the mean, and SQLite has none.)
 _SHIFT = "SELECT value FROM samples WHERE {where} LIMIT 1"
 _AGGREGATES = ("SELECT session, COUNT(*), SUM(value), MIN(value), MAX(value), "
-               "SUM((value - :k) * (value - :k)), SUM(value - :k) FROM samples WHERE {where} "
+               "SUM((value - ({k})) * (value - ({k}))), SUM(value - ({k})) FROM samples WHERE {where} "
                "GROUP BY session ORDER BY session")
 # The relative rounding error of M2 is about 1e-16 * sqrt(n) * sum((v-K)^2) / M2. A group
 # whose shifted sums exceed its M2 (over all its sessions: what the statistics use) more
@@ -475,9 +475,9 @@ class SqlStore(Store):
                 if abs(shift) > MAX_ABS_VALUE:
                     exact.append(combo)
                     continue
-                try:
-                    rows = conn.execute(text(_AGGREGATES.format(where=where)),
-                                        {"k": float(shift)}).all()
+                k = float(shift) if abs(shift) >= 1e-300 else 0.0   # any K is exact; no subnormals
+                try:                   # K inlined: repr round-trips a double
+                    rows = conn.exec_driver_sql(_AGGREGATES.format(where=where, k=repr(k))).fetchall()
                 except SQLAlchemyError as err:
                     if "out of range" not in str(err).lower():
                         raise
@@ -495,10 +495,12 @@ class SqlStore(Store):
     def _session_rows(rows: list) -> tuple[np.ndarray, ...] | None:
         """(session, count, mean, m2, min, max) from _AGGREGATES rows; None when they are not
         precise enough (see MAX_GROUP_RATIO) or not finite."""
-        if not rows or any(x is None for row in rows for x in row):
-            return None                # SQLite: arithmetic giving NaN gives NULL
-        data = np.array(rows, dtype=np.float64)
-        if not np.all(np.isfinite(data)) or np.any(np.abs(data[:, 3:5]) > MAX_ABS_VALUE):
+        try:
+            data = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64,
+                               count=7 * len(rows)).reshape(len(rows), 7)
+        except TypeError:
+            return None                # a NULL: SQLite turns arithmetic giving NaN into NULL
+        if not rows or not np.all(np.isfinite(data)) or np.any(np.abs(data[:, 3:5]) > MAX_ABS_VALUE):
             return None
         count, lo, hi, shifted = data[:, 1].astype(np.int64), data[:, 3], data[:, 4], data[:, 5]
         mean = data[:, 2] / count
