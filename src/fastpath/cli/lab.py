@@ -175,3 +175,46 @@ def power_cycle_cmd(timeout, home):
 
     lab_vm = vm.power_cycle(home, timeout=timeout)
     click.echo(f"lab VM power-cycled: up in {lab_vm.boot_seconds:.1f} s on port {lab_vm.port}")
+
+
+@group.command("demo")
+@click.option("--workdir", type=click.Path(file_okay=False), default=None,
+              help="Where the demo keeps its tree, stores, context and log (default <lab home>/demo).")
+@click.option("--commits", "-n", type=click.IntRange(2, 1000), default=12, show_default=True,
+              help="Commits in the demo history.")
+@click.option("--regression-size", type=click.FloatRange(0.1, 1000), default=30.0, show_default=True,
+              help="How much slower getppid() gets at the culprit, in percent.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed (where the culprit is).")
+@click.option("--sessions", type=click.IntRange(2, 100), default=5, show_default=True,
+              help="Baseline sessions (boots) of each of the good and bad kernel.")
+@click.option("--culprit-at", type=int, default=None, help="Put the culprit at commit K (1..N).")
+@click.option("--broken-build-at", type=int, default=None, help="Also make commit K (1..N-1) not build.")
+@click.option("--panic-at", type=int, default=None, help="Also make commit K (1..N-1) panic at boot.")
+@click.option("--scripts", type=click.Path(file_okay=False), default=None,
+              help="Directory with execute_bisection.sh (default ./scripts of the fastpath checkout).")
+@click.option("--no-progress", is_flag=True, help="Do not show progress lines while recording baselines.")
+@HOME_OPTION
+def demo_cmd(workdir, commits, regression_size, seed, sessions, culprit_at, broken_build_at, panic_at,
+             scripts, no_progress, home):
+    """The whole job on the lab: record baselines, bisect a real kernel history, name the culprit.
+
+    Builds a real kernel history with a known culprit, boots the lab VM, records the good and
+    bad baselines with a plan, then runs the seed's sequence (bisect start; git bisect start,
+    good, bad; git bisect run scripts/execute_bisection.sh) and checks the commit git names
+    against the recorded culprit. Exit status 0 when it is right, 1 otherwise.
+
+    \b
+    Example:
+      fastpath lab demo
+      fastpath lab demo --commits 30 --seed 7 --panic-at 4
+    """
+    from fastpath.errors import UserError
+    from fastpath.lab import demo
+
+    result = demo.run_demo(demo.DemoOptions(
+        workdir=workdir, commits=commits, regression_pct=regression_size, seed=seed, sessions=sessions,
+        culprit_at=culprit_at, broken_build_at=broken_build_at, panic_at=panic_at, scripts=scripts, home=home,
+        progress=not no_progress), say=click.echo)
+    click.echo(demo.summary(result))
+    if not result.correct:
+        raise UserError("the bisection did not name the recorded culprit (see the lines above)")
