@@ -105,7 +105,7 @@ def check(ctx: contexts.Context, kernel: str, modules: str | None, gitsha: str, 
                                               "benchmarks": ctx.plan["benchmarks"],
                                               "defaults": ctx.plan.get("defaults") or {}},
                                              f"{ctx.path} (confirm plan)")
-                    runner = Runner(plan, store, progress=Progress(0, enabled=progress))
+                    runner = Runner(plan, store, progress=Progress(None, enabled=progress))
                     runner.start()
                 which = 0 if len(parent) <= len(culprit) else 1
                 name = (parent_name, culprit_name)[which]

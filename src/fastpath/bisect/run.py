@@ -95,7 +95,7 @@ def classify(ctx: contexts.Context, kernel: str, modules: str | None, gitsha: st
             while result.decision.outcome == UNDECIDED:
                 if runner is None:
                     plan = step_plan(ctx, _swprofile_spec(ctx, name, kernel, modules, gitsha))
-                    runner = Runner(plan, store, progress=Progress(0, enabled=progress))
+                    runner = Runner(plan, store, progress=Progress(None, enabled=progress))
                     runner.start()
                 outcome = runner.run_swprofile(plan.swprofiles[0], sessions=max(result.decision.need, 1))
                 new_values = data.session_values(store, ctx.sut, name, *args[1:])

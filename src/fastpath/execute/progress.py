@@ -16,7 +16,9 @@ def _clock(seconds: float) -> str:
 
 
 class Progress:
-    def __init__(self, total: int, stream=None, enabled: bool = True):
+    """``total`` samples planned, or None when open-ended (a sequential test decides when to stop)."""
+
+    def __init__(self, total: int | None, stream=None, enabled: bool = True):
         self.total, self.done = total, 0
         self.stream = stream or sys.stderr
         self.enabled = enabled
@@ -35,10 +37,13 @@ class Progress:
 
     def grow(self, n: int) -> None:
         """More samples than planned are needed (a failed session is redone)."""
-        self.total += n
+        if self.total is not None:
+            self.total += n
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.start
+        if self.total is None:
+            return f"[{self.where} | samples {self.done} | elapsed {_clock(elapsed)}]"
         left = max(0, self.total - self.done)
         eta = _clock(elapsed / self.done * left) if self.done else "?"
         return (f"[{self.where} | samples {self.done}/{self.total}, {left} left | "

@@ -46,7 +46,7 @@ class Runner:
     def __init__(self, plan, store, progress: Progress | None = None,
                  machine: SutMachine | None = None):
         self.plan, self.store = plan, store
-        self.progress = progress or Progress(0, enabled=False)
+        self.progress = progress or Progress(None, enabled=False)
         self.machine = machine or SutMachine(plan.sut)
         self.sut_id = plan.sut.name
         self._missing: set[str] = set()
