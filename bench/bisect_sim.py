@@ -132,8 +132,19 @@ def one_bisection(policy_name: str, model: str, n: int, effect: float, k: int,
             return value(i >= culprit)
         return take
 
+    history: list = []          # [(outcome, session values)]: what `bisect run` reads back
+
     def test(i: int) -> str:
-        return driver.classify(judge, [], take_for(i)).outcome
+        values: list[float] = []
+        take = take_for(i)
+
+        def take_recorded() -> float:
+            values.append(take())
+            return values[-1]
+
+        outcome = driver.classify(judge.track(history), [], take_recorded).outcome
+        history.append((outcome, values))
+        return outcome
 
     result = driver.bisect(range(n + 1), test)
     if result.first_bad is None:
@@ -200,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.param:
         key, value = item.split("=", 1)
         name, field = key.rsplit(".", 1)
-        overrides.setdefault(name, {})[field] = type(getattr(policy.params_for(name), field))(value)
+        kind = type(getattr(policy.params_for(name), field))
+        overrides.setdefault(name, {})[field] = (value.lower() in ("1", "true", "yes") if kind is bool
+                                                 else kind(value))
     cells = [(p, m, n, e, args.baseline_sessions, args.runs, args.seed + i, overrides, args.follow_advice,
               args.confirm == "yes" and p == "sprt")
              for i, (p, m, n, e) in enumerate(itertools.product(args.policies, args.models, args.sizes,

@@ -133,3 +133,43 @@ def test_real_process_exit_status(ctx_file, kernel):
     proc = subprocess.run(["fastpath", "bisect", "run", "--context", str(ctx_file)], capture_output=True,
                           text=True)
     assert proc.returncode == 128 and "Traceback" not in proc.stderr
+
+
+EARLIER = {GOOD: "1234567890ab" + "c" * 28, BAD: "ba0987654321" + "d" * 28}
+
+
+def test_levels_tracked_over_earlier_steps(ctx_file, kernel, capsys):
+    """The machine moved +3 since the baselines (good ~100, bad ~110, lower is better): an
+    earlier GOOD step measured 103, an earlier BAD one 113. A commit at 103.5 is then
+    GOOD, decided from its stored sessions and the context's `tested` list (the SUT is
+    unreachable), where the baselines alone would not call it GOOD."""
+    from fastpath.bisect import data
+    from fastpath.bisect import run as runs
+
+    ctx = contexts.load(ctx_file)
+    with open_store(ctx.output_resultstore) as store:
+        for outcome, sha in EARLIER.items():
+            name = "bisect-" + sha[:12]
+            store.put_swprofile(SwProfile(name, "6.1.0", sha, "busybox", ("quiet",)))
+            add_sessions(store, name, [103.0 if outcome == GOOD else 113.0] * 20, seed=3)
+            ctx.tested.append({"sha": sha, "swprofile": name, "outcome": outcome, "sessions": 20})
+        # a SHA tested twice counts once, with its last outcome
+        ctx.tested.append(dict(ctx.tested[0]))
+        contexts.save(ctx, ctx_file)
+        hist = runs.history(contexts.load(ctx_file), store, "bisect-" + SHA[:12])
+        good = data.session_values(store, "lab", "v-good", "fp/syscall", "fpsyscall-getppid")
+        bad = data.session_values(store, "lab", "v-bad", "fp/syscall", "fpsyscall-getppid")
+    assert [(o, len(v)) for o, v in hist] == [(GOOD, 20), (BAD, 20)]
+    assert all(abs(v - 103.0) < 0.1 for v in hist[0][1])
+    add_tested(ctx_file, [103.5, 103.5, 103.5])
+    stale = contexts.load(ctx_file).judge(good, bad).decide([103.5] * 3)
+    assert stale.outcome != GOOD, stale.reason
+
+    def unreachable(d):
+        d["plan"]["sut"]["connection"]["params"].update(port=closed_port())
+        d["plan"]["sut"]["boot_timeout"] = 3
+    edit(ctx_file, unreachable)
+    assert cli_status(["bisect", "run", "--context", str(ctx_file), "--kernel", kernel, "--gitsha", SHA]) == 0
+    assert "NO REGRESSION detected" in capsys.readouterr().out
+    last = contexts.load(ctx_file).tested[-1]
+    assert last["outcome"] == GOOD and "tracked over 40 earlier sessions" in last["reason"]

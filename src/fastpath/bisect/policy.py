@@ -77,6 +77,12 @@ class SprtParams:
     gap_z: float = 1.645      # the gap's one-sided 95% lower bound: must be decidable at start;
                               # the step size a confirmation tests for
     confirm_pairs: int = 30   # `bisect confirm`: cap on interleaved parent/culprit session pairs
+    track_levels: bool = True     # judge each commit against the levels tracked over the earlier
+                                  # steps' sessions (track_levels()), not the baselines alone
+    level_noise: float = 0.0      # level tracking: per-session random-walk variance of the machine's
+                                  # level, in baseline sd^2 (0: classified sessions pool with the baselines)
+    level_clip: float = 3.0       # a classified session moves the tracked level by at most this many
+                                  # predictive sds (a wild boot must not drag it)
 
     @property
     def upper(self) -> float:
@@ -161,6 +167,59 @@ def _log_t(x: float, loc: float, scale: float, df: int) -> float:
     return -math.log(scale) - (df + 1) / 2 * math.log1p(z * z / df)
 
 
+@dataclass(frozen=True)
+class Levels:
+    """Where the good and the bad level are believed to be now, on the badness axis, and how
+    uncertain each is (variance of the level, not of a session)."""
+    good: float
+    bad: float
+    good_var: float
+    bad_var: float
+    sessions: int = 0         # earlier sessions the levels were tracked over
+
+
+def track_levels(b: _Baselines, history, q: float, clip: float) -> Levels:
+    """The good and bad levels now: a Kalman filter over the bisection's earlier sessions.
+
+    State: the two levels (L_G, L_B), starting at the baselines' means with variances
+    sd^2/k_G and sd^2/k_B (exactly what sprt assumes without history). ``history``:
+    [(outcome, session values)] of the commits already tested, in test order. A session of a
+    commit classified GOOD observes L_G, one classified BAD observes L_B, with noise sd^2
+    (sessions of skipped commits observe nothing). So with q = 0 the classified commits add
+    to their baseline (the means pooled, the levels' variances shrinking): later steps need
+    fewer sessions, and a machine that drifted since the baselines is followed (the pooled
+    mean leans on the bisection's own, more recent, sessions). With q > 0 the machine is
+    modelled as moving: each session adds a common random step of variance ``q`` sd^2 to both
+    levels (drift moves both kernels alike), so older sessions count less. Innovations are
+    clipped at ``clip`` predictive sds: a wild boot must not drag the levels.
+    """
+    r = b.sd * b.sd
+    qv = q * r
+    lg, lb = b.mg, b.mb
+    pgg, pbb, pgb = r / b.kg, r / b.kb, 0.0
+    steps = 0
+    for outcome, values in history:
+        for v in values:
+            steps += 1
+            pgg, pbb, pgb = pgg + qv, pbb + qv, pgb + qv
+            if outcome not in (GOOD, BAD):
+                continue
+            # Observe one level; the Kalman gain for both (they are correlated through q).
+            s2 = (pgg if outcome == GOOD else pbb) + r
+            lim = clip * math.sqrt(s2)
+            innov = min(max(b.sign * float(v) - (lg if outcome == GOOD else lb), -lim), lim)
+            if outcome == GOOD:
+                kg, kb = pgg / s2, pgb / s2
+                pgg, pgb, pbb = pgg - kg * pgg, pgb - kg * pgb, pbb - kb * pgb
+            else:
+                kg, kb = pgb / s2, pbb / s2
+                pgg, pgb, pbb = pgg - kg * pgb, pgb - kg * pbb, pbb - kb * pbb
+            lg, lb = lg + kg * innov, lb + kb * innov
+    if steps:                  # the tested commit's sessions come one step later
+        pgg, pbb = pgg + qv, pbb + qv
+    return Levels(lg, lb, pgg, pbb, steps)
+
+
 class SprtJudge:
     name = "sprt"
 
@@ -168,17 +227,32 @@ class SprtJudge:
         self.b = _Baselines(good, bad, improvement)
         self.p = params
         b = self.b
+        self.levels = Levels(b.mg, b.mb, b.sd ** 2 / b.kg, b.sd ** 2 / b.kb)
         df = b.df
         self._tconst = (math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi))
         width = b.gap + 2 * params.outlier_range * b.sd      # where a wild boot may land
         self._wild = params.outlier_share / width if params.outlier_share > 0 else 0.0
 
+    def track(self, history) -> "SprtJudge":
+        """This judge with the levels tracked over the bisection's earlier steps
+        (track_levels; ``history`` = [(outcome, session values)] in test order). Without
+        history it is this judge."""
+        if not history or not self.p.track_levels:
+            return self
+        judge = SprtJudge.__new__(SprtJudge)
+        judge.__dict__.update(self.__dict__)
+        judge.levels = track_levels(self.b, history, self.p.level_noise, self.p.level_clip)
+        return judge
+
     def _density(self, y: float, loc: float, scale: float) -> float:
         t = math.exp(self._tconst + _log_t(y, loc, scale, self.b.df))
         return (1 - self.p.outlier_share) * t + self._wild
 
-    def _session_llr(self, y: float, sg: float, sb: float) -> float:
-        return math.log(self._density(y, self.b.mb, sb)) - math.log(self._density(y, self.b.mg, sg))
+    def _session_llr(self, y: float, sg: float, sb: float, lg: float | None = None,
+                     lb: float | None = None) -> float:
+        lg = self.b.mg if lg is None else lg
+        lb = self.b.mb if lb is None else lb
+        return math.log(self._density(y, lb, sb)) - math.log(self._density(y, lg, sg))
 
     def _scales(self, n: int, kg: int, kb: int) -> tuple[float, float]:
         # Per-session scales chosen so that the mean of n sessions has the predictive variance
@@ -186,10 +260,12 @@ class SprtJudge:
         return self.b.sd * math.sqrt(1 + n / kg), self.b.sd * math.sqrt(1 + n / kb)
 
     def llr(self, tested) -> float:
-        """log P(tested | like bad) - log P(tested | like good)."""
-        b, n = self.b, len(tested)
-        sg, sb = self._scales(n, b.kg, b.kb)
-        return sum(self._session_llr(b.sign * float(v), sg, sb) for v in tested)
+        """log P(tested | like bad) - log P(tested | like good), at the tracked levels: the
+        mean of n sessions has predictive variance sd^2/n + the level's variance."""
+        b, lv, n = self.b, self.levels, len(tested)
+        sd2 = b.sd * b.sd
+        sg, sb = math.sqrt(sd2 + n * lv.good_var), math.sqrt(sd2 + n * lv.bad_var)
+        return sum(self._session_llr(b.sign * float(v), sg, sb, lv.good, lv.bad) for v in tested)
 
     def _reach(self, k: int | None = None) -> float:
         """|log ratio| that n = max_sessions sessions exactly at a baseline mean reach (with k
@@ -232,8 +308,10 @@ class SprtJudge:
         if n < self.p.min_sessions:
             return Decision(UNDECIDED, n, self.p.min_sessions - n, f"{n} of {self.p.min_sessions} sessions")
         llr = self.llr(tested)
-        why = (f"mean {self.b.mean(tested):.6g} over {n} sessions; good {self.b.sign * self.b.mg:.6g}, "
-               f"bad {self.b.sign * self.b.mb:.6g}; log likelihood ratio {llr:+.2f} "
+        lv, sign = self.levels, self.b.sign
+        tracked = f" (tracked over {lv.sessions} earlier sessions)" if lv.sessions else ""
+        why = (f"mean {self.b.mean(tested):.6g} over {n} sessions; good {sign * lv.good:.6g}, "
+               f"bad {sign * lv.bad:.6g}{tracked}; log likelihood ratio {llr:+.2f} "
                f"(BAD >= {self.p.upper:.2f}, GOOD <= {self.p.lower:.2f})")
         if llr >= self.p.upper:
             return Decision(BAD, n, 0, why)
@@ -250,6 +328,10 @@ def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
 
 class CiJudge:
     name = "fastpath-ci"
+
+    def track(self, history) -> "CiJudge":
+        """The seed's rule compares with the baselines as recorded: no level tracking."""
+        return self
 
     def __init__(self, good, bad, improvement: str, params: CiParams):
         self.b = _Baselines(good, bad, improvement)

@@ -3,7 +3,8 @@
 1. Load the context; open the output store (the temporary one; the original is never opened).
 2. The swprofile is ``bisect-<sha12>`` with the baselines' cmdline, sysctl and bootscript.
    Sessions it already has (an earlier run for the same SHA) are reused.
-3. Ask the context's policy; while it is UNDECIDED, run the sessions it asks for with the
+3. Ask the context's policy (its levels tracked over the commits already tested: history());
+   while it is UNDECIDED, run the sessions it asks for with the
    plan executor (fastpath.execute.Runner: deploy the kernel, boot it, run the benchmark;
    samples go straight to the output store), and ask again.
 4. A session whose kernel did not boot (the executor records an error and recovers the SUT
@@ -69,6 +70,25 @@ def step_plan(ctx: contexts.Context, swprofile: dict):
     return plan_from_mapping(mapping, f"{ctx.path} (plan)")
 
 
+def history(ctx: contexts.Context, store, current: str) -> list[tuple[str, list[float]]]:
+    """The bisection so far, for the policy's level tracking: [(outcome, session values)] of
+    every commit already tested (the context's ``tested`` list, in test order; a SHA tested
+    twice counts once, at its first place, with its last outcome), read back from the output
+    store; ``current`` (the swprofile being tested now) left out. The simulator builds the
+    same list from the same steps (bench/bisect_sim.py)."""
+    order: list[str] = []
+    outcome: dict[str, str] = {}
+    for entry in ctx.tested:
+        swp = entry.get("swprofile") if isinstance(entry, dict) else None
+        if not swp or swp == current:
+            continue
+        if swp not in outcome:
+            order.append(swp)
+        outcome[swp] = str(entry.get("outcome", SKIP))
+    return [(outcome[swp], data.session_values(store, ctx.sut, swp, ctx.benchmark, ctx.resultclass))
+            for swp in order]
+
+
 def classify(ctx: contexts.Context, kernel: str, modules: str | None, gitsha: str,
              progress: bool = True) -> RunResult:
     """Test the commit; return the result (no printing, no exit). Raises FastpathError for
@@ -87,7 +107,7 @@ def classify(ctx: contexts.Context, kernel: str, modules: str | None, gitsha: st
         if not good or not bad:
             raise StoreError(f"{store.url}: the baseline copies of '{ctx.good_swprofile}' and "
                              f"'{ctx.bad_swprofile}' are missing; run `fastpath bisect start` again")
-        judge = ctx.judge(good, bad)
+        judge = ctx.judge(good, bad).track(history(ctx, store, name))
         values = data.session_values(store, ctx.sut, name, *args[1:])
         result = RunResult(SKIP, "", name, judge.decide(values), 0, len(values))
         runner = None
