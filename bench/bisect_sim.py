@@ -7,8 +7,10 @@ checks as `fastpath bisect start` run on them (significant difference in the reg
 direction, the policy's own problem()), and a refused start is counted as such. Then the
 pure driver (fastpath.bisect.driver.bisect, git bisect's algorithm) runs with the SAME judge
 and classify() code that `fastpath bisect run` uses; each session value is drawn fresh from
-the noise model. The result class direction (higher or lower is better) is random per
-bisection. When sprt refuses the baselines and says how many sessions each would do, the
+the noise model; each step's judge is judge.track(history) over the earlier steps' outcomes
+and sessions, as `bisect run` builds it from the context's `tested` list and the output store
+(--param sprt.track_levels=no to leave it out). The result class direction (higher or lower
+is better) is random per bisection. When sprt refuses the baselines and says how many sessions each would do, the
 simulated user records them (if at most --follow-advice, default 100; counted in the
 sessions). For sprt the named culprit is then re-tested against its parent in interleaved
 sessions, as `fastpath bisect confirm` does (driver.confirm; --confirm no to leave it out);
