@@ -182,11 +182,12 @@ def power_cycle_cmd(timeout, home):
               help="Where the demo keeps its tree, stores, context and log (default <lab home>/demo).")
 @click.option("--commits", "-n", type=click.IntRange(2, 1000), default=12, show_default=True,
               help="Commits in the demo history.")
-@click.option("--regression-size", type=click.FloatRange(0.1, 1000), default=30.0, show_default=True,
+@click.option("--regression-size", type=click.FloatRange(0.1, 1000), default=50.0, show_default=True,
               help="How much slower getppid() gets at the culprit, in percent.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed (where the culprit is).")
 @click.option("--sessions", type=click.IntRange(2, 100), default=5, show_default=True,
-              help="Baseline sessions (boots) of each of the good and bad kernel.")
+              help="Baseline sessions (boots) of each of the good and bad kernel; more are recorded "
+                   "(up to 20) when the policy says these cannot be told apart.")
 @click.option("--culprit-at", type=int, default=None, help="Put the culprit at commit K (1..N).")
 @click.option("--broken-build-at", type=int, default=None, help="Also make commit K (1..N-1) not build.")
 @click.option("--panic-at", type=int, default=None, help="Also make commit K (1..N-1) panic at boot.")

@@ -33,7 +33,7 @@ from fastpath.lab import cache, history, kernel, vm
 from fastpath.lab.home import git, lab_home
 from fastpath.plan import load_plan
 
-BENCHMARK, RESULTCLASS = "fp/syscall", "fpsyscall-getppid"
+BENCHMARK, RESULTCLASS, IMPROVEMENT = "fp/syscall", "fpsyscall-getppid", "lower"   # ns per call
 FIRST_BAD = re.compile(r"^([0-9a-f]{40}) is the first bad commit", re.M)
 
 
@@ -41,9 +41,10 @@ FIRST_BAD = re.compile(r"^([0-9a-f]{40}) is the first bad commit", re.M)
 class DemoOptions:
     workdir: str | None = None          # default <lab home>/demo
     commits: int = 12
-    regression_pct: float = 30.0
+    regression_pct: float = 50.0
     seed: int = 1
     sessions: int = 5                   # baseline sessions (boots) of each of good and bad
+    max_sessions: int = 20              # top-up limit when the policy asks for more baseline sessions
     repeats: int = 5
     iterations: int = 300000            # getppid() calls per repeat
     culprit_at: int | None = None       # default: where the seed puts it
@@ -99,6 +100,32 @@ def _plan(sut: dict, good: kernel.BuildResult, bad: kernel.BuildResult, o: DemoO
                  "kernel_git_sha": bad.gitsha}],
             "benchmarks": [{"include": "fp/syscall.yaml", "params": {"iterations": o.iterations}}],
             "defaults": {"benchmark": {"warmups": 1, "repeats": o.repeats, "sessions": o.sessions}}}
+
+
+def _top_up(plan_path: pathlib.Path, store_url: str, sut: str, o: DemoOptions, say) -> int:
+    """Follow the policy's advice as a user would: when `bisect start` would refuse the baselines
+    as too close for their noise, record the sessions it asks for (up to ``o.max_sessions``);
+    return the baseline sessions of each swprofile now in the store."""
+    from fastpath.bisect import data, policy
+    from fastpath.store import open_store
+
+    sessions = o.sessions
+    for _ in range(3):
+        with open_store(store_url, readonly=True) as store:
+            good, bad = (data.session_values(store, sut, name, BENCHMARK, RESULTCLASS)
+                         for name in ("demo-good", "demo-bad"))
+        judge = policy.prepare(policy.DEFAULT_POLICY, good, bad, IMPROVEMENT)
+        problem = judge.problem()
+        need = judge.baseline_sessions_needed(limit=o.max_sessions) if problem else None
+        if not problem or need is None or need <= sessions:
+            return sessions               # decidable, or hopeless: `bisect start` says which
+        say(f"      bisect start would refuse: {problem}")
+        say(f"      following that advice: recording up to {need} sessions of each baseline (--append)")
+        plan = yaml.safe_load(plan_path.read_text())
+        plan["defaults"]["benchmark"]["sessions"] = sessions = need
+        plan_path.write_text(yaml.safe_dump(plan, sort_keys=False))
+        run_plan(load_plan(str(plan_path)), store_url, append=True, progress=o.progress)
+    return sessions
 
 
 def _git_bisect(tree: pathlib.Path, ctx: contexts.Context, ctx_path: pathlib.Path, script: pathlib.Path,
@@ -178,6 +205,7 @@ def run_demo(o: DemoOptions, say=print) -> DemoResult:
         say(f"[4/7] recording baselines: fastpath plan exec --output {store_url} {plan_path}")
         outcome = run_plan(load_plan(str(plan_path)), store_url, progress=o.progress)
         say(f"      {outcome.samples} samples, {outcome.errors} errors")
+        sessions = _top_up(plan_path, store_url, lab.sut()["name"], o, say)
 
         ctx_path = work / "bisection_context.yaml"
         params = lab.sut()["connection"]["params"]
@@ -206,7 +234,7 @@ def run_demo(o: DemoOptions, say=print) -> DemoResult:
     return DemoResult(expected=hist["culprit"], found=found, confirmation=confirmation,
                       confirm_sessions=confirm_sessions,
                       subject=hist["culprit_subject"], commits=o.commits, tested=tested, steps=steps,
-                      baseline_sessions=2 * o.sessions, seconds=time.monotonic() - started,
+                      baseline_sessions=2 * sessions, seconds=time.monotonic() - started,
                       workdir=str(work))
 
 
