@@ -142,8 +142,13 @@ def plain_store(tmp_path):
     return path
 
 
-def test_fast_column_read_equals_samples(plain_store):
+@pytest.mark.parametrize("reader", ["arrow", "python"])
+def test_fast_column_read_equals_samples(plain_store, reader, monkeypatch):
+    from fastpath.store.csvstore import CsvStore
+    if reader == "python":
+        monkeypatch.setattr(CsvStore, "_arrow_columns", lambda self: None)
     with open_store(str(plain_store), readonly=True) as store:
+        assert (store._arrow_columns() is not None) == (reader == "arrow")
         for filters in ({}, {"swprofiles": ["a", "c"]}, {"resultclass": "r2"}, {"sut": "lab", "benchmark": "x/y"},
                         {"swprofiles": ["zz"]}):
             cols = store.sample_columns(**filters)

@@ -321,20 +321,62 @@ class CsvStore(Store):
         index = {v: i for i, v in enumerate(values)}
         return values, np.fromiter(map(index.__getitem__, column), dtype=np.int64, count=len(column))
 
+    def _arrow_columns(self) -> tuple | None:
+        """The 7 data columns of samples.csv parsed by Arrow's C++ CSV reader: the four id
+        columns as (values, codes) and the three numbers as arrays; None when Arrow is not
+        installed, the file has quoted fields, or anything in it does not parse (the Python
+        paths then read it, and name a bad line)."""
+        try:
+            import pyarrow as pa
+            import pyarrow.csv as pacsv
+        except ImportError:
+            return None
+        path = self._file("samples")
+        if not os.path.exists(path):
+            return None
+        good, _ = complete_size(path)
+        with open(path, "rb") as fh:
+            data = fh.read(good)
+        header = ",".join(HEADERS["samples"]).encode()
+        if b'"' in data or b"\r" in data or data[:len(header) + 1] != header + b"\n":
+            return None
+        names = list(HEADERS["samples"][:7])
+        types = {name: pa.string() for name in names[:4]}
+        types.update({names[4]: pa.int64(), names[5]: pa.int64(), names[6]: pa.float64()})
+        try:
+            table = pacsv.read_csv(pa.py_buffer(data), parse_options=pacsv.ParseOptions(quote_char=False),
+                                   convert_options=pacsv.ConvertOptions(
+                                       column_types=types, include_columns=names, strings_can_be_null=False,
+                                       quoted_strings_can_be_null=False))
+        except (pa.ArrowInvalid, KeyError):
+            return None
+        coded = []
+        for i in range(4):
+            encoded = table.column(i).combine_chunks().dictionary_encode()
+            coded.append((encoded.dictionary.to_pylist(), encoded.indices.to_numpy().astype(np.int64)))
+        numbers = [table.column(i).to_numpy() for i in (4, 5, 6)]
+        return coded, numbers, table.num_rows
+
     def sample_columns(self, *, sut: str | None = None, swprofiles: Iterable[str] | None = None,
                        benchmark: str | None = None,
                        resultclass: str | None = None) -> SampleColumns:
-        """Whole-file parse, then column-wise coding and numpy conversion (fast path)."""
-        cols, n = self._sample_fields()
-        suts, sut_c = self._coded(cols[0])
-        swps, swp_c = self._coded(cols[1])
-        benches, bench_c = self._coded(cols[2])
-        names, name_c = self._coded(cols[3])
+        """Whole-file parse (Arrow's reader when installed, else one split in Python), then
+        column-wise coding and numpy conversion."""
+        arrow = self._arrow_columns()
+        if arrow is not None:
+            ((suts, sut_c), (swps, swp_c), (benches, bench_c), (names, name_c)), numbers, n = arrow
+        else:
+            cols, n = self._sample_fields()
+            suts, sut_c = self._coded(cols[0])
+            swps, swp_c = self._coded(cols[1])
+            benches, bench_c = self._coded(cols[2])
+            names, name_c = self._coded(cols[3])
         pairs, rc_c = np.unique(bench_c * max(len(names), 1) + name_c, return_inverse=True)
         rcs = [(benches[int(p) // max(len(names), 1)], names[int(p) % max(len(names), 1)]) for p in pairs]
         try:
-            numbers = [self._numbers(cols[4], np.int64), self._numbers(cols[5], np.int64),
-                       self._numbers(cols[6], np.float64)]
+            if arrow is None:
+                numbers = [self._numbers(cols[4], np.int64), self._numbers(cols[5], np.int64),
+                           self._numbers(cols[6], np.float64)]
         except ValueError:
             for _ in self.samples():
                 pass                 # raises StoreError naming file:line
