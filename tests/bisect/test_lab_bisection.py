@@ -5,18 +5,22 @@ sequence: a plan records the good and bad baselines on the lab VM, `bisect start
 context, then in the kernel tree `git bisect start; git bisect good; git bisect bad;
 git bisect run scripts/execute_bisection.sh ctx.yaml`.
 
-One history of 8 commits after the lab base: the culprit at 3 (getppid() made ~3x slower, so
-that it stands out of the noise of a busy 2-core machine running TCG), a commit that does not
-build at 4 (5 fixes it) and one whose kernel panics at boot at 6 (7 reverts it). git bisect
-visits 4, 6, 5, 2, 3 in that order (its choice after a skip is deterministic: checked on a toy
-repository), so one run proves all three: the culprit is found although one commit does not
-build (skipped, 125) and one panics (skipped, 125, after the SUT is power-cycled back). Then
-`bisect confirm` re-tests the named commit against its parent in alternating boots.
+One history of 8 commits after the lab base: a culprit (getppid() made ~3x slower, so that it
+stands out of the noise of a busy 2-core machine running TCG), a commit that does not build
+(the next one fixes it) and one whose kernel panics at boot (the next one reverts it). The
+positions are chosen so that git bisect visits both untestable commits: where git goes after a
+skip depends on the commits' ids (it breaks ties by object id), so dry runs of `git bisect run`
+with an oracle script (no build, no VM) over the same deterministic history pick them. One real
+run then proves all three: the culprit is found although one commit does not build (skipped,
+125) and one panics (skipped, 125, after the SUT is power-cycled back). Then `bisect confirm`
+re-tests the named commit against its parent in alternating boots.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
+import subprocess
 import sys
 
 import pytest
@@ -26,12 +30,60 @@ from fastpath.errors import UserError
 from fastpath.lab import cache, demo, history
 from fastpath.store import open_store
 
+COMMITS, SEED, REGRESSION = 8, 3, 200
+ORACLE = r'''#!/usr/bin/env python3
+"""git bisect run oracle: the recorded truth about the checked-out commit; no build, no SUT."""
+import json, subprocess, sys
+sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+record = json.load(open(".git/fastpath-lab-history.json"))
+index = record["commits"].index(sha) + 1
+with open(".git/oracle-visits", "a") as out:
+    out.write(f"{index}\n")
+if sha in record["broken_build"] or sha in record["panic"]:
+    sys.exit(125)
+sys.exit(1 if index >= record["culprit_index"] else 0)
+'''
+
+
+def _git(tree, *argv):
+    return subprocess.run(["git", "-C", str(tree), *argv], capture_output=True, text=True, check=True).stdout
+
+
+def positions_git_visits(tree, tmp_path):
+    """(culprit, broken build, panic) positions whose history makes git bisect visit both
+    untestable commits and still name the culprit (dry runs; the first candidate usually works)."""
+    oracle = tmp_path / "oracle.py"
+    oracle.write_text(ORACLE)
+    oracle.chmod(0o755)
+    first = [(3, 1, 4), (6, 7, 4)]
+    rest = [t for t in itertools.product(range(2, COMMITS + 1), range(1, COMMITS), range(1, COMMITS))
+            if len(set(t)) == 3 and abs(t[1] - t[2]) > 1 and t[0] - 1 not in t[1:] and t not in first]
+    try:
+        for culprit, broken, panic in first + rest:
+            cache.reset_to_base(tree)
+            hist = history.make_history(tree, COMMITS, regression_pct=REGRESSION, seed=SEED, culprit_at=culprit,
+                                        broken_build_at=broken, panic_at=panic)
+            (tree / ".git" / "oracle-visits").write_text("")
+            _git(tree, "bisect", "start")
+            _git(tree, "bisect", "good", hist["base"])
+            _git(tree, "bisect", "bad", hist["head"])
+            out = subprocess.run(["git", "-C", str(tree), "bisect", "run", str(oracle)], capture_output=True,
+                                 text=True).stdout
+            _git(tree, "bisect", "reset")
+            visits = {int(v) for v in (tree / ".git" / "oracle-visits").read_text().split()}
+            if {broken, panic} <= visits and f"{hist['culprit']} is the first bad commit" in out:
+                return culprit, broken, panic
+    finally:
+        cache.reset_to_base(tree)
+    pytest.fail(f"no history of {COMMITS} commits makes git bisect visit both a broken build and a panic")
+
 
 @pytest.mark.lab
 def test_bisection_finds_the_culprit_past_a_broken_build_and_a_panic(lab_tree, lab_kernel, tmp_path):
-    options = demo.DemoOptions(workdir=str(tmp_path), tree=str(lab_tree), commits=8, regression_pct=200,
-                               seed=3, culprit_at=3, broken_build_at=4, panic_at=6, sessions=5, repeats=5,
-                               iterations=500000, progress=False)
+    culprit, broken, panic = positions_git_visits(lab_tree, tmp_path)
+    options = demo.DemoOptions(workdir=str(tmp_path), tree=str(lab_tree), commits=COMMITS,
+                               regression_pct=REGRESSION, seed=SEED, culprit_at=culprit, broken_build_at=broken,
+                               panic_at=panic, sessions=5, repeats=5, iterations=500000, progress=False)
     said = []
     try:
         result = demo.run_demo(options, say=said.append)
