@@ -313,13 +313,20 @@ class SprtJudge:
         why = (f"mean {self.b.mean(tested):.6g} over {n} sessions; good {sign * lv.good:.6g}, "
                f"bad {sign * lv.bad:.6g}{tracked}; log likelihood ratio {llr:+.2f} "
                f"(BAD >= {self.p.upper:.2f}, GOOD <= {self.p.lower:.2f})")
-        if llr >= self.p.upper:
-            return Decision(BAD, n, 0, why)
-        if llr <= self.p.lower:
-            return Decision(GOOD, n, 0, why)
-        if n >= self.p.max_sessions:
-            return Decision(SKIP, n, 0, f"undecided at the cap of {self.p.max_sessions} sessions: {why}")
-        return Decision(UNDECIDED, n, 1, why)
+        return _wald(self.p, llr, (BAD, GOOD), n, self.p.max_sessions, "sessions", 1, why)
+
+
+def _wald(p, llr: float, outcomes: tuple[str, str], n: int, cap: int, unit: str, need: int,
+          why: str) -> Decision:
+    """Wald's stopping rule: the first outcome at the upper threshold, the second at the lower,
+    SKIP at the cap, else UNDECIDED asking for ``need`` more sessions."""
+    if llr >= p.upper:
+        return Decision(outcomes[0], n, 0, why)
+    if llr <= p.lower:
+        return Decision(outcomes[1], n, 0, why)
+    if n >= cap:
+        return Decision(SKIP, n, 0, f"undecided at the cap of {cap} {unit}: {why}")
+    return Decision(UNDECIDED, n, need, why)
 
 
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
@@ -443,13 +450,8 @@ class ConfirmJudge:
         why = (f"culprit worse than its parent by {sum(d) / n:.6g} on average over {n} interleaved pairs; "
                f"baselines' gap {self.b.gap:.6g}; log likelihood ratio {llr:+.2f} "
                f"(CONFIRMED >= {self.p.upper:.2f}, REJECTED <= {self.p.lower:.2f})")
-        if llr >= self.p.upper:
-            return Decision(CONFIRMED, n, 0, why)
-        if llr <= self.p.lower:
-            return Decision(REJECTED, n, 0, why)
-        if n >= self.p.confirm_pairs:
-            return Decision(SKIP, n, 0, f"undecided at the cap of {self.p.confirm_pairs} pairs: {why}")
-        return Decision(UNDECIDED, n, 2 - (len(parent) - n), why)
+        return _wald(self.p, llr, (CONFIRMED, REJECTED), n, self.p.confirm_pairs, "pairs",
+                     2 - (len(parent) - n), why)
 
 
 def prepare_confirm(good, bad, improvement: str, params: SprtParams | None = None) -> ConfirmJudge:

@@ -41,12 +41,12 @@ SCHEMA_VERSION = 1
 
 
 @dataclass
-class SampleColumns:
-    """Samples as columns: entry i of every array describes sample i (order unspecified).
+class CodedColumns:
+    """Columns whose entry i names a SUT, swprofile, result class and session by code.
 
-    String ids are coded as small ints: ``suts[sut[i]]`` is sample i's SUT id,
+    String ids are coded as small ints: ``suts[sut[i]]`` is entry i's SUT id,
     ``swprofiles[swprofile[i]]`` its swprofile id, ``resultclasses[resultclass[i]]`` its
-    ``(benchmark id, result class name)``. Code tables may list ids with no sample here.
+    ``(benchmark id, result class name)``. Code tables may list ids with no entry here.
     """
 
     suts: list[str]
@@ -56,6 +56,12 @@ class SampleColumns:
     swprofile: np.ndarray      # int64 codes into swprofiles
     resultclass: np.ndarray    # int64 codes into resultclasses
     session: np.ndarray        # int64
+
+
+@dataclass
+class SampleColumns(CodedColumns):
+    """Samples as columns: entry i of every array describes sample i (order unspecified)."""
+
     repeat: np.ndarray         # int64
     value: np.ndarray          # float64
 
@@ -92,22 +98,15 @@ class SampleColumns:
 
 
 @dataclass
-class SessionAggregates:
+class SessionAggregates(CodedColumns):
     """Per-session aggregates: entry i describes the samples of one session of one
-    (SUT, swprofile, result class); order unspecified. Code tables as in SampleColumns.
+    (SUT, swprofile, result class); order unspecified.
 
     ``mean`` is the session's sum / count; ``m2`` the sum of squared deviations from that
     mean (computed two-pass or shifted, never as sum(v*v) - sum(v)**2/n, which loses digits
     to cancellation); so the sample variance of session i is ``m2[i] / (count[i] - 1)``.
     """
 
-    suts: list[str]
-    swprofiles: list[str]
-    resultclasses: list[tuple[str, str]]
-    sut: np.ndarray            # int64 codes into suts
-    swprofile: np.ndarray      # int64 codes into swprofiles
-    resultclass: np.ndarray    # int64 codes into resultclasses
-    session: np.ndarray        # int64
     count: np.ndarray          # int64, >= 1
     mean: np.ndarray           # float64
     m2: np.ndarray             # float64
