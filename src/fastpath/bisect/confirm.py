@@ -21,10 +21,10 @@ import logging
 from dataclasses import dataclass
 
 from fastpath.bisect import context as contexts
-from fastpath.bisect import data, policy as policies
-from fastpath.bisect.run import _swprofile_spec
-from fastpath.bisect.verdict import BAD, ERROR, GOOD, SKIP, UNDECIDED, Decision
-from fastpath.errors import FastpathError, KernelBootError, StoreError, SutError, UserError
+from fastpath.bisect import data, driver, policy as policies
+from fastpath.bisect.run import _swprofile_spec, baseline_values, step_plan
+from fastpath.bisect.verdict import BAD, ERROR, GOOD, SKIP, Decision
+from fastpath.errors import FastpathError, KernelBootError, SutError, UserError
 from fastpath.store import open_store
 
 log = logging.getLogger("fastpath.bisect")
@@ -66,13 +66,16 @@ def _judge(ctx: contexts.Context, good, bad) -> policies.ConfirmJudge:
     return policies.prepare_confirm(good, bad, ctx.improvement, params)
 
 
+class _BootFailed(Exception):
+    """A confirmation session's kernel did not boot (the SUT was recovered): stop, not confirmed."""
+
+
 def check(ctx: contexts.Context, kernel: str, modules: str | None, gitsha: str, parent_kernel: str,
           parent_modules: str | None, parent_gitsha: str, progress: bool = True) -> ConfirmResult:
     """Run the confirmation; raises FastpathError for infrastructure failures."""
     import pathlib
 
     from fastpath.execute import Progress, Runner
-    from fastpath.plan import plan_from_mapping
 
     for flag, path in (("--kernel", kernel), ("--parent-kernel", parent_kernel),
                        ("--modules", modules), ("--parent-modules", parent_modules)):
@@ -85,47 +88,41 @@ def check(ctx: contexts.Context, kernel: str, modules: str | None, gitsha: str, 
         def values(swp: str) -> list[float]:
             return data.session_values(store, ctx.sut, swp, ctx.benchmark, ctx.resultclass)
 
-        good, bad = values(ctx.good_swprofile), values(ctx.bad_swprofile)
-        if not good or not bad:
-            raise StoreError(f"{store.url}: the baseline copies of '{ctx.good_swprofile}' and "
-                           f"'{ctx.bad_swprofile}' are missing; run `fastpath bisect start` again")
-        judge = _judge(ctx, good, bad)
+        judge = _judge(ctx, *baseline_values(ctx, store))
         problem = judge.problem()
         if problem:
             raise UserError(f"cannot confirm: {problem}")
-        parent, culprit = values(parent_name), values(culprit_name)
-        result = ConfirmResult(SKIP, "", judge.decide(parent, culprit))
+        result = ConfirmResult(SKIP, "")
         runner = None
+
+        def take(which: int) -> float:
+            """Boot one session of the parent (0) or the culprit (1); return its value."""
+            nonlocal runner
+            if runner is None:
+                runner = Runner(step_plan(ctx, _swprofile_spec(ctx, parent_name, parent_kernel, parent_modules,
+                                                               parent_gitsha),
+                                          _swprofile_spec(ctx, culprit_name, kernel, modules, gitsha)),
+                                store, progress=Progress(None, enabled=progress))
+                runner.start()
+            name = (parent_name, culprit_name)[which]
+            before = len(values(name))
+            outcome = runner.run_swprofile(runner.plan.swprofiles[which], sessions=1)
+            now = values(name)
+            result.sessions_run += max(len(now) - before, 0)
+            if outcome.boot_failed:
+                why = outcome.errors[-1].message if outcome.errors else "boot failed"
+                raise _BootFailed(f"'{name}' did not boot: {why}")
+            if len(now) <= before:
+                last = outcome.errors[-1].message if outcome.errors else "no samples recorded"
+                raise SutError(f"no new '{ctx.resultclass}' samples for '{name}': {last}")
+            return now[-1]
+
+        parent, culprit = values(parent_name), values(culprit_name)
         try:
-            while result.decision.outcome == UNDECIDED:
-                if runner is None:
-                    specs = [_swprofile_spec(ctx, parent_name, parent_kernel, parent_modules, parent_gitsha),
-                             _swprofile_spec(ctx, culprit_name, kernel, modules, gitsha)]
-                    plan = plan_from_mapping({"sut": ctx.plan["sut"], "swprofiles": specs,
-                                              "benchmarks": ctx.plan["benchmarks"],
-                                              "defaults": ctx.plan.get("defaults") or {}},
-                                             f"{ctx.path} (confirm plan)")
-                    runner = Runner(plan, store, progress=Progress(None, enabled=progress))
-                    runner.start()
-                which = 0 if len(parent) <= len(culprit) else 1
-                name = (parent_name, culprit_name)[which]
-                before = len(parent) if which == 0 else len(culprit)
-                outcome = runner.run_swprofile(plan.swprofiles[which], sessions=1)
-                now = values(name)
-                result.sessions_run += max(len(now) - before, 0)
-                if outcome.boot_failed:
-                    why = outcome.errors[-1].message if outcome.errors else "boot failed"
-                    result.decision = Decision(SKIP, min(len(parent), len(culprit)), 0,
-                                               f"'{name}' did not boot: {why}")
-                    break
-                if len(now) <= before:
-                    last = outcome.errors[-1].message if outcome.errors else "no samples recorded"
-                    raise SutError(f"no new '{ctx.resultclass}' samples for '{name}': {last}")
-                if which == 0:
-                    parent = now
-                else:
-                    culprit = now
-                result.decision = judge.decide(parent, culprit)
+            result.decision = driver.confirm(judge, parent, culprit, lambda: take(0), lambda: take(1))
+        except _BootFailed as err:
+            result.decision = Decision(SKIP, min(len(values(parent_name)), len(values(culprit_name))), 0,
+                                       str(err))
         finally:
             if runner is not None:
                 runner.close()

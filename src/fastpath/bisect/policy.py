@@ -52,6 +52,7 @@ Policies (``POLICIES``; the name is recorded in the bisection context):
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, fields
 
@@ -123,10 +124,14 @@ def describe(name: str, params) -> dict:
     return {"name": name, "params": asdict(params)}
 
 
-def prepare(name: str, good, bad, improvement: str, params=None):
-    """A judge for policy ``name`` over these baselines (sequences of session values)."""
+def _check_improvement(improvement: str) -> None:
     if improvement not in (HIGHER, LOWER):
         raise ValueError(f"improvement must be {HIGHER!r} or {LOWER!r}, not {improvement!r}")
+
+
+def prepare(name: str, good, bad, improvement: str, params=None):
+    """A judge for policy ``name`` over these baselines (sequences of session values)."""
+    _check_improvement(improvement)
     params = params if params is not None else params_for(name)
     cls = {"sprt": SprtJudge, "fastpath-ci": CiJudge}[name]
     return cls(good, bad, improvement, params)
@@ -220,7 +225,22 @@ def track_levels(b: _Baselines, history, q: float, clip: float) -> Levels:
     return Levels(lg, lb, pgg, pbb, steps)
 
 
-class SprtJudge:
+class _Contaminated:
+    """A contaminated Student-t density (Huber): with probability 1 - outlier_share a session
+    is Student-t (the baselines' df) around ``loc``; otherwise a wild boot, uniform over a
+    range of ``width``. Needs ``self.b`` (_Baselines) and ``self.p`` (SprtParams)."""
+
+    def _contaminate(self, width: float) -> None:
+        df = self.b.df
+        self._tconst = (math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi))
+        self._wild = self.p.outlier_share / width if self.p.outlier_share > 0 else 0.0
+
+    def _density(self, y: float, loc: float, scale: float) -> float:
+        t = math.exp(self._tconst + _log_t(y, loc, scale, self.b.df))
+        return (1 - self.p.outlier_share) * t + self._wild
+
+
+class SprtJudge(_Contaminated):
     name = "sprt"
 
     def __init__(self, good, bad, improvement: str, params: SprtParams):
@@ -228,10 +248,7 @@ class SprtJudge:
         self.p = params
         b = self.b
         self.levels = Levels(b.mg, b.mb, b.sd ** 2 / b.kg, b.sd ** 2 / b.kb)
-        df = b.df
-        self._tconst = (math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi))
-        width = b.gap + 2 * params.outlier_range * b.sd      # where a wild boot may land
-        self._wild = params.outlier_share / width if params.outlier_share > 0 else 0.0
+        self._contaminate(b.gap + 2 * params.outlier_range * b.sd)      # where a wild boot may land
 
     def track(self, history) -> "SprtJudge":
         """This judge with the levels tracked over the bisection's earlier steps
@@ -239,14 +256,9 @@ class SprtJudge:
         history it is this judge."""
         if not history or not self.p.track_levels:
             return self
-        judge = SprtJudge.__new__(SprtJudge)
-        judge.__dict__.update(self.__dict__)
+        judge = copy.copy(self)
         judge.levels = track_levels(self.b, history, self.p.level_noise, self.p.level_clip)
         return judge
-
-    def _density(self, y: float, loc: float, scale: float) -> float:
-        t = math.exp(self._tconst + _log_t(y, loc, scale, self.b.df))
-        return (1 - self.p.outlier_share) * t + self._wild
 
     def _session_llr(self, y: float, sg: float, sb: float, lg: float | None = None,
                      lb: float | None = None) -> float:
@@ -382,7 +394,7 @@ class CiJudge:
 CONFIRMED, REJECTED = BAD, GOOD       # a confirmation's outcomes, in verdict terms
 
 
-class ConfirmJudge:
+class ConfirmJudge(_Contaminated):
     """Is there a step of the baselines' size between the named culprit and its parent?
 
     The bisection classified each commit against baselines recorded before it started; a
@@ -406,12 +418,9 @@ class ConfirmJudge:
     def __init__(self, good, bad, improvement: str, params: SprtParams | None = None):
         self.p = params or SprtParams()
         self.b = _Baselines(good, bad, improvement)
-        df = self.b.df
-        self._tconst = (math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi))
         # H1's step: the gap's one-sided lower bound (gap_z).
         self.step = self.b.gap - self.p.gap_z * self.b.sd * math.sqrt(1 / self.b.kg + 1 / self.b.kb)
-        width = self.b.gap + 2 * self.p.outlier_range * self.b.sd * math.sqrt(2)
-        self._wild = self.p.outlier_share / width if self.p.outlier_share > 0 else 0.0
+        self._contaminate(self.b.gap + 2 * self.p.outlier_range * self.b.sd * math.sqrt(2))
 
     def problem(self) -> str | None:
         base = self.b.problem()
@@ -421,10 +430,6 @@ class ConfirmJudge:
             return (f"the baselines' gap is not significant at gap_z={self.p.gap_z}: there is no step "
                     f"size to confirm")
         return None
-
-    def _density(self, d: float, loc: float, scale: float) -> float:
-        t = math.exp(self._tconst + _log_t(d, loc, scale, self.b.df))
-        return (1 - self.p.outlier_share) * t + self._wild
 
     def differences(self, parent, culprit) -> list[float]:
         """Badness-axis differences of the complete pairs (culprit_j - parent_j)."""
@@ -455,6 +460,6 @@ class ConfirmJudge:
 
 
 def prepare_confirm(good, bad, improvement: str, params: SprtParams | None = None) -> ConfirmJudge:
-    if improvement not in (HIGHER, LOWER):
-        raise ValueError(f"improvement must be {HIGHER!r} or {LOWER!r}, not {improvement!r}")
+    """A confirmation judge over these baselines (sequences of session values)."""
+    _check_improvement(improvement)
     return ConfirmJudge(good, bad, improvement, params)

@@ -61,13 +61,23 @@ def _swprofile_spec(ctx: contexts.Context, name: str, kernel: str, modules: str 
     return spec
 
 
-def step_plan(ctx: contexts.Context, swprofile: dict):
-    """The plan for this step: the context's SUT and benchmark, one swprofile."""
+def step_plan(ctx: contexts.Context, *swprofiles: dict):
+    """The plan for this step: the context's SUT and benchmark, these swprofiles."""
     from fastpath.plan import plan_from_mapping
 
-    mapping = {"sut": ctx.plan["sut"], "swprofiles": [swprofile], "benchmarks": ctx.plan["benchmarks"],
+    mapping = {"sut": ctx.plan["sut"], "swprofiles": list(swprofiles), "benchmarks": ctx.plan["benchmarks"],
                "defaults": ctx.plan.get("defaults") or {}}
     return plan_from_mapping(mapping, f"{ctx.path} (plan)")
+
+
+def baseline_values(ctx: contexts.Context, store) -> tuple[list[float], list[float]]:
+    """The good and bad baselines' session values from the output store (StoreError if gone)."""
+    good, bad = (data.session_values(store, ctx.sut, swp, ctx.benchmark, ctx.resultclass)
+                 for swp in (ctx.good_swprofile, ctx.bad_swprofile))
+    if not good or not bad:
+        raise StoreError(f"{store.url}: the baseline copies of '{ctx.good_swprofile}' and "
+                         f"'{ctx.bad_swprofile}' are missing; run `fastpath bisect start` again")
+    return good, bad
 
 
 def history(ctx: contexts.Context, store, current: str) -> list[tuple[str, list[float]]]:
@@ -102,12 +112,7 @@ def classify(ctx: contexts.Context, kernel: str, modules: str | None, gitsha: st
     name = swprofile_name(gitsha)
     with open_store(ctx.output_resultstore) as store:
         args = (ctx.sut, ctx.benchmark, ctx.resultclass)
-        good = data.session_values(store, ctx.sut, ctx.good_swprofile, *args[1:])
-        bad = data.session_values(store, ctx.sut, ctx.bad_swprofile, *args[1:])
-        if not good or not bad:
-            raise StoreError(f"{store.url}: the baseline copies of '{ctx.good_swprofile}' and "
-                             f"'{ctx.bad_swprofile}' are missing; run `fastpath bisect start` again")
-        judge = ctx.judge(good, bad).track(history(ctx, store, name))
+        judge = ctx.judge(*baseline_values(ctx, store)).track(history(ctx, store, name))
         values = data.session_values(store, ctx.sut, name, *args[1:])
         result = RunResult(SKIP, "", name, judge.decide(values), 0, len(values))
         runner = None
