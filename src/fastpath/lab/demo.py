@@ -130,9 +130,8 @@ def _top_up(plan_path: pathlib.Path, store_url: str, sut: str, o: DemoOptions, s
 
 def _git_bisect(tree: pathlib.Path, ctx: contexts.Context, ctx_path: pathlib.Path, script: pathlib.Path,
                 log_path: pathlib.Path, say) -> tuple[str, str]:
-    """The seed's sequence in the kernel tree; stream and keep the output; return it and the log."""
-    if (tree / ".git" / "BISECT_LOG").exists():
-        git(tree, "bisect", "reset")
+    """The seed's sequence in the kernel tree (run_demo's reset_to_base ended any earlier
+    bisection); stream and keep the output; return it and the log."""
     git(tree, "bisect", "start")
     git(tree, "bisect", "good", ctx.good_sha)
     git(tree, "bisect", "bad", ctx.bad_sha)
