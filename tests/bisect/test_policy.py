@@ -170,6 +170,41 @@ def test_sprt_advice_is_a_count_that_works():
     assert judge.baseline_sessions_needed(limit=k - 1) is None
 
 
+def test_one_wild_baseline_boot_neither_inflates_the_sd_nor_refuses_the_start():
+    """Outliers: 19 ordinary boots and one slowed by 10 sds in the good baseline. The plain
+    estimates (sd inflated, gap shrunk) make sprt refuse and ask for more than 100 sessions;
+    the contaminated fit sees the wild boot and starts with the recorded 20."""
+    rng = np.random.default_rng(3)
+    good = list(100 + rng.standard_normal(20))
+    bad = list(102 + rng.standard_normal(20))
+    good[5] = 110.0
+    plain = policy.prepare("sprt", good, bad, "lower", policy.params_for("sprt", {"robust_evidence": float("inf")}))
+    assert plain.b.sd > 1.5 and plain.problem() is not None
+    assert plain.baseline_sessions_needed(100) is None
+    judge = policy.prepare("sprt", good, bad, "lower")
+    assert judge.problem() is None and judge.baseline_sessions_needed() == 20
+    ordinary = good[:5] + good[6:]           # the pooled sd without the wild boot
+    sd = np.sqrt((np.var(ordinary) * 19 + np.var(bad) * 20) / 37)
+    assert judge.b.sd == pytest.approx(sd, rel=0.1) and judge.b.sd < plain.b.sd / 1.5
+    assert judge.b.mg == pytest.approx(float(np.mean(ordinary)), abs=0.1)      # plain: +0.5
+    # The confirmation uses the same fit.
+    assert policy.prepare_confirm(good, bad, "lower").b.sd == pytest.approx(judge.b.sd)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_fit_keeps_a_bimodal_benchmarks_second_mode_and_a_normal_sd(seed):
+    """30% of boots in a second layout 2 units up: that is the benchmark, not wild boots, so
+    the sd stays the plain one; normal baselines keep theirs too."""
+    rng = np.random.default_rng(seed)
+    modes = lambda n: list(np.where(rng.random(n) < 0.3, 2.0, 0.0) + 0.3 * rng.standard_normal(n))
+    good, bad = modes(20), [v + 2.0 for v in modes(20)]
+    b = policy.prepare("sprt", good, bad, "lower").b
+    plain = policy._Baselines(good, bad, "lower")
+    assert b.sd == plain.sd and b.mg == plain.mg
+    good, bad = list(rng.standard_normal(20)), list(2 + rng.standard_normal(20))
+    assert policy.prepare("sprt", good, bad, "lower").b.sd == policy._Baselines(good, bad, "lower").sd
+
+
 # -- confirming the named culprit against its parent -----------------------------------------
 def confirm_judge(improvement="lower", effect=4.0):
     good, bad, worse, rng = baselines(improvement, effect=effect)

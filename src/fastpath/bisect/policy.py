@@ -84,6 +84,10 @@ class SprtParams:
                                   # level, in baseline sd^2 (0: classified sessions pool with the baselines)
     level_clip: float = 3.0       # a classified session moves the tracked level by at most this many
                                   # predictive sds (a wild boot must not drag it)
+    robust_evidence: float = 10.0  # the baselines' means and common sd are fitted under a
+                                   # contaminated model (fit_baselines()) when that fit is at least
+                                   # e^this times likelier than the plain normal one (clearly wild
+                                   # boots among them); 0: always, inf: never
 
     @property
     def upper(self) -> float:
@@ -166,6 +170,44 @@ class _Baselines:
         return sum(float(v) for v in tested) / len(tested)
 
 
+def fit_baselines(b: _Baselines, share: float, spread: float, rounds: int = 200) -> _Baselines:
+    """``b`` with its means and pooled sd replaced by their maximum-likelihood estimates under
+    a contaminated normal model (EM, started from the plain estimates): each session is, with
+    probability 1 - ``share``, normal around its baseline's mean with the common sd, else a
+    wild boot uniform over gap + 2 ``spread`` sds (sprt's own model of a disturbed boot). A
+    session weighs by the normal part's posterior share, so a wild boot among the baseline
+    sessions neither inflates the sd nor moves a mean much, while a second mode (a share of
+    sessions well above ``share``) keeps its weight: the fit starts from the plain (wide)
+    estimates, and a mode that large is likelier as part of the normal than as wild boots.
+    The sd keeps the plain estimate's df correction (divided by the weights' sum minus 2)."""
+    if share <= 0:
+        return b
+    mg, mb, sd = b.mg, b.mb, b.sd
+    norm = 1 / math.sqrt(2 * math.pi)
+    for _ in range(rounds):
+        wild = share / (abs(mb - mg) + 2 * spread * sd)
+        means = []
+        ss = wsum = 0.0
+        for values, m in ((b.good, mg), (b.bad, mb)):
+            num = den = 0.0
+            for v in values:
+                z = (v - m) / sd
+                f = (1 - share) * norm * math.exp(-0.5 * z * z) / sd
+                r = f / (f + wild)
+                num, den = num + r * v, den + r
+                ss += r * (v - m) ** 2
+            means.append(num / den if den > 0 else m)
+            wsum += den
+        new_sd = math.sqrt(ss / max(wsum - 2, 1.0)) if ss > 0 else sd
+        moved = max(abs(new_sd - sd), abs(means[0] - mg), abs(means[1] - mb))
+        (mg, mb), sd = means, new_sd
+        if moved <= 1e-9 * sd:
+            break
+    fitted = copy.copy(b)
+    fitted.mg, fitted.mb, fitted.sd, fitted.gap = mg, mb, sd, mb - mg
+    return fitted
+
+
 def _log_t(x: float, loc: float, scale: float, df: int) -> float:
     """log Student-t density without the constant shared by equal-df densities."""
     z = (x - loc) / scale
@@ -240,12 +282,34 @@ class _Contaminated:
         return (1 - self.p.outlier_share) * t + self._wild
 
 
+def _loglik(b: _Baselines, mg: float, mb: float, sd: float, share: float, spread: float) -> float:
+    """log likelihood of both baselines' sessions, normal around mg/mb with sd, contaminated
+    with ``share`` of wild boots uniform over gap + 2 ``spread`` sds."""
+    wild = share / (abs(mb - mg) + 2 * spread * sd)
+    norm = (1 - share) / (sd * math.sqrt(2 * math.pi))
+    return sum(math.log(norm * math.exp(-0.5 * ((v - m) / sd) ** 2) + wild)
+               for values, m in ((b.good, mg), (b.bad, mb)) for v in values)
+
+
+def _fitted(b: _Baselines, p: SprtParams) -> _Baselines:
+    """The baselines as sprt uses them: fitted under the contaminated model when the data show
+    wild boots clearly (log likelihood at least ``robust_evidence`` above the plain normal
+    fit's), else as measured."""
+    if not math.isfinite(p.robust_evidence) or p.outlier_share <= 0:
+        return b
+    fit = fit_baselines(b, p.outlier_share, p.outlier_range)
+    n = b.kg + b.kb
+    plain = _loglik(b, b.mg, b.mb, b.sd * math.sqrt(b.df / n), 0.0, p.outlier_range)
+    robust = _loglik(b, fit.mg, fit.mb, fit.sd, p.outlier_share, p.outlier_range)
+    return fit if robust - plain >= p.robust_evidence else b
+
+
 class SprtJudge(_Contaminated):
     name = "sprt"
 
     def __init__(self, good, bad, improvement: str, params: SprtParams):
-        self.b = _Baselines(good, bad, improvement)
         self.p = params
+        self.b = self.fit = _fitted(_Baselines(good, bad, improvement), params)
         b = self.b
         self.levels = Levels(b.mg, b.mb, b.sd ** 2 / b.kg, b.sd ** 2 / b.kb)
         self._contaminate(b.gap + 2 * params.outlier_range * b.sd)      # where a wild boot may land
@@ -282,17 +346,17 @@ class SprtJudge(_Contaminated):
     def _reach(self, k: int | None = None) -> float:
         """|log ratio| that n = max_sessions sessions exactly at a baseline mean reach (with k
         baseline sessions each, default: as recorded): what the policy can decide at best."""
-        b, n = self.b, self.p.max_sessions
+        b, n = self.fit, self.p.max_sessions
         kg, kb = k or b.kg, k or b.kb
-        sg, sb = self._scales(n, kg, kb)
+        sg, sb = b.sd * math.sqrt(1 + n / kg), b.sd * math.sqrt(1 + n / kb)
         # Judge by a pessimistic gap (one-sided 95% lower bound): a gap that looks big only
         # because the baselines' noise inflated it must not pass.
         shrink = self.p.gap_z * b.sd * math.sqrt(1 / kg + 1 / kb)
         if b.gap <= shrink:
             return 0.0
         mg, mb = b.mg + shrink / 2, b.mb - shrink / 2
-        at_good = self._session_llr(mg, sg, sb) * -1
-        at_bad = self._session_llr(mb, sg, sb)
+        at_good = self._session_llr(mg, sg, sb, b.mg, b.mb) * -1
+        at_bad = self._session_llr(mb, sg, sb, b.mg, b.mb)
         return n * min(at_good, at_bad)
 
     def baseline_sessions_needed(self, limit: int = 1000) -> int | None:
@@ -310,7 +374,7 @@ class SprtJudge(_Contaminated):
             return None
         k = self.baseline_sessions_needed()
         more = f"record about {k} sessions of each baseline" if k else "the difference is too small"
-        return (f"the baselines differ by only {self.b.gap / self.b.sd:.2f} session standard deviations "
+        return (f"the baselines differ by only {self.fit.gap / self.fit.sd:.2f} session standard deviations "
                 f"({self.b.kg} good and {self.b.kb} bad sessions): policy sprt could not tell them "
                 f"apart within {self.p.max_sessions} sessions at alpha={self.p.alpha}, "
                 f"beta={self.p.beta}; {more}")
@@ -417,7 +481,7 @@ class ConfirmJudge(_Contaminated):
 
     def __init__(self, good, bad, improvement: str, params: SprtParams | None = None):
         self.p = params or SprtParams()
-        self.b = _Baselines(good, bad, improvement)
+        self.b = _fitted(_Baselines(good, bad, improvement), self.p)
         # H1's step: the gap's one-sided lower bound (gap_z).
         self.step = self.b.gap - self.p.gap_z * self.b.sd * math.sqrt(1 / self.b.kg + 1 / self.b.kb)
         self._contaminate(self.b.gap + 2 * self.p.outlier_range * self.b.sd * math.sqrt(2))
