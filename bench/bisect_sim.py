@@ -86,9 +86,9 @@ class Noise:
 
 def one_bisection(policy_name: str, model: str, n: int, effect: float, k: int,
                   rng: np.random.Generator, params=None, follow: int = 0,
-                  confirm: bool = False) -> tuple[str, int, int]:
+                  confirm: bool = False, confirm_skipped: bool = True, retries: int = 2) -> tuple[str, int, int]:
     """Run one simulated bisection; return (outcome, sessions spent in all, of which extra
-    baseline sessions recorded on the policy's advice)."""
+    baseline sessions: recorded on the policy's advice, or fresh ones for a retry)."""
     noise = Noise(model, rng)
     higher = rng.random() < 0.5
     improvement = policy.HIGHER if higher else policy.LOWER
@@ -103,71 +103,99 @@ def one_bisection(policy_name: str, model: str, n: int, effect: float, k: int,
         v = base + worse * (e + (effect if bad else 0.0) + drift * clock[0])
         return v
 
-    good = [value(False) for _ in range(k)]
-    bad = [value(True) for _ in range(k)]
-    if difference_problem(good, bad, improvement):
-        return "refused", 0, 0
-    judge = policy.prepare(policy_name, good, bad, improvement, params)
-    extra = 0
-    for _ in range(3):
-        if not judge.problem():
-            break
-        # The user follows `bisect start`'s advice ("record about K sessions of each
-        # baseline") when K is at most `follow`, and starts again with all the sessions.
-        want = judge.baseline_sessions_needed(follow) if follow and hasattr(judge, "baseline_sessions_needed") else None
-        if want is None or want <= len(good):
-            return "refused", 0, 0
-        extra += 2 * (want - len(good))
-        good += [value(False) for _ in range(want - len(good))]
-        bad += [value(True) for _ in range(want - len(bad))]
+    culprit = [0]               # drawn once the first start succeeds (the same seeds as before)
+    spent = {"extra": 0}        # baseline sessions beyond the first k of each
+
+    def attempt(first: bool) -> str:
+        """Baselines, `bisect start`'s checks (its advice followed), the bisection, `bisect
+        confirm`: one outcome."""
+        good = [value(False) for _ in range(k)]
+        bad = [value(True) for _ in range(k)]
+        if not first:
+            spent["extra"] += 2 * k
         if difference_problem(good, bad, improvement):
-            return "refused", extra, extra
+            return "refused"
         judge = policy.prepare(policy_name, good, bad, improvement, params)
-    else:
-        if judge.problem():
-            return "refused", extra, extra
-    culprit = int(rng.integers(1, n + 1))
+        for _ in range(3):
+            if not judge.problem():
+                break
+            # The user follows `bisect start`'s advice ("record about K sessions of each
+            # baseline") when K is at most `follow`, and starts again with all the sessions.
+            want = (judge.baseline_sessions_needed(follow)
+                    if follow and hasattr(judge, "baseline_sessions_needed") else None)
+            if want is None or want <= len(good):
+                return "refused"
+            spent["extra"] += 2 * (want - len(good))
+            good += [value(False) for _ in range(want - len(good))]
+            bad += [value(True) for _ in range(want - len(bad))]
+            if difference_problem(good, bad, improvement):
+                return "refused"
+            judge = policy.prepare(policy_name, good, bad, improvement, params)
+        else:
+            if judge.problem():
+                return "refused"
+        if first:
+            culprit[0] = int(rng.integers(1, n + 1))
 
-    def take_for(i: int):
-        def take() -> float:
-            clock[0] += 1
-            return value(i >= culprit)
-        return take
+        def take_for(i: int):
+            def take() -> float:
+                clock[0] += 1
+                return value(i >= culprit[0])
+            return take
 
-    history: list = []          # [(outcome, session values)]: what `bisect run` reads back
+        history: list = []          # [(outcome, session values)]: what `bisect run` reads back
 
-    def test(i: int) -> str:
-        values: list[float] = []
-        take = take_for(i)
+        def test(i: int) -> str:
+            values: list[float] = []
+            take = take_for(i)
 
-        def take_recorded() -> float:
-            values.append(take())
-            return values[-1]
+            def take_recorded() -> float:
+                values.append(take())
+                return values[-1]
 
-        outcome = driver.classify(judge.track(history), [], take_recorded).outcome
-        history.append((outcome, values))
-        return outcome
+            outcome = driver.classify(judge.track(history), [], take_recorded).outcome
+            history.append((outcome, values))
+            return outcome
 
-    result = driver.bisect(range(n + 1), test)
-    if result.first_bad is None:
-        return "skipped", clock[0] + extra, extra
-    named = result.first_bad
-    if confirm:
+        result = driver.bisect(range(n + 1), test)
+        if not confirm:
+            if result.first_bad is None:
+                return "skipped"
+            return "correct" if result.first_bad == culprit[0] else "wrong"
+        # `bisect confirm` the named culprit against its parent; when git left only skipped
+        # commits, each candidate in turn (confirm_skipped) until one is confirmed.
         checker = policy.prepare_confirm(good, bad, improvement, params)
-        d = driver.confirm(checker, [], [], take_for(named - 1), take_for(named))
-        if d.outcome != policy.CONFIRMED:
-            return "unconfirmed", clock[0] + extra, extra
-    return ("correct" if named == culprit else "wrong"), clock[0] + extra, extra
+        candidates = result.candidates if (result.first_bad is not None or confirm_skipped) else []
+        named, _ = driver.confirm_candidates(checker, candidates, lambda c: c - 1, lambda c: take_for(c)())
+        if named is None:
+            return "skipped" if result.first_bad is None else "unconfirmed"
+        return "correct" if named == culprit[0] else "wrong"
+
+    outcome = attempt(True)
+    for _ in range(retries if confirm and outcome in ("unconfirmed", "skipped") else 0):
+        # Inconclusive: the user records fresh baselines (k sessions each, the machine as it is
+        # now) and bisects the whole range again (`bisect start` with them, git bisect, confirm).
+        again = attempt(False)
+        if again != "refused":
+            outcome = again
+        if outcome not in ("unconfirmed", "skipped"):
+            break
+    if outcome == "refused" and not clock[0]:
+        return "refused", spent["extra"], spent["extra"]
+    return outcome, clock[0] + spent["extra"], spent["extra"]
 
 
 def run_cell(args) -> dict:
-    policy_name, model, n, effect, k, runs, seed, overrides, follow, confirm = args
+    policy_name, model, n, effect, k, runs, seed, overrides, follow, confirm = args[:10]
+    confirm_skipped = args[10] if len(args) > 10 else True
+    retries = args[11] if len(args) > 11 else 2
     rng = np.random.default_rng(seed)
     params = policy.params_for(policy_name, overrides.get(policy_name))
     counts = {"correct": 0, "wrong": 0, "skipped": 0, "unconfirmed": 0, "refused": 0}
     sessions, extras = [], []
     for _ in range(runs):
-        outcome, spent, extra = one_bisection(policy_name, model, n, effect, k, rng, params, follow, confirm)
+        outcome, spent, extra = one_bisection(policy_name, model, n, effect, k, rng, params, follow, confirm,
+                                              confirm_skipped, retries)
         counts[outcome] += 1
         if outcome != "refused":
             sessions.append(spent)
@@ -204,6 +232,12 @@ def main(argv: list[str] | None = None) -> int:
                          "K <= this (0: never; the refusal stands)")
     ap.add_argument("--confirm", choices=("yes", "no"), default="yes",
                     help="sprt: confirm the named culprit against its parent (`bisect confirm`)")
+    ap.add_argument("--confirm-candidates", choices=("yes", "no"), default="yes",
+                    help="sprt with --confirm yes: when git ends with only skipped commits left, "
+                         "`bisect confirm` each candidate in turn until one is confirmed")
+    ap.add_argument("--retries", type=int, default=2,
+                    help="sprt with --confirm yes: after an inconclusive end (unconfirmed, or only skipped "
+                         "and no candidate confirmed) record fresh baselines and bisect again, this many times")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--param", action="append", default=[], metavar="POLICY.KEY=VALUE",
@@ -217,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides.setdefault(name, {})[field] = (value.lower() in ("1", "true", "yes") if kind is bool
                                                  else kind(value))
     cells = [(p, m, n, e, args.baseline_sessions, args.runs, args.seed + i, overrides, args.follow_advice,
-              args.confirm == "yes" and p == "sprt")
+              args.confirm == "yes" and p == "sprt", args.confirm_candidates == "yes", args.retries)
              for i, (p, m, n, e) in enumerate(itertools.product(args.policies, args.models, args.sizes,
                                                                   args.effects))]
     started = time.monotonic()

@@ -145,3 +145,30 @@ def test_confirm_boots_parent_and_culprit_alternately_and_reuses_sessions():
     d = driver.confirm(judge, [100.0, 100.1], [104.0, 103.9], lambda: pytest.fail("no more"),
                        lambda: pytest.fail("no more"))
     assert d.outcome == policy.CONFIRMED
+
+
+def test_confirm_candidates_in_order_until_one_is_confirmed_reusing_sessions():
+    """git left commits 5, 6 (skipped) and 7: the step is at 6. 5 is not confirmed (no step
+    from 4), 6 is; 7 is never booted. 5's sessions are reused as 6's parent sessions."""
+    rng = np.random.default_rng(4)
+    good = list(100 + rng.standard_normal(20))
+    bad = list(104 + rng.standard_normal(20))
+    judge = policy.prepare_confirm(good, bad, "lower")
+    booted = []
+
+    def take(commit):
+        booted.append(commit)
+        return (104.0 if commit >= 6 else 100.0) + 0.2 * rng.standard_normal()
+
+    recorded = {}
+    named, decisions = driver.confirm_candidates(judge, [5, 6, 7], lambda c: c - 1, take, recorded)
+    assert named == 6
+    assert [(c, d.outcome) for c, d in decisions] == [(5, policy.REJECTED), (6, policy.CONFIRMED)]
+    assert 7 not in booted and set(recorded) == {4, 5, 6}
+    # 6's confirmation paired 5's sessions from the first confirmation (at least 2: the
+    # minimum pairs) before booting 5 again: it starts with two boots of 6.
+    first6 = booted.index(6)
+    assert booted[:first6].count(5) >= 2 and booted[first6:first6 + 2] == [6, 6]
+    # No candidate with a step: none confirmed.
+    named, decisions = driver.confirm_candidates(judge, [2, 3], lambda c: c - 1, take)
+    assert named is None and [d.outcome for _, d in decisions] == [policy.REJECTED, policy.REJECTED]

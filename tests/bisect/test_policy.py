@@ -250,6 +250,40 @@ def test_confirm_interleaves_and_needs_two_pairs_and_caps():
     assert d.outcome == SKIP and f"cap of {cap} pairs" in d.reason
 
 
+def test_confirm_counts_a_pair_below_zero_as_below_zero():
+    """A culprit better than its parent in a pair says "no step" with the probability each
+    hypothesis gives a pair below 0 (censored), however far below: ten pairs alternating
+    -0.6 and +0.4 (parent - culprit about 0) reject; counted as 0 they would not yet."""
+    rng = np.random.default_rng(7)
+    judge = policy.prepare_confirm(list(100 + rng.standard_normal(20)), list(102 + rng.standard_normal(20)), "lower")
+    parent = [100.0] * 10
+    culprit = [100.0 + x for x in [-0.6, 0.4] * 5]
+    assert judge.decide(parent, culprit).outcome == policy.REJECTED
+    assert judge.decide(parent[:8], culprit[:8]).outcome == UNDECIDED
+    far = [100.0 + x for x in [-30.0, 0.4] * 5]
+    assert judge.llr(parent, far) == pytest.approx(judge.llr(parent, culprit))
+    scale = judge.b.sd * 2 ** 0.5
+    at_zero = sum(np.log(judge._density(max(x - 100.0, 0.0), judge.step, scale))
+                  - np.log(judge._density(max(x - 100.0, 0.0), 0.0, scale)) for x in culprit)
+    assert at_zero > judge.p.lower            # the old clipped count: still undecided
+
+
+def test_confirm_false_confirmations_stay_near_alpha_for_a_small_step():
+    """No step between parent and culprit, baselines 1 sd apart (the step to confirm is
+    small): over 1500 confirmations at most 3 confirm (alpha = 0.001 per confirmation; the
+    earlier count-as-0 rule confirmed about 0.3%)."""
+    from fastpath.bisect import driver
+    rng = np.random.default_rng(3)
+    confirmed = 0
+    for _ in range(1500):
+        judge = policy.prepare_confirm(list(rng.standard_normal(20)), list(1 + rng.standard_normal(20)), "lower")
+        if judge.problem():
+            continue
+        d = driver.confirm(judge, [], [], rng.standard_normal, rng.standard_normal)
+        confirmed += d.outcome == policy.CONFIRMED
+    assert confirmed <= 3
+
+
 def test_confirm_refuses_baselines_without_a_significant_gap():
     good = [100.0, 101.0, 99.0, 100.5]
     bad = [100.6, 101.4, 99.6, 100.9]
@@ -341,8 +375,24 @@ def test_fastpath_ci_does_not_track():
 def test_level_tracking_is_what_finds_culprits_under_drift():
     """Same seed, tracking switched off: the stale baselines skip and misjudge more."""
     sim = _sim()
-    off = sim.run_cell(("sprt", "drift", 100, 2.0, 20, 40, 5, {"sprt": {"track_levels": False}}, 100, True))
-    on = sim.run_cell(("sprt", "drift", 100, 2.0, 20, 40, 5, {}, 100, True))
+    # One bisection and its confirmation (no candidates confirmed, no retries).
+    off = sim.run_cell(("sprt", "drift", 100, 2.0, 20, 40, 5, {"sprt": {"track_levels": False}}, 100, True,
+                        False, 0))
+    on = sim.run_cell(("sprt", "drift", 100, 2.0, 20, 40, 5, {}, 100, True, False, 0))
     assert off["wrong"] == on["wrong"] == 0
     assert on["correct"] >= off["correct"] + 5, (on, off)
     assert on["sessions"] < off["sessions"]
+
+
+def test_confirming_candidates_and_retrying_recover_inconclusive_ends_under_drift():
+    """Same seed: the bisection alone ends inconclusive under drift in some runs (only skipped
+    commits left, or a culprit the confirmation withdraws); confirming the candidates and
+    bisecting again with fresh baselines finds those culprits, at the cost of more sessions."""
+    sim = _sim()
+    cell = ("sprt", "drift", 1000, 2.0, 20, 60, 11, {}, 100, True)
+    alone = sim.run_cell(cell + (False, 0))
+    full = sim.run_cell(cell + (True, 2))
+    assert alone["skipped"] + alone["unconfirmed"] >= 4, alone
+    assert full["wrong"] == alone["wrong"] == 0
+    assert full["correct"] >= alone["correct"] + alone["skipped"] + alone["unconfirmed"] - 1, (full, alone)
+    assert full["sessions"] > alone["sessions"]

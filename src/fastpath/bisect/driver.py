@@ -14,7 +14,10 @@ per session; it returns the final Decision. The simulator and the CLI share both
 
 ``confirm(judge, parent, culprit, take_parent, take_culprit)`` re-tests a named culprit
 against its parent in interleaved sessions (parent, culprit, parent, ...) with a
-policy.ConfirmJudge, as `fastpath bisect confirm` does.
+policy.ConfirmJudge, as `fastpath bisect confirm` does. ``confirm_candidates`` does that for
+each candidate git left when only skipped commits remained, in order, until one is
+confirmed (what a user does with `bisect confirm` then; recorded sessions of a commit are
+reused, as `bisect confirm` reuses its ``confirm-<sha12>`` sessions).
 """
 
 from __future__ import annotations
@@ -104,4 +107,30 @@ def confirm(judge, parent: Sequence[float], culprit: Sequence[float], take_paren
     return decision
 
 
-__all__ = ["bisect", "classify", "confirm", "BisectResult", "GOOD", "BAD", "SKIP"]
+def confirm_candidates(judge, candidates: Sequence, parent_of: Callable[[object], object],
+                       take: Callable[[object], float], recorded: dict | None = None) -> tuple[object | None, list]:
+    """Confirm each candidate against its parent (``parent_of``), in order, until one is
+    CONFIRMED; ``take(commit)`` boots one session of a commit. ``recorded`` ({commit: session
+    values}, updated) holds the confirmation sessions already measured, which are reused (a
+    candidate's sessions are its successor's parent sessions). Returns (the confirmed
+    candidate or None, [(candidate, Decision)] in order)."""
+    recorded = {} if recorded is None else recorded
+    decisions = []
+
+    def taker(commit):
+        def one() -> float:
+            value = take(commit)
+            recorded.setdefault(commit, []).append(value)
+            return value
+        return one
+
+    for commit in candidates:
+        parent = parent_of(commit)
+        d = confirm(judge, recorded.get(parent, []), recorded.get(commit, []), taker(parent), taker(commit))
+        decisions.append((commit, d))
+        if d.outcome == BAD:
+            return commit, decisions
+    return None, decisions
+
+
+__all__ = ["bisect", "classify", "confirm", "confirm_candidates", "BisectResult", "GOOD", "BAD", "SKIP"]

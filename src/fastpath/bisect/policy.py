@@ -56,6 +56,8 @@ import copy
 import math
 from dataclasses import asdict, dataclass, fields
 
+from scipy.special import stdtr
+
 from fastpath.analysis.stats import mean_ci
 from fastpath.bisect.verdict import BAD, GOOD, SKIP, UNDECIDED, Decision
 from fastpath.errors import UserError
@@ -471,7 +473,8 @@ class ConfirmJudge(_Contaminated):
     and a larger true step only makes CONFIRMED likelier) against H0 "d is centred on 0" (a
     misclassified commit and its neighbour have the same mean), both Student-t with scale
     sd * sqrt(2) (two sessions' noise) and the same contaminated model as sprt (a pair below
-    0, a culprit better than its parent, counts as 0), with sprt's alpha, beta and
+    0, a culprit better than its parent, counts only as "below 0", with the probability each
+    hypothesis gives that: censored at 0), with sprt's alpha, beta and
     min_sessions (in pairs), capped at ``confirm_pairs`` pairs. CONFIRMED (BAD: the culprit
     is worse than its parent by about the gap), REJECTED (GOOD: no step: the bisection's
     answer is withdrawn), SKIP (undecided at the cap: not confirmed either).
@@ -484,7 +487,16 @@ class ConfirmJudge(_Contaminated):
         self.b = _fitted(_Baselines(good, bad, improvement), self.p)
         # H1's step: the gap's one-sided lower bound (gap_z).
         self.step = self.b.gap - self.p.gap_z * self.b.sd * math.sqrt(1 / self.b.kg + 1 / self.b.kb)
-        self._contaminate(self.b.gap + 2 * self.p.outlier_range * self.b.sd * math.sqrt(2))
+        spread = self.p.outlier_range * self.b.sd * math.sqrt(2)
+        self._contaminate(self.b.gap + 2 * spread)
+        # log P(pair <= 0 | step) - log P(pair <= 0 | no step): Student-t mass below 0 plus the
+        # wild boots' share of the range below 0 (the range reaches `spread` below 0).
+        if self.step > 0:
+            wild_below = self.p.outlier_share * spread / (self.b.gap + 2 * spread)
+            t_below = lambda loc: (1 - self.p.outlier_share) * float(stdtr(self.b.df, -loc / (self.b.sd * math.sqrt(2))))
+            self._below = math.log(t_below(self.step) + wild_below) - math.log(t_below(0.0) + wild_below)
+        else:
+            self._below = 0.0
 
     def problem(self) -> str | None:
         base = self.b.problem()
@@ -503,10 +515,12 @@ class ConfirmJudge(_Contaminated):
         d = self.differences(parent, culprit)
         b, n = self.b, len(d)
         scale = b.sd * math.sqrt(2)
-        # A culprit better than its parent is no worse than it: a pair below 0 counts as 0
-        # (far below 0, both tails would otherwise look alike and hide that it is no step).
-        return sum(math.log(self._density(max(x, 0.0), self.step, scale))
-                   - math.log(self._density(max(x, 0.0), 0.0, scale)) for x in d)
+        # A culprit better than its parent is no worse than it: a pair below 0 only says "below
+        # 0" (far below 0, both tails would otherwise look alike and hide that it is no step),
+        # and counts with the probability each hypothesis gives that (censored at 0).
+        return sum(self._below if x <= 0 else
+                   math.log(self._density(x, self.step, scale)) - math.log(self._density(x, 0.0, scale))
+                   for x in d)
 
     def decide(self, parent, culprit) -> Decision:
         """Decision over the pairs so far; ``need`` counts sessions (parent then culprit)."""
