@@ -3,10 +3,12 @@
 #   qemu-system-x86 linux-source-6.1 ...  the lab: a real kernel booted under QEMU
 #   dropbear-bin busybox-static kexec-tools sysbench rt-tests: what the lab VM's initramfs carries
 #   openssh-client openssh-server: the SSH client fastpath uses, and a test sshd
+#   grub-common grub2-common grub-pc-bin e2fsprogs: the lab disk that boots through GRUB
+#     (binaries only: nothing is installed into this machine's own boot sector)
 set -euo pipefail
 PKGS=(qemu-system-x86 qemu-utils linux-source-6.1 dropbear-bin busybox-static kexec-tools
       openssh-server openssh-sftp-server openssh-client bc bison flex libelf-dev libssl-dev cpio ccache
-      sysbench rt-tests xz-utils build-essential git)
+      sysbench rt-tests xz-utils build-essential git grub-common grub2-common grub-pc-bin e2fsprogs)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

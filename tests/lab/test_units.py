@@ -1,15 +1,16 @@
-"""Lab pieces that need no kernel build: cpio, keys, QEMU command, benchmarks, CLI errors."""
+"""Lab pieces that need no kernel build: cpio, GRUB disk, keys, QEMU command, benchmarks, CLI errors."""
 
 from __future__ import annotations
 
 import pathlib
 import re
+import struct
 import subprocess
 
 import pytest
 
 from fastpath.cli.main import main
-from fastpath.lab import initramfs, keys, qemu, vm
+from fastpath.lab import disk, initramfs, keys, qemu, vm
 from fastpath.lab.cpio import CpioWriter
 
 pytestmark = pytest.mark.lab
@@ -107,3 +108,59 @@ def test_culprit_without_history_is_one_line_error(tmp_path, capsys):
 def test_build_of_a_non_tree_is_one_line_error(tmp_path, capsys):
     assert main(["lab", "build", str(tmp_path)]) == 1
     assert "not a kernel tree" in capsys.readouterr().err
+
+
+def _fake_bzimage(path: pathlib.Path, release: str) -> pathlib.Path:
+    """Just enough of an x86 boot header for image_version: 'HdrS' and the version pointer."""
+    head = bytearray(0x400)
+    head[0x202:0x206] = b"HdrS"
+    head[0x20E:0x210] = (0x100).to_bytes(2, "little")          # string at 0x200 + 0x100
+    text = f"{release} (root@lab) #1 SMP Sun Nov 29 00:00:00 UTC 2026".encode()
+    head[0x300:0x300 + len(text)] = text
+    path.write_bytes(bytes(head))
+    return path
+
+
+def _debugfs(partition: pathlib.Path, request: str) -> str:
+    return subprocess.run(["debugfs", "-R", request, str(partition)], capture_output=True,
+                          text=True, check=True).stdout
+
+
+def test_grub_disk_has_boot_code_a_partition_and_the_grub_tools(tmp_path):
+    k = keys.ensure_keys(tmp_path)
+    image = _fake_bzimage(tmp_path / "bzImage", "6.1.0-fake-lab")
+    out = disk.build_grub_disk(tmp_path / "disk.img", kernel=image, authorized_key=k.client_pub,
+                               host_key=k.host_key, size_mb=64)
+    raw = out.read_bytes()
+    boot_img = (disk.GRUB_PC / "boot.img").read_bytes()
+    assert len(raw) == 64 << 20 and raw[510:512] == b"\x55\xaa" and raw[:440] == boot_img[:440]
+    status, ptype, start, count = raw[446], raw[450], *struct.unpack_from("<II", raw, 454)
+    assert (status, ptype, start, count) == (0x80, 0x83, 2048, (64 << 11) - 2048)
+    assert raw[512:1024] != bytes(512)                  # core.img right after the MBR
+    part = tmp_path / "part.img"
+    part.write_bytes(raw[2048 * 512:])
+    listing = _debugfs(part, "ls -p /boot")
+    assert "/vmlinuz-6.1.0-fake-lab/" in listing and "/grub/" in listing
+    cfg = _debugfs(part, "cat /boot/grub/grub.cfg")
+    assert "linux /boot/vmlinuz-6.1.0-fake-lab root=/dev/vda1 ro console=ttyS0" in cfg
+    assert 'set default="${next_entry}"' in cfg         # grub-reboot's one-shot works
+    assert "next_entry" not in _debugfs(part, "cat /boot/grub/grubenv") and \
+        _debugfs(part, "stat /boot/grub/grubenv").count("Size: 1024") == 1
+    for path in ("/usr/sbin/grub-probe", "/usr/sbin/update-grub", "/usr/sbin/grub-reboot",
+                 "/etc/grub.d/10_linux", "/boot/grub/i386-pc/ext2.mod", "/usr/sbin/dropbear",
+                 "/usr/bin/fp-syscall", "/etc/init.d/rcS"):
+        assert "Inode:" in _debugfs(part, f"stat {path}"), path
+    assert _debugfs(part, "cat /etc/fstab").startswith("/dev/vda1 / ext2 ")
+
+
+def test_qemu_boots_a_disk_through_the_firmware(tmp_path):
+    cmd = qemu.command(accel="tcg", disk=tmp_path / "d.img", port=2345, serial_log=tmp_path / "s",
+                       pidfile=tmp_path / "p", monitor=tmp_path / "m")
+    assert f"file={tmp_path / 'd.img'},format=raw,if=virtio" in cmd and "-kernel" not in cmd
+
+
+def test_grub_boot_takes_no_extra_cmdline(tmp_path, capsys):
+    image = _fake_bzimage(tmp_path / "bzImage", "6.1.0-fake-lab")
+    assert main(["lab", "up", "--boot", "grub", "--kernel", str(image), "--cmdline", "quiet",
+                 "--home", str(tmp_path)]) == 1
+    assert "GRUB_CMDLINE_LINUX" in capsys.readouterr().err

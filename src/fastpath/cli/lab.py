@@ -114,18 +114,22 @@ def culprit_cmd(directory):
               help="QEMU accelerator; auto tries KVM and keeps it only if it is faster than TCG.")
 @click.option("--cmdline", default="", help="Extra kernel command-line words (e.g. panic=-1).")
 @click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for SSH.")
+@click.option("--boot", type=click.Choice(["kernel", "grub"]), default="kernel", show_default=True,
+              help="kernel: QEMU loads the kernel and an initramfs; grub: the BIOS boots GRUB from a "
+                   "disk with an ext2 root (a SUT for boot_method: grub).")
 @HOME_OPTION
-def up_cmd(kernel, accel, cmdline, timeout, home):
+def up_cmd(kernel, accel, cmdline, timeout, boot, home):
     """Boot the lab VM and print the SUT block for a plan (also written to <home>/sut.yaml).
 
     \b
     Example:
       fastpath lab up
       fastpath lab up --kernel ~/lab/linux/arch/x86/boot/bzImage
+      fastpath lab up --boot grub
     """
     from fastpath.lab import vm
 
-    lab_vm = vm.up(kernel, home=home, accel=accel, timeout=timeout, cmdline=cmdline)
+    lab_vm = vm.up(kernel, home=home, accel=accel, timeout=timeout, cmdline=cmdline, boot=boot)
     click.echo(f"# lab VM up in {lab_vm.boot_seconds:.1f} s ({lab_vm.accel}, pid {lab_vm.pid}); "
                f"written to {lab_vm.home}/sut.yaml")
     click.echo(yaml.safe_dump({"sut": lab_vm.sut()}, sort_keys=False), nl=False)

@@ -30,7 +30,7 @@ PACKAGES = "busybox-static dropbear-bin kexec-tools sysbench rt-tests openssh-sf
 HOST_KEY_VM_PATH = "/etc/dropbear/dropbear_ed25519_host_key"
 
 
-def _find(program: str) -> pathlib.Path:
+def find_program(program: str) -> pathlib.Path:
     path = program if program.startswith("/") else shutil.which(program, path="/usr/sbin:/usr/bin:/sbin:/bin")
     if not path or not os.path.exists(path):
         raise UserError(f"lab VM needs {program!r}, which is not installed (Debian packages: {PACKAGES})")
@@ -66,7 +66,7 @@ def compile_benchmarks(out: pathlib.Path, sources: pathlib.Path = BENCH_SRC) -> 
 
 
 def _add_busybox(cpio: CpioWriter) -> None:
-    busybox = _find("busybox")
+    busybox = find_program("busybox")
     if shared_libs(busybox):
         raise UserError(f"{busybox} is not static; install busybox-static")
     cpio.file("/bin/busybox", busybox.read_bytes(), 0o755)
@@ -77,7 +77,7 @@ def _add_busybox(cpio: CpioWriter) -> None:
     cpio.symlink("/init", "/bin/busybox")          # busybox runs as init (reads /etc/inittab)
 
 
-def _add_program(cpio: CpioWriter, vm_path: str, host: pathlib.Path) -> None:
+def add_program(cpio: CpioWriter, vm_path: str, host: pathlib.Path) -> None:
     cpio.file(vm_path, host.read_bytes(), 0o755)
     for lib in shared_libs(host):
         if lib not in cpio:
@@ -99,24 +99,30 @@ def _add_skeleton(cpio: CpioWriter) -> None:
     cpio.chardev("/dev/null", 1, 3, 0o666)
 
 
+def populate(root, *, authorized_key: str, host_key: pathlib.Path) -> None:
+    """Write the lab userspace (busybox, dropbear, kexec, the benchmarks, the keys) into
+    ``root``: a CpioWriter, or anything with its ``dir``/``file``/``symlink``/``chardev``."""
+    _add_skeleton(root)
+    _add_busybox(root)
+    for vm_path, program in PROGRAMS:
+        add_program(root, vm_path, find_program(program))
+    root.symlink("/usr/bin/kexec", "/usr/sbin/kexec")
+    with tempfile.TemporaryDirectory(prefix="fastpath-bench-") as tmp:
+        for name, binary in compile_benchmarks(pathlib.Path(tmp)).items():
+            root.file(f"/usr/bin/{name}", binary.read_bytes(), 0o755)
+    root.dir("/root", 0o700)
+    root.dir("/root/.ssh", 0o700)
+    root.file("/root/.ssh/authorized_keys", authorized_key.strip().encode() + b"\n", 0o600)
+    root.dir("/etc/dropbear", 0o700)
+    root.file(HOST_KEY_VM_PATH, host_key.read_bytes(), 0o600)
+
+
 def build_initramfs(out: str | os.PathLike, *, authorized_key: str, host_key: pathlib.Path,
                     cmdline: str) -> pathlib.Path:
     """Write the VM's initramfs (uncompressed newc cpio) to ``out``; return its path."""
     out = pathlib.Path(out)
     cpio = CpioWriter()
-    _add_skeleton(cpio)
-    _add_busybox(cpio)
-    for vm_path, program in PROGRAMS:
-        _add_program(cpio, vm_path, _find(program))
-    cpio.symlink("/usr/bin/kexec", "/usr/sbin/kexec")
-    with tempfile.TemporaryDirectory(prefix="fastpath-bench-") as tmp:
-        for name, binary in compile_benchmarks(pathlib.Path(tmp)).items():
-            cpio.file(f"/usr/bin/{name}", binary.read_bytes(), 0o755)
-    cpio.dir("/root", 0o700)
-    cpio.dir("/root/.ssh", 0o700)
-    cpio.file("/root/.ssh/authorized_keys", authorized_key.strip().encode() + b"\n", 0o600)
-    cpio.dir("/etc/dropbear", 0o700)
-    cpio.file(HOST_KEY_VM_PATH, host_key.read_bytes(), 0o600)
+    populate(cpio, authorized_key=authorized_key, host_key=host_key)
     cpio.file("/boot/cmdline", cmdline.strip().encode() + b"\n")
     tmp_out = out.with_suffix(".tmp")
     tmp_out.write_bytes(cpio.to_bytes())

@@ -69,14 +69,21 @@ def choose_accel(requested: str = "auto") -> str:
     return "kvm" if kvm is not None and (tcg is None or kvm <= tcg) else "tcg"
 
 
-def command(*, accel: str, kernel: pathlib.Path, initrd: pathlib.Path, cmdline: str, port: int,
-            serial_log: pathlib.Path, pidfile: pathlib.Path, monitor: pathlib.Path,
-            memory_mb: int = 1024, cpus: int = 2) -> list[str]:
-    """The QEMU command line of the lab VM (daemonized, serial console appended to a file)."""
+def command(*, accel: str, port: int, serial_log: pathlib.Path, pidfile: pathlib.Path,
+            monitor: pathlib.Path, kernel: pathlib.Path | None = None, initrd: pathlib.Path | None = None,
+            cmdline: str = "", disk: pathlib.Path | None = None, memory_mb: int = 1024,
+            cpus: int = 2) -> list[str]:
+    """The QEMU command line of the lab VM (daemonized, serial console appended to a file).
+
+    Either QEMU loads ``kernel`` and ``initrd`` itself, or the firmware boots ``disk`` (raw,
+    virtio-blk), which is how the GRUB lab disk starts."""
     cpu = ["-cpu", "host"] if accel == "kvm" else []
+    if disk is not None:
+        boot = ["-drive", f"file={disk},format=raw,if=virtio"]
+    else:
+        boot = ["-kernel", str(kernel), "-initrd", str(initrd), "-append", cmdline]
     return [qemu_binary(), "-name", "fastpath-lab", "-accel", accel, *cpu,
-            "-m", str(memory_mb), "-smp", str(cpus),
-            "-kernel", str(kernel), "-initrd", str(initrd), "-append", cmdline,
+            "-m", str(memory_mb), "-smp", str(cpus), *boot,
             "-display", "none", "-nodefaults", "-no-user-config",
             "-chardev", f"file,id=serial0,path={serial_log},append=on", "-serial", "chardev:serial0",
             "-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22",

@@ -1,6 +1,7 @@
 """The lab VM: a QEMU SUT reached over SSH on a forwarded 127.0.0.1 port.
 
     up(kernel=None)     boot the VM (base kernel by default), wait until SSH answers
+    up(boot="grub")     the same from a disk through GRUB (a SUT for ``boot_method: grub``)
     status()            what is running, on which port, and whether SSH answers
     down()              stop QEMU; no process is left behind
     power_cycle()       the lab's power-cycle hook: restart QEMU with the kernel `up` used
@@ -24,6 +25,7 @@ import yaml
 
 from fastpath.errors import KernelBootError, SutTransientError, UserError
 from fastpath.lab import qemu
+from fastpath.lab.disk import ROOT_DEVICE, build_grub_disk
 from fastpath.lab.home import lab_home, log, run
 from fastpath.lab.initramfs import build_initramfs
 from fastpath.lab.keys import ensure_keys, pin_host_key
@@ -46,6 +48,8 @@ class LabVm:
     boot_seconds: float     # QEMU start to SSH answering
     memory_mb: int = 1024
     cpus: int = 2
+    boot: str = "kernel"    # "kernel": QEMU loads kernel + initramfs; "grub": BIOS, GRUB, disk
+    disk: str = ""          # the raw disk image when boot == "grub"
 
     @property
     def vm_dir(self) -> pathlib.Path:
@@ -67,7 +71,10 @@ class LabVm:
         hook = "fastpath lab power-cycle"
         if pathlib.Path(self.home) != lab_home(None):
             hook += f" --home {shlex.quote(self.home)}"
-        return {"name": "fastpath-lab", "connection": self.connection(), "power_cycle": hook}
+        sut = {"name": "fastpath-lab", "connection": self.connection(), "power_cycle": hook}
+        if self.boot == "grub":
+            sut["boot_method"] = "grub"
+        return sut
 
     def ssh_command(self, *remote: str) -> list[str]:
         """An OpenSSH command line that runs ``remote`` in the VM, host key checked."""
@@ -160,9 +167,12 @@ def _start(vm: LabVm, timeout: float) -> LabVm:
     offset = vm.serial_log.stat().st_size if vm.serial_log.exists() else 0
     with open(vm.serial_log, "a") as fh:
         fh.write(f"\n=== fastpath lab: QEMU start {stamp} kernel {vm.kernel} ({vm.accel}) ===\n")
-    cmd = qemu.command(accel=vm.accel, kernel=pathlib.Path(vm.kernel), initrd=pathlib.Path(vm.initrd),
-                       cmdline=vm.cmdline, port=vm.port, serial_log=vm.serial_log, pidfile=pidfile,
-                       monitor=vm_dir / "monitor.sock", memory_mb=vm.memory_mb, cpus=vm.cpus)
+    if vm.boot == "grub":
+        boot = {"disk": pathlib.Path(vm.disk)}
+    else:
+        boot = {"kernel": pathlib.Path(vm.kernel), "initrd": pathlib.Path(vm.initrd), "cmdline": vm.cmdline}
+    cmd = qemu.command(accel=vm.accel, port=vm.port, serial_log=vm.serial_log, pidfile=pidfile,
+                       monitor=vm_dir / "monitor.sock", memory_mb=vm.memory_mb, cpus=vm.cpus, **boot)
     (vm_dir / "qemu.cmd").write_text(shlex.join(cmd) + "\n")
     began = time.monotonic()
     run(cmd, what=f"starting QEMU (see {vm_dir / 'qemu.cmd'})", error=KernelBootError)
@@ -185,8 +195,16 @@ def base_kernel(home: pathlib.Path) -> pathlib.Path:
 
 def up(kernel: str | os.PathLike | None = None, *, home: str | os.PathLike | None = None,
        accel: str = "auto", timeout: float = 300.0, cmdline: str = "", memory_mb: int = 1024,
-       cpus: int = 2) -> LabVm:
-    """Boot the lab VM and wait until SSH answers; write ``<home>/sut.yaml``; return the VM."""
+       cpus: int = 2, boot: str = "kernel") -> LabVm:
+    """Boot the lab VM and wait until SSH answers; write ``<home>/sut.yaml``; return the VM.
+
+    ``boot="kernel"`` (default): QEMU loads the kernel and the lab initramfs directly.
+    ``boot="grub"``: a fresh disk image (``disk.build_grub_disk``) with the kernel installed as
+    the distribution's default entry; the BIOS boots GRUB from it, and the SUT block says
+    ``boot_method: grub``. ``cmdline`` applies to ``kernel`` boots only (GRUB's comes from
+    /etc/default/grub in the VM)."""
+    if boot not in ("kernel", "grub"):
+        raise UserError(f"--boot: expected kernel or grub, got {boot!r}")
     home = lab_home(home)
     old = _load(home)
     if _running(old):
@@ -198,12 +216,21 @@ def up(kernel: str | os.PathLike | None = None, *, home: str | os.PathLike | Non
     keys = ensure_keys(home)
     port = _free_port(old.port if old else None)
     pin_host_key(keys, port)
-    full_cmdline = " ".join([BASE_CMDLINE, cmdline]).strip()
-    initrd = build_initramfs(home / "vm" / "initramfs.cpio", authorized_key=keys.client_pub,
-                             host_key=keys.host_key, cmdline=full_cmdline)
+    if boot == "grub":
+        if cmdline:
+            raise UserError("--cmdline applies to --boot kernel only; the GRUB disk's command line "
+                            "is GRUB_CMDLINE_LINUX in /etc/default/grub in the VM")
+        disk_image = build_grub_disk(home / "vm" / "disk.img", kernel=image,
+                                     authorized_key=keys.client_pub, host_key=keys.host_key)
+        initrd, full_cmdline = "", f"root={ROOT_DEVICE} ro console=ttyS0"
+    else:
+        disk_image = ""
+        full_cmdline = " ".join([BASE_CMDLINE, cmdline]).strip()
+        initrd = build_initramfs(home / "vm" / "initramfs.cpio", authorized_key=keys.client_pub,
+                                 host_key=keys.host_key, cmdline=full_cmdline)
     vm = LabVm(home=str(home), pid=0, port=port, accel=qemu.choose_accel(accel), kernel=str(image),
                initrd=str(initrd), cmdline=full_cmdline, started="", boot_seconds=0.0,
-               memory_mb=memory_mb, cpus=cpus)
+               memory_mb=memory_mb, cpus=cpus, boot=boot, disk=str(disk_image))
     try:
         return _start(vm, timeout)
     except BaseException:
@@ -223,7 +250,7 @@ def status(home: str | os.PathLike | None = None) -> dict:
     except subprocess.TimeoutExpired:
         answers = False
     return {"running": True, "home": str(home), "pid": vm.pid, "port": vm.port, "accel": vm.accel,
-            "kernel": vm.kernel, "started": vm.started, "ssh": "answers" if answers else "no answer",
+            "boot": vm.boot, "kernel": vm.kernel, "started": vm.started, "ssh": "answers" if answers else "no answer",
             "serial_log": str(vm.serial_log), "sut_yaml": str(home / "sut.yaml")}
 
 
