@@ -1,4 +1,4 @@
-"""Plans on the lab VM: real kernels deployed over SSH and booted with kexec."""
+"""Plans on the lab VM: real kernels deployed over SSH and booted with kexec, or through GRUB."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import socket
 import threading
 import json
 import subprocess
+import time
 
 import pytest
 import yaml
@@ -191,3 +192,75 @@ def test_bzimage_names_its_release_and_build(lab_kernel):
     from fastpath.sut.kimage import image_version
     v = image_version(str(lab_kernel.image))
     assert v.release == lab_kernel.release and v.build.startswith(f"#{lab_kernel.gitsha[:12]} ")
+
+
+# -- boot_method: grub, on a VM that boots from a disk through GRUB ---------------------------
+
+@pytest.fixture(scope="module")
+def grub_vm(lab_kernel, tmp_path_factory):
+    home = tmp_path_factory.mktemp("grub-lab")
+    lab = vm.up(lab_kernel.image, home=home, boot="grub")
+    try:
+        yield lab
+    finally:
+        vm.down(home)
+
+
+def _ssh(lab, command):
+    return subprocess.run(lab.ssh_command(command), capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL).stdout
+
+
+def test_grub_vm_runs_its_default_kernel_from_an_ext2_root(grub_vm, lab_kernel):
+    out = _ssh(grub_vm, "uname -r; cat /proc/cmdline; grep ' / ' /proc/mounts")
+    release, cmdline, mount = out.splitlines()[:3]
+    assert release == lab_kernel.release
+    assert cmdline.startswith(f"BOOT_IMAGE=/boot/vmlinuz-{lab_kernel.release} root=/dev/vda1 ro")
+    assert " / ext2 rw" in mount
+    assert grub_vm.sut()["boot_method"] == "grub"
+    assert f"Booting `fastpath-lab, Linux {lab_kernel.release}'" in grub_vm.serial_log.read_text(errors="replace")
+
+
+def test_plan_switches_kernels_with_grub_reboot_once(grub_vm, kernels, tmp_path):
+    base, changed, panic = kernels
+    word = "fastpath.t=x;touch${IFS}/pwned;$(reboot)"
+    plan = write_plan(tmp_path / "plan.yaml", grub_vm,
+                      [swprofile("panics", panic),
+                       swprofile("changed", changed, cmdline=[word, 'dyndbg="file sys.c +p"'])],
+                      benchmarks=BENCHES[:1], sessions=1, boot_timeout="60s")
+    url = f"sqlite:///{tmp_path}/r.db"
+    outcome = run_plan(load_plan(plan), url, progress=False)
+    assert outcome.swprofiles[0].boot_failed and outcome.swprofiles[1].ok
+    with open_store(url, readonly=True) as s:
+        err, = s.errors()
+        assert (err.swprofile, err.stage) == ("panics", "boot")
+        assert [(x.swprofile, x.status) for x in s.sessions()] == [("changed", "complete")]
+    # the panicking kernel was GRUB's one-shot entry: the power-cycle came back to the default
+    assert "boot failure injected" in grub_vm.serial_log.read_text(errors="replace")
+    out = _ssh(grub_vm, "uname -v; cat /proc/cmdline; ls /pwned 2>&1; grep -c \"^menuentry 'fastpath \" "
+                        "/boot/grub/grub.cfg; grub-editenv list")
+    build, cmdline, pwned, entries, *env = out.splitlines()
+    assert build.startswith(f"#{changed.gitsha[:12]} ")
+    assert cmdline.startswith("BOOT_IMAGE=/boot/fastpath/vmlinuz-changed root=/dev/vda1 ro console=ttyS0 ")
+    assert cmdline.endswith(f' {word} "dyndbg=file sys.c +p"')
+    assert "No such file" in pwned and entries == "1" and not any("next_entry=f" in e for e in env)
+    # a new process (each `bisect run` is one) extends the SUT's own command line, not the
+    # running kernel's: the last swprofile's words do not pile up
+    m = SutMachine(SutSpec("lab", Connection(**grub_vm.connection()["params"]), boot_method="grub",
+                           boot_timeout=60))
+    m.transition(SHELL)
+    m.boot(SwProfileSpec("changed", str(changed.image)))
+    again = m.t.run(["cat", "/proc/cmdline"]).stdout.strip()
+    m.close()
+    assert again == "BOOT_IMAGE=/boot/fastpath/vmlinuz-changed root=/dev/vda1 ro console=ttyS0"
+    # one-shot: a plain reboot now comes back to the distribution's default kernel
+    subprocess.run(grub_vm.ssh_command("{ (sleep 1; reboot) >/dev/null 2>&1 </dev/null & }"),
+                   timeout=60, stdin=subprocess.DEVNULL, capture_output=True)
+    old = build
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(2)
+        now = _ssh(grub_vm, "uname -v").strip()
+        if now and now != old:
+            break
+    assert now.startswith(f"#{base.gitsha[:12]} ")

@@ -90,10 +90,17 @@ BAD = [  # (edit of GOOD, expected line, expected key, words in the message)
     (("parser: keyvalue", "parser: nosuch"), 21, "benchmarks[1].parser", "unknown parser"),
     (("name: 6.9.0", "name: 6.8.0-baseline"), 11, "swprofiles[1].name", "duplicate"),
     (('"isolcpus=1"', "[1, 2]"), 8, "swprofiles[0].cmdline[1]", "expected a string"),
+    (('"isolcpus=1"', '"isolcpus=1 quiet"'), 8, "swprofiles[0].cmdline[1]", "one kernel word"),
+    (('"isolcpus=1"', "'dyndbg=\"file x.c'"), 8, "swprofiles[0].cmdline[1]", "one kernel word"),
     (("v={n}", "v={m}"), 20, "benchmarks[1].command[2]", "unknown parameter"),
     (("method: SSH", "method: telnet"), 3, "sut.connection.method", "expected one of SSH"),
     (('  name: "Ampere Altra Max"\n', ""), 1, "sut", "missing required key 'name'"),
 ]
+
+
+def test_a_cmdline_word_may_hold_blanks_inside_double_quotes(tmp_path):
+    plan = load_plan(write(tmp_path, GOOD.replace('"isolcpus=1"', "'dyndbg=\"file x.c +p\"'", 1)))
+    assert plan.swprofiles[0].cmdline == ("quiet", 'dyndbg="file x.c +p"')
 
 
 @pytest.mark.parametrize("edit,line,key,words", BAD, ids=[b[2] for b in BAD])

@@ -11,11 +11,18 @@ from fastpath.sut import deploy
 from fastpath.sut.kimage import image_version
 
 
-@pytest.mark.parametrize("script", [deploy._KEXEC, deploy._GRUB, deploy._INSTALL_MODULES])
+@pytest.mark.parametrize("script", [deploy._KEXEC, deploy._GRUB, deploy.GRUB_GENERATOR,
+                                    deploy._INSTALL_MODULES, deploy._BASE_CMDLINE])
 def test_remote_scripts_are_valid_sh(script):
     for shell in ("sh", "busybox"):
         argv = [shell, "-n", "-c", script] if shell == "sh" else ["busybox", "sh", "-n", "-c", script]
         assert subprocess.run(argv, capture_output=True).returncode == 0
+
+
+def test_kernel_words_split_like_the_kernel():
+    assert deploy.kernel_words('  root=/dev/vda1 ro\tdyndbg="file x.c +p"  a"b c"d ') == [
+        "root=/dev/vda1", "ro", 'dyndbg="file x.c +p"', 'a"b c"d']
+    assert deploy.kernel_words("") == [] and deploy.kernel_words("x") == ["x"]
 
 
 def test_remote_tag_keeps_paths_safe():

@@ -16,6 +16,7 @@ from fastpath.benchmarks.spec import RUN_KEYS, read_benchmark, read_run
 from fastpath.plan.check import Checker
 from fastpath.plan.doc import Doc, load_doc, parse_doc
 from fastpath.plan.model import BOOT_METHODS, Plan, SutSpec, SwProfileSpec
+from fastpath.sut.deploy import kernel_words
 from fastpath.sut.transport import Connection
 
 LIBRARY = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "library"
@@ -87,8 +88,9 @@ def _swprofiles(chk: Checker) -> tuple[SwProfileSpec, ...]:
         names.add(name)
         cmdline = chk.strings(p + ("cmdline",))
         for j, word in enumerate(cmdline):
-            if not word.strip() or any(ch.isspace() for ch in word.strip('"')):
-                chk.fail(p + ("cmdline", j), "each cmdline entry must be one word")
+            if "\n" in word or len(kernel_words(word)) != 1 or word.count('"') % 2:
+                chk.fail(p + ("cmdline", j), "each cmdline entry must be one kernel word "
+                         '(blanks only inside double quotes, as in dyndbg="file x.c +p")')
         sysctl = chk.strings(p + ("sysctl",))
         for j, line in enumerate(sysctl):
             if not SYSCTL.match(line):
