@@ -227,7 +227,7 @@ def test_plan_switches_kernels_with_grub_reboot_once(grub_vm, kernels, tmp_path)
     plan = write_plan(tmp_path / "plan.yaml", grub_vm,
                       [swprofile("panics", panic),
                        swprofile("changed", changed, cmdline=[word, 'dyndbg="file sys.c +p"'])],
-                      benchmarks=BENCHES[:1], sessions=1, boot_timeout="60s")
+                      benchmarks=BENCHES[:1], sessions=1, boot_timeout="40s")
     url = f"sqlite:///{tmp_path}/r.db"
     outcome = run_plan(load_plan(plan), url, progress=False)
     assert outcome.swprofiles[0].boot_failed and outcome.swprofiles[1].ok
