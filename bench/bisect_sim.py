@@ -172,14 +172,14 @@ def one_bisection(policy_name: str, model: str, n: int, effect: float, k: int,
         return "correct" if named == culprit[0] else "wrong"
 
     outcome = attempt(True)
-    for _ in range(retries if confirm and outcome in ("unconfirmed", "skipped") else 0):
+    for _ in range(retries if confirm else 0):
+        if outcome not in ("unconfirmed", "skipped"):
+            break
         # Inconclusive: the user records fresh baselines (k sessions each, the machine as it is
         # now) and bisects the whole range again (`bisect start` with them, git bisect, confirm).
         again = attempt(False)
         if again != "refused":
             outcome = again
-        if outcome not in ("unconfirmed", "skipped"):
-            break
     if outcome == "refused" and not clock[0]:
         return "refused", spent["extra"], spent["extra"]
     return outcome, clock[0] + spent["extra"], spent["extra"]

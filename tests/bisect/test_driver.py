@@ -140,16 +140,19 @@ def test_confirm_boots_parent_and_culprit_alternately_and_reuses_sessions():
     assert d.outcome == policy.CONFIRMED and d.sessions == 2
     assert order == ["p", "c", "p", "c"]
     order.clear()
-    d = driver.confirm(judge, [100.0], [], take("p", 100.0), take("c", 100.0))
+    d = driver.confirm(judge, [100.0], [100.1], take("p", 100.0), take("c", 100.0))
+    assert order[:3] == ["p", "c", "p"] and d.outcome == policy.REJECTED
+    order.clear()
+    d = driver.confirm(judge, [100.0, 100.2], [100.1], take("p", 100.0), take("c", 100.0))
     assert order[:3] == ["c", "p", "c"] and d.outcome == policy.REJECTED
     d = driver.confirm(judge, [100.0, 100.1], [104.0, 103.9], lambda: pytest.fail("no more"),
                        lambda: pytest.fail("no more"))
     assert d.outcome == policy.CONFIRMED
 
 
-def test_confirm_candidates_in_order_until_one_is_confirmed_reusing_sessions():
+def test_confirm_candidates_in_order_until_one_is_confirmed():
     """git left commits 5, 6 (skipped) and 7: the step is at 6. 5 is not confirmed (no step
-    from 4), 6 is; 7 is never booted. 5's sessions are reused as 6's parent sessions."""
+    from 4), 6 is; 7 is never booted."""
     rng = np.random.default_rng(4)
     good = list(100 + rng.standard_normal(20))
     bad = list(104 + rng.standard_normal(20))
@@ -165,10 +168,20 @@ def test_confirm_candidates_in_order_until_one_is_confirmed_reusing_sessions():
     assert named == 6
     assert [(c, d.outcome) for c, d in decisions] == [(5, policy.REJECTED), (6, policy.CONFIRMED)]
     assert 7 not in booted and set(recorded) == {4, 5, 6}
-    # 6's confirmation paired 5's sessions from the first confirmation (at least 2: the
-    # minimum pairs) before booting 5 again: it starts with two boots of 6.
+    # 6's confirmation does not pair 5's sessions from 5's own confirmation (they are older:
+    # a drifting machine would not cancel): it boots 5 and 6 afresh, alternately.
     first6 = booted.index(6)
-    assert booted[:first6].count(5) >= 2 and booted[first6:first6 + 2] == [6, 6]
+    assert booted[first6 - 1:first6 + 3] == [5, 6, 5, 6]
+    assert len(recorded[5]) == booted.count(5) and booted[:first6 - 1].count(5) >= 2
     # No candidate with a step: none confirmed.
     named, decisions = driver.confirm_candidates(judge, [2, 3], lambda c: c - 1, take)
     assert named is None and [d.outcome for _, d in decisions] == [policy.REJECTED, policy.REJECTED]
+
+
+def test_pairable_keeps_the_most_recent_pairs():
+    assert driver.pairable([1, 2, 3], [4, 5, 6]) == ([1, 2, 3], [4, 5, 6])
+    assert driver.pairable([1, 2, 3], [4, 5]) == ([1, 2, 3], [4, 5])          # resumed after a parent boot
+    assert driver.pairable([1, 2, 3, 4, 5], [6]) == ([4, 5], [6])            # older ones: another confirmation
+    assert driver.pairable([1, 2], []) == ([], [])
+    assert driver.pairable([1], [4, 5, 6]) == ([1], [6])
+    assert driver.pairable([], [4, 5]) == ([], [])

@@ -16,8 +16,8 @@ per session; it returns the final Decision. The simulator and the CLI share both
 against its parent in interleaved sessions (parent, culprit, parent, ...) with a
 policy.ConfirmJudge, as `fastpath bisect confirm` does. ``confirm_candidates`` does that for
 each candidate git left when only skipped commits remained, in order, until one is
-confirmed (what a user does with `bisect confirm` then; recorded sessions of a commit are
-reused, as `bisect confirm` reuses its ``confirm-<sha12>`` sessions).
+confirmed (what a user does with `bisect confirm` then: each candidate's ``confirm-<sha12>``
+sessions are recorded once; ``pairable`` keeps a confirmation from pairing another one's).
 """
 
 from __future__ import annotations
@@ -91,12 +91,29 @@ def classify(judge, values: Sequence[float], take: Callable[[], float]) -> Decis
     return decision
 
 
+def pairable(parent: Sequence[float], culprit: Sequence[float]) -> tuple[list, list]:
+    """The recorded sessions a confirmation pairs: the most recent ones. A confirmation boots
+    the parent first and then alternately, so one of its own (resumed) runs has as many parent
+    sessions as culprit sessions, or one more. More than that on either side are sessions of
+    another confirmation (a candidate confirmed earlier, as the culprit, is the next one's
+    parent); pairing those would compare sessions far apart in time, where a drifting machine
+    does not cancel, so they are left out (and without culprit sessions, all parent ones)."""
+    parent, culprit = list(parent), list(culprit)
+    if len(culprit) > len(parent):
+        culprit = culprit[len(culprit) - len(parent):]
+    if not culprit:
+        parent = []
+    elif len(parent) > len(culprit) + 1:
+        parent = parent[len(parent) - len(culprit) - 1:]
+    return parent, culprit
+
+
 def confirm(judge, parent: Sequence[float], culprit: Sequence[float], take_parent: Callable[[], float],
             take_culprit: Callable[[], float]) -> Decision:
     """Confirm a named culprit (policy.ConfirmJudge): start from the sessions already
-    measured, then boot the parent and the culprit alternately, one session per call, while
+    measured (their most recent pairs: ``pairable``), then boot the parent and the culprit alternately, one session per call, while
     the judge is UNDECIDED. Returns the final Decision (BAD confirmed, GOOD rejected, SKIP)."""
-    parent, culprit = list(parent), list(culprit)
+    parent, culprit = pairable(parent, culprit)
     decision = judge.decide(parent, culprit)
     while decision.outcome == UNDECIDED:
         if len(parent) <= len(culprit):
@@ -133,4 +150,4 @@ def confirm_candidates(judge, candidates: Sequence, parent_of: Callable[[object]
     return None, decisions
 
 
-__all__ = ["bisect", "classify", "confirm", "confirm_candidates", "BisectResult", "GOOD", "BAD", "SKIP"]
+__all__ = ["bisect", "classify", "confirm", "confirm_candidates", "pairable", "BisectResult", "GOOD", "BAD", "SKIP"]

@@ -79,7 +79,7 @@ class SprtParams:
     max_sessions: int = 30    # cap: still undecided here -> SKIP
     gap_z: float = 1.645      # the gap's one-sided 95% lower bound: must be decidable at start;
                               # the step size a confirmation tests for
-    confirm_pairs: int = 30   # `bisect confirm`: cap on interleaved parent/culprit session pairs
+    confirm_pairs: int = 50   # `bisect confirm`: cap on interleaved parent/culprit session pairs
     track_levels: bool = True     # judge each commit against the levels tracked over the earlier
                                   # steps' sessions (track_levels()), not the baselines alone
     level_noise: float = 0.0      # level tracking: per-session random-walk variance of the machine's
