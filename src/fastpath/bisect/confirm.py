@@ -8,7 +8,8 @@ through the same plan executor as `bisect run`, as swprofiles ``confirm-<sha12>`
 apart from the bisection's ``bisect-<sha12>`` sessions, so that pairs are adjacent in
 time), and asks policy.ConfirmJudge whether the culprit is worse than its parent by the
 baselines' gap. Sessions already recorded for those swprofiles (an interrupted or repeated
-confirmation) are reused, paired in session order.
+confirmation) are reused, paired in session order; only the most recent pairs count
+(driver.pairable: older sessions of one side belong to another confirmation).
 
 Exit statuses: 0 CONFIRMED, 1 REJECTED (no step between the two: the bisection's answer
 is withdrawn), 125 UNDECIDED at the cap or a kernel that did not boot (not confirmed),
