@@ -14,7 +14,10 @@ is better) is random per bisection. When sprt refuses the baselines and says how
 simulated user records them (if at most --follow-advice, default 100; counted in the
 sessions). For sprt the named culprit is then re-tested against its parent in interleaved
 sessions, as `fastpath bisect confirm` does (driver.confirm; --confirm no to leave it out);
-a culprit not confirmed counts as "unconfirmed", an honest inconclusive end.
+when git left only skipped commits, each candidate in turn until one is confirmed
+(driver.confirm_candidates; --confirm-candidates no). After an inconclusive end the user
+records fresh baselines and bisects the whole range again, at most --retries (2) times; a
+culprit still not confirmed counts as "unconfirmed", an honest inconclusive end.
 
 Noise models (all standardised to mean 0, sd 1, so effects are in session sds):
   normal    N(0, 1)

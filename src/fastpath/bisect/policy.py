@@ -28,6 +28,9 @@ Policies (``POLICIES``; the name is recorded in the bisection context):
     baselines' uncertainty is in the prediction, the ratio stays bounded when they are too
     close to tell apart; ``problem()`` then says so, and how many baseline sessions would be
     enough, instead of letting a bisection spend its cap on every commit and then guess.
+    When the baselines clearly hold wild boots themselves, their means and sd are the fit
+    under that contaminated model (fit_baselines, ``robust_evidence``), so one slowed boot
+    among them neither inflates the sd nor moves the gap.
     Parameters: ``SprtParams`` below; measured by bench/bisect_sim.py (docs/bisection.md).
 
 ``fastpath-ci``
