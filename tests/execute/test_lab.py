@@ -109,20 +109,26 @@ def test_two_kernels_two_sessions_then_result_show(own_vm, kernels, tmp_path, ca
     assert out.startswith(f"#{changed.gitsha[:12]} ") and out.endswith("ok\n")
 
 
-def test_panicking_kernel_is_an_error_and_the_plan_goes_on(own_vm, kernels, tmp_path):
-    base, _, panic = kernels
-    plan = write_plan(tmp_path / "plan.yaml", own_vm,
-                      [swprofile("panics", panic), swprofile("base", base)],
-                      benchmarks=BENCHES[:1], sessions=1, boot_timeout="25s")
+def panic_then(lab, tmp_path, panic, then: dict, boot_timeout: str) -> str:
+    """Run a plan of a panicking swprofile, then ``then`` (1 session each); check the first
+    is a boot error and the second completed alone; return the store URL."""
+    plan = write_plan(tmp_path / "plan.yaml", lab, [swprofile("panics", panic), then],
+                      benchmarks=BENCHES[:1], sessions=1, boot_timeout=boot_timeout)
     url = f"sqlite:///{tmp_path}/r.db"
     outcome = run_plan(load_plan(plan), url, progress=False)
     assert outcome.swprofiles[0].boot_failed and outcome.swprofiles[1].ok
     with open_store(url, readonly=True) as s:
         err, = s.errors()
         assert (err.swprofile, err.stage, err.session) == ("panics", "boot", 0)
-        assert "did not come back within 25 s" in err.message
-        assert [(x.swprofile, x.status) for x in s.sessions()] == [("base", "complete")]
-        assert {x.swprofile for x in s.samples()} == {"base"}
+        assert f"did not come back within {boot_timeout[:-1]} s" in err.message
+        assert [(x.swprofile, x.status) for x in s.sessions()] == [(then["name"], "complete")]
+        assert {x.swprofile for x in s.samples()} == {then["name"]}
+    return url
+
+
+def test_panicking_kernel_is_an_error_and_the_plan_goes_on(own_vm, kernels, tmp_path):
+    base, _, panic = kernels
+    panic_then(own_vm, tmp_path, panic, swprofile("base", base), "25s")
     assert "boot failure injected" in own_vm.serial_log.read_text(errors="replace")
 
 
@@ -224,17 +230,8 @@ def test_grub_vm_runs_its_default_kernel_from_an_ext2_root(grub_vm, lab_kernel):
 def test_plan_switches_kernels_with_grub_reboot_once(grub_vm, kernels, tmp_path):
     base, changed, panic = kernels
     word = "fastpath.t=x;touch${IFS}/pwned;$(reboot)"
-    plan = write_plan(tmp_path / "plan.yaml", grub_vm,
-                      [swprofile("panics", panic),
-                       swprofile("changed", changed, cmdline=[word, 'dyndbg="file sys.c +p"'])],
-                      benchmarks=BENCHES[:1], sessions=1, boot_timeout="40s")
-    url = f"sqlite:///{tmp_path}/r.db"
-    outcome = run_plan(load_plan(plan), url, progress=False)
-    assert outcome.swprofiles[0].boot_failed and outcome.swprofiles[1].ok
-    with open_store(url, readonly=True) as s:
-        err, = s.errors()
-        assert (err.swprofile, err.stage) == ("panics", "boot")
-        assert [(x.swprofile, x.status) for x in s.sessions()] == [("changed", "complete")]
+    panic_then(grub_vm, tmp_path, panic,
+               swprofile("changed", changed, cmdline=[word, 'dyndbg="file sys.c +p"']), "40s")
     # the panicking kernel was GRUB's one-shot entry: the power-cycle came back to the default
     assert "boot failure injected" in grub_vm.serial_log.read_text(errors="replace")
     out = _ssh(grub_vm, "uname -v; cat /proc/cmdline; ls /pwned 2>&1; grep -c \"^menuentry 'fastpath \" "

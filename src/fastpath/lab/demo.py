@@ -7,7 +7,8 @@
 5. `bisect start`, then the seed's sequence in the kernel tree: `git bisect start`, `good`,
    `bad`, `git bisect run scripts/execute_bisection.sh CONTEXT`;
 6. `bisect confirm`: the named commit against its parent in alternating boots (a machine that
-   drifted during the bisection cannot fake a step there);
+   drifted during the bisection cannot fake a step there); when git ends with only skipped
+   commits, each candidate in turn, oldest first, until one is confirmed;
 7. the commit git names, checked against the recorded culprit, and what it cost.
 
 Everything the demo makes stays in its work directory for the user to look at (the tree, the
@@ -27,7 +28,7 @@ import yaml
 
 from fastpath.bisect import context as contexts
 from fastpath.bisect.start import StartOptions, start
-from fastpath.errors import UserError
+from fastpath.errors import BuildError, UserError
 from fastpath.execute import run_plan
 from fastpath.lab import cache, history, kernel, vm
 from fastpath.lab.home import git, lab_home
@@ -35,6 +36,14 @@ from fastpath.plan import load_plan
 
 BENCHMARK, RESULTCLASS, IMPROVEMENT = "fp/syscall", "fpsyscall-getppid", "lower"   # ns per call
 FIRST_BAD = re.compile(r"^([0-9a-f]{40}) is the first bad commit", re.M)
+ONLY_SKIPPED = re.compile(r"^The first bad commit could be any of:\n((?:[0-9a-f]{40}\n)+)", re.M)
+
+
+def skipped_candidates(output: str) -> list[str]:
+    """The commits git bisect lists when only skipped commits are left, as git prints them
+    (not in history order); [] when it named one commit or printed no list."""
+    found = ONLY_SKIPPED.search(output)
+    return found.group(1).split() if found else []
 
 
 @dataclass
@@ -157,10 +166,12 @@ def _confirm(tree: pathlib.Path, ctx_path: pathlib.Path, culprit: str, progress:
     from fastpath.bisect.confirm import confirm
 
     builds = {}
-    for which, rev in (("parent", culprit + "^"), ("culprit", culprit)):
-        git(tree, "checkout", "-q", rev)
-        builds[which] = kernel.build(tree)
-    git(tree, "checkout", "-q", "lab-history")
+    try:
+        for which, rev in (("parent", culprit + "^"), ("culprit", culprit)):
+            git(tree, "checkout", "-q", rev)
+            builds[which] = kernel.build(tree)
+    finally:
+        git(tree, "checkout", "-q", "-f", "lab-history")
     p, c = builds["parent"], builds["culprit"]
     result = confirm(str(ctx_path), str(c.image), str(c.modules), c.gitsha, str(p.image), str(p.modules),
                      p.gitsha, progress=progress)
@@ -224,6 +235,20 @@ def run_demo(o: DemoOptions, say=print) -> DemoResult:
             say(f"[6/7] fastpath bisect confirm: {found[:12]} against its parent, alternating boots")
             confirmation, confirm_sessions = _confirm(tree, ctx_path, found, o.progress)
             say("      " + confirmation)
+        history_order = git(tree, "rev-list", "--reverse", "lab-history").split()
+        for sha in sorted(skipped_candidates(out), key=history_order.index):
+            # Only skipped commits left: confirm each candidate against its parent, oldest
+            # first; the first one confirmed is the culprit (docs/bisection.md).
+            say(f"[6/7] only skipped commits left: fastpath bisect confirm {sha[:12]} against its parent")
+            try:
+                line, sessions = _confirm(tree, ctx_path, sha, o.progress)
+            except BuildError as exc:
+                line, sessions = f"Confirm: UNDECIDED: {sha[:12]} or its parent does not build ({exc})", 0
+            confirm_sessions += sessions
+            say("      " + line)
+            if line.startswith("Confirm: CONFIRMED"):
+                found, confirmation = sha, line
+                break
     finally:
         vm.down(lab_dir)
 
