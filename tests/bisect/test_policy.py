@@ -396,3 +396,15 @@ def test_confirming_candidates_and_retrying_recover_inconclusive_ends_under_drif
     assert full["wrong"] == alone["wrong"] == 0
     assert full["correct"] >= alone["correct"] + alone["skipped"] + alone["unconfirmed"] - 1, (full, alone)
     assert full["sessions"] > alone["sessions"]
+
+
+def test_a_boot_far_out_among_many_baseline_sessions_is_fitted_out_not_a_crash():
+    # with thousands of sessions the plain sd is small next to a wild boot 10^4 away: its
+    # normal density underflows to 0, and the likelihood must still be computed (log-space)
+    rng = np.random.default_rng(1)
+    good = list(100 + rng.standard_normal(3000))
+    good[0] = 1e4
+    bad = list(104 + rng.standard_normal(3000))
+    judge = policy.prepare("sprt", good, bad, "lower")
+    assert judge.problem() is None
+    assert abs(judge.b.sd - 1) < 0.05 and abs(judge.b.gap - 4) < 0.1

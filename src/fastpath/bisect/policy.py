@@ -290,10 +290,15 @@ class _Contaminated:
 def _loglik(b: _Baselines, mg: float, mb: float, sd: float, share: float, spread: float) -> float:
     """log likelihood of both baselines' sessions, normal around mg/mb with sd, contaminated
     with ``share`` of wild boots uniform over gap + 2 ``spread`` sds."""
-    wild = share / (abs(mb - mg) + 2 * spread * sd)
-    norm = (1 - share) / (sd * math.sqrt(2 * math.pi))
-    return sum(math.log(norm * math.exp(-0.5 * ((v - m) / sd) ** 2) + wild)
-               for values, m in ((b.good, mg), (b.bad, mb)) for v in values)
+    log_wild = math.log(share / (abs(mb - mg) + 2 * spread * sd)) if share > 0 else -math.inf
+    log_norm = math.log((1 - share) / (sd * math.sqrt(2 * math.pi)))
+    total = 0.0
+    for values, m in ((b.good, mg), (b.bad, mb)):
+        for v in values:           # log(normal + wild) without underflow far out in the tail
+            a = log_norm - 0.5 * ((v - m) / sd) ** 2
+            hi, lo = max(a, log_wild), min(a, log_wild)
+            total += hi + (math.log1p(math.exp(lo - hi)) if lo > -math.inf else 0.0)
+    return total
 
 
 def _fitted(b: _Baselines, p: SprtParams) -> _Baselines:
