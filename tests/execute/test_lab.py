@@ -132,6 +132,25 @@ def test_panicking_kernel_is_an_error_and_the_plan_goes_on(own_vm, kernels, tmp_
     assert "boot failure injected" in own_vm.serial_log.read_text(errors="replace")
 
 
+def test_an_image_kexec_refuses_is_a_boot_error_in_one_line_and_the_plan_goes_on(own_vm, kernels,
+                                                                                 tmp_path):
+    base, _, _ = kernels
+    junk = tmp_path / "not-a-kernel"
+    junk.write_bytes(b"MZ but not a kernel\n" * 64)
+    plan = write_plan(tmp_path / "plan.yaml", own_vm,
+                      [{"name": "junk", "kernel": str(junk)}, swprofile("base", base)],
+                      benchmarks=BENCHES[:1], sessions=1)
+    url = f"sqlite:///{tmp_path}/r.db"
+    outcome = run_plan(load_plan(plan), url, progress=False)
+    assert outcome.swprofiles[0].boot_failed and outcome.swprofiles[1].ok
+    with open_store(url, readonly=True) as s:
+        err, = s.errors()
+        assert (err.swprofile, err.stage) == ("junk", "boot")
+        assert err.message.startswith("remote command failed on ") and "kexec -l /boot/fastpath/vmlinuz-junk" \
+            in err.message and "\n" not in err.message, err.message
+        assert [(x.swprofile, x.status) for x in s.sessions()] == [("base", "complete")]
+
+
 @pytest.fixture
 def drop_switch():
     """A TCP server on the host (the guest reaches it as 10.0.2.2): answers "drop" to the

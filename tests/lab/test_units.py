@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
 import struct
 import subprocess
+import tempfile
 
 import pytest
 
@@ -164,3 +166,26 @@ def test_grub_boot_takes_no_extra_cmdline(tmp_path, capsys):
     assert main(["lab", "up", "--boot", "grub", "--kernel", str(image), "--cmdline", "quiet",
                  "--home", str(tmp_path)]) == 1
     assert "GRUB_CMDLINE_LINUX" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+def test_a_user_who_is_not_root_still_gets_root_owned_files_on_the_lab_disk():
+    with tempfile.TemporaryDirectory(prefix="fastpath-nobody-") as tmp:   # pytest's is root-only
+        tmp_path = pathlib.Path(tmp)
+        tmp_path.chmod(0o777)
+        _mke2fs_as_nobody(tmp_path)
+
+
+def _mke2fs_as_nobody(tmp_path: pathlib.Path) -> None:
+    staging = tmp_path / "s"
+    (staging / "root/.ssh").mkdir(parents=True)
+    (staging / "root/.ssh/authorized_keys").write_text("key")
+    for path in (staging, staging / "root", staging / "root/.ssh", staging / "root/.ssh/authorized_keys"):
+        os.chown(path, 65534, 65534)
+    cmd = disk.ext2_command(staging, tmp_path / "img", offset=4096, size_kb=4096, root=False)
+    subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd], check=True,
+                   capture_output=True, cwd=tmp_path)
+    assert (staging / "root/.ssh/authorized_keys").stat().st_uid == 65534
+    part = tmp_path / "part"
+    part.write_bytes((tmp_path / "img").read_bytes()[4096:])
+    assert re.search(r"User:\s+0\s+Group:\s+0", _debugfs(part, "stat /root/.ssh/authorized_keys"))

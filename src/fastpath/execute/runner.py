@@ -20,7 +20,7 @@ from fastpath.errors import KernelBootError, SutError, SutTransientError, UserEr
 from fastpath.execute.progress import Progress
 from fastpath.store.model import (Benchmark, ErrorRecord, ResultClass, Sample, Session,
                                   SwProfile)
-from fastpath.sut.machine import SHELL, SutMachine
+from fastpath.sut.machine import BROKEN, SHELL, SutMachine
 
 MAX_OUTPUT = 20000
 
@@ -157,9 +157,12 @@ class Runner:
                        session, bench=self._current if session.boot_id else "")
             self._recover(swp, index, out)
             return False
-        except SutError as err:      # setup failed (sysctl, bootscript): deterministic
-            self._fail(swp, index, "setup", str(err), out, session, getattr(err, "stdout", ""))
+        except SutError as err:      # deterministic: deploying (before a boot) or setup after it
+            self._fail(swp, index, "setup" if session.boot_id else "boot", str(err), out, session,
+                       getattr(err, "stdout", ""))
             out.boot_failed = True
+            if self.machine.state == BROKEN:     # e.g. kexec refused the image: the SUT still answers
+                self._recover(swp, index, out)
             return False
         except BaseException:        # Ctrl-C: keep what we have, mark the session failed
             if session.boot_id:

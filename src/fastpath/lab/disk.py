@@ -167,6 +167,17 @@ def _mbr(boot_img: bytes, total_sectors: int) -> bytes:
     return (boot_img[:440] + b"fpLb" + b"\0\0" + entry + b"\0" * 48 + b"\x55\xaa")
 
 
+def ext2_command(staging: pathlib.Path, image: pathlib.Path, *, offset: int, size_kb: int,
+                 root: bool) -> list[str]:
+    """``mke2fs`` making an ext2 file system of ``staging``'s files at byte ``offset`` of
+    ``image``, every file owned by root. ``mke2fs -d`` copies owners, so a user who is not
+    ``root`` runs it in a user namespace where their own uid is 0 (dropbear refuses an
+    authorized_keys owned by another user)."""
+    cmd = ["mke2fs", "-q", "-F", "-t", "ext2", "-L", "fastpath-root", "-d", str(staging),
+           "-E", f"offset={offset}", str(image), f"{size_kb}k"]
+    return cmd if root else ["unshare", "--map-root-user", *cmd]
+
+
 def build_grub_disk(out: str | os.PathLike, *, kernel: pathlib.Path, authorized_key: str,
                     host_key: pathlib.Path, size_mb: int = DISK_MB) -> pathlib.Path:
     """Write a raw disk image that boots ``kernel`` through GRUB with the lab userspace on an
@@ -195,9 +206,8 @@ def build_grub_disk(out: str | os.PathLike, *, kernel: pathlib.Path, authorized_
             fh.write(_mbr(boot_img, total))
             fh.seek(SECTOR)
             fh.write(core_bytes)
-        fs_kb = (total - PART_START) * SECTOR // 1024
-        run(["mke2fs", "-q", "-F", "-t", "ext2", "-L", "fastpath-root", "-d", str(staging),
-             "-E", f"offset={PART_START * SECTOR}", str(tmp_out), f"{fs_kb}k"],
+        run(ext2_command(staging, tmp_out, offset=PART_START * SECTOR, root=os.geteuid() == 0,
+                         size_kb=(total - PART_START) * SECTOR // 1024),
             what="mke2fs (the lab disk's root file system)")
         tmp_out.replace(out)
     log.info("GRUB lab disk %s: %d MiB, base kernel %s", out, size_mb, version.release)

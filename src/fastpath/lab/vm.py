@@ -205,6 +205,9 @@ def up(kernel: str | os.PathLike | None = None, *, home: str | os.PathLike | Non
     /etc/default/grub in the VM)."""
     if boot not in ("kernel", "grub"):
         raise UserError(f"--boot: expected kernel or grub, got {boot!r}")
+    if boot == "grub" and cmdline:
+        raise UserError("--cmdline applies to --boot kernel only; the GRUB disk's command line "
+                        "is GRUB_CMDLINE_LINUX in /etc/default/grub in the VM")
     home = lab_home(home)
     old = _load(home)
     if _running(old):
@@ -217,9 +220,6 @@ def up(kernel: str | os.PathLike | None = None, *, home: str | os.PathLike | Non
     port = _free_port(old.port if old else None)
     pin_host_key(keys, port)
     if boot == "grub":
-        if cmdline:
-            raise UserError("--cmdline applies to --boot kernel only; the GRUB disk's command line "
-                            "is GRUB_CMDLINE_LINUX in /etc/default/grub in the VM")
         disk_image = build_grub_disk(home / "vm" / "disk.img", kernel=image,
                                      authorized_key=keys.client_pub, host_key=keys.host_key)
         initrd, full_cmdline = "", f"root={ROOT_DEVICE} ro console=ttyS0"

@@ -16,8 +16,11 @@ from fastpath.benchmarks.spec import RUN_KEYS, read_benchmark, read_run
 from fastpath.plan.check import Checker
 from fastpath.plan.doc import Doc, load_doc, parse_doc
 from fastpath.plan.model import BOOT_METHODS, Plan, SutSpec, SwProfileSpec
-from fastpath.sut.deploy import kernel_words
 from fastpath.sut.transport import Connection
+
+# One kernel command-line word: no blanks, or double quotes around the whole word or the whole
+# value after "=" (the forms the kernel's parser and GRUB's quoting both keep intact).
+KERNEL_WORD = re.compile(r'[^"\s]+|(?:[^"\s]+=)?"[^"]*"')
 
 LIBRARY = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "library"
 BUILTIN_RUN = {"warmups": 1, "repeats": 3, "sessions": 2, "timeout": 3600.0}
@@ -88,9 +91,10 @@ def _swprofiles(chk: Checker) -> tuple[SwProfileSpec, ...]:
         names.add(name)
         cmdline = chk.strings(p + ("cmdline",))
         for j, word in enumerate(cmdline):
-            if "\n" in word or len(kernel_words(word)) != 1 or word.count('"') % 2:
-                chk.fail(p + ("cmdline", j), "each cmdline entry must be one kernel word "
-                         '(blanks only inside double quotes, as in dyndbg="file x.c +p")')
+            if not KERNEL_WORD.fullmatch(word) or any(ord(c) < 32 or ord(c) == 127 for c in word):
+                chk.fail(p + ("cmdline", j), "each cmdline entry must be one kernel word: no control "
+                         'characters, blanks only inside double quotes around a whole value '
+                         '(dyndbg="file x.c +p") or word')
         sysctl = chk.strings(p + ("sysctl",))
         for j, line in enumerate(sysctl):
             if not SYSCTL.match(line):

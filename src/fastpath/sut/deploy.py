@@ -15,7 +15,7 @@ import logging
 import os
 import re
 
-from fastpath.errors import KernelBootError, SutTransientError
+from fastpath.errors import KernelBootError, RemoteCommandError, SutTransientError
 from fastpath.sut.kimage import file_sha256, image_version
 from fastpath.sut.transport import Transport
 
@@ -29,10 +29,10 @@ log = logging.getLogger("fastpath.deploy")
 _BASE_CMDLINE = r"""
 if [ -s /boot/cmdline ]; then exec cat /boot/cmdline; fi
 if [ -s /etc/fastpath/base-cmdline ]; then exec cat /etc/fastpath/base-cmdline; fi
-set -e
-case " $(cat /proc/cmdline)" in *" BOOT_IMAGE=/boot/fastpath/"*|*" BOOT_IMAGE=/fastpath/"*)
-  echo "the SUT runs a kernel fastpath booted, so its own command line is unknown;" \
-       "reboot it into its default kernel, or write it to /etc/fastpath/base-cmdline" >&2
+set -ef
+case " $(cat /proc/cmdline)" in *" BOOT_IMAGE="*"/fastpath/vmlinuz-"*)
+  echo "the SUT runs a kernel fastpath booted, so its own command line is unknown: reboot it" \
+       "into its default kernel, or write that command line to /etc/fastpath/base-cmdline" >&2
   exit 1 ;;
 esac
 mkdir -p /etc/fastpath
@@ -70,23 +70,31 @@ fi
 # to the file system, every word in GRUB single quotes), so no plan value becomes GRUB script.
 GRUB_GENERATOR = r"""#!/bin/sh
 # fastpath: a one-shot entry for the kernel under test (data: /etc/fastpath/grub-entry).
+# printf, never echo: dash's echo would turn a backslash in a word into GRUB script.
 set -e
-entry=/etc/fastpath/grub-entry
+entry=${FASTPATH_GRUB_ENTRY:-/etc/fastpath/grub-entry}
 [ -r "$entry" ] || exit 0
 . "${pkgdatadir:-/usr/share/grub}/grub-mkconfig_lib"
 { read -r img; read -r id; read -r initrd; } < "$entry"
 [ -f "$img" ] || exit 0
 q() { printf "'%s'" "$(printf '%s' "$1" | grub_quote)"; }
 args=$(tail -n +4 "$entry" | while IFS= read -r w; do printf ' %s' "$(q "$w")"; done)
-echo "menuentry $(q "fastpath $id") --id $(q "$id") {"
-prepare_grub_to_access_device "$(${grub_probe} --target=device "$img")" | sed 's/^/  /'
-echo "  linux $(q "$(make_system_path_relative_to_its_root "$img")")$args"
+dev=$(${grub_probe} --target=device "$img")
+access=$(prepare_grub_to_access_device "$dev")
+path=$(make_system_path_relative_to_its_root "$img")
+printf 'menuentry %s --id %s {\n' "$(q "fastpath $id")" "$(q "$id")"
+printf '%s\n' "$access" | sed 's/^/  /'
+printf '  linux %s%s\n' "$(q "$path")" "$args"
 if [ -n "$initrd" ]; then
-  echo "  initrd $(q "$(make_system_path_relative_to_its_root "$initrd")")"
+  path=$(make_system_path_relative_to_its_root "$initrd")
+  printf '  initrd %s\n' "$(q "$path")"
 fi
-echo "}"
+printf '}\n'
 """
 
+# The GRUB configuration file that update-grub/grub*-mkconfig write, where GRUB reads it:
+# Debian/Ubuntu's update-grub knows; on Fedora/RHEL /etc/grub2-efi.cfg (UEFI) or
+# /etc/grub2.cfg (BIOS) point to it (on RHEL 8 UEFI it is not /boot/grub2/grub.cfg).
 _GRUB = r"""
 set -e
 img=$1; id=$2; gen=$3; shift 3
@@ -95,13 +103,22 @@ mkdir -p /etc/fastpath
 { printf '%s\n' "$img" "$id" "$initrd"; if [ $# -gt 0 ]; then printf '%s\n' "$@"; fi; } \
   > /etc/fastpath/grub-entry.new
 mv /etc/fastpath/grub-entry.new /etc/fastpath/grub-entry
-printf '%s' "$gen" > /etc/grub.d/42_fastpath.new
-chmod 755 /etc/grub.d/42_fastpath.new
-mv /etc/grub.d/42_fastpath.new /etc/grub.d/42_fastpath
-if command -v update-grub >/dev/null; then update-grub
-elif command -v grub2-mkconfig >/dev/null; then grub2-mkconfig -o /boot/grub2/grub.cfg
-else grub-mkconfig -o /boot/grub/grub.cfg; fi 2>&1
-grep -q -- "--id 'fastpath-" /boot/grub*/grub.cfg || { echo "the fastpath entry is not in grub.cfg" >&2; exit 1; }
+printf '%s' "$gen" > /etc/fastpath/42_fastpath.new
+chmod 755 /etc/fastpath/42_fastpath.new
+mv /etc/fastpath/42_fastpath.new /etc/grub.d/42_fastpath
+if command -v update-grub >/dev/null; then
+  cfg=/boot/grub/grub.cfg; update-grub 2>&1
+elif command -v grub2-mkconfig >/dev/null; then
+  cfg=
+  for link in /etc/grub2-efi.cfg /etc/grub2.cfg; do
+    if [ -z "$cfg" ] && [ -e "$link" ]; then cfg=$(readlink -f "$link"); fi
+  done
+  [ -n "$cfg" ] || cfg=/boot/grub2/grub.cfg
+  grub2-mkconfig -o "$cfg" 2>&1
+else
+  cfg=/boot/grub/grub.cfg; grub-mkconfig -o "$cfg" 2>&1
+fi
+grep -qF -- "--id '$id'" "$cfg" || { echo "no entry $id in $cfg after regenerating it" >&2; exit 1; }
 if command -v grub-reboot >/dev/null; then grub-reboot "$id"; else grub2-reboot "$id"; fi
 { (sleep 1; sync; reboot) >/dev/null 2>&1 </dev/null & }
 """
@@ -129,13 +146,22 @@ def install(t: Transport, name: str, kernel: str, modules: str | None = None,
         ext = ".tar.xz" if modules.endswith(".xz") else os.path.splitext(modules)[1] or ".tar"
         tmp = f"/tmp/fastpath-modules-{remote_tag(name)}{ext}"
         t.copy_to(modules, tmp, timeout=timeout)
-        t.run_checked(["sh", "-c", _INSTALL_MODULES, "fastpath", tmp], timeout=timeout)
+        _script(t, f"unpacking the modules tarball {tmp}", _INSTALL_MODULES, tmp, timeout=timeout)
     return remote
+
+
+def _script(t: Transport, what: str, script: str, *args: str, timeout: float):
+    """Run one of the fixed scripts above with ``args`` as its quoted arguments; a failure is
+    one line naming ``what`` and the script's last line of output, not the script's text."""
+    try:
+        return t.run_checked(["sh", "-c", script, "fastpath", *args], timeout=timeout)
+    except RemoteCommandError as err:
+        raise RemoteCommandError(what, err.status, err.stdout, err.stderr, err.host) from None
 
 
 def base_cmdline(t: Transport) -> str:
     """The SUT's own kernel command line, which every boot extends with a swprofile's words."""
-    words = t.run_checked(["sh", "-c", _BASE_CMDLINE], timeout=30).stdout.split()
+    words = _script(t, "reading the SUT's own kernel command line", _BASE_CMDLINE, timeout=30).stdout.split()
     return " ".join(w for w in words if not w.startswith(("BOOT_IMAGE=", "initrd=")))
 
 
@@ -145,7 +171,7 @@ def boot_id(t: Transport, timeout: float = 30) -> str:
 
 def boot_kexec(t: Transport, remote_image: str, cmdline: str) -> None:
     """Load the kernel with kexec and start it detached (the connection drops ~1 s later)."""
-    t.run_checked(["sh", "-c", _KEXEC, "fastpath", remote_image, cmdline], timeout=120)
+    _script(t, f"kexec -l {remote_image}", _KEXEC, remote_image, cmdline, timeout=120)
 
 
 def kernel_words(cmdline: str) -> list[str]:
@@ -172,10 +198,11 @@ def boot_grub(t: Transport, remote_image: str, name: str, cmdline: str) -> None:
     a power-cycle after a failed boot comes back to the SUT's own kernel.
 
     Each kernel word goes to GRUB without its double quotes: GRUB quotes a word that holds
-    blanks itself, so ``dyndbg="file x.c +p"`` reaches the kernel intact."""
+    blanks itself, so ``dyndbg="file x.c +p"`` reaches the kernel intact (plans allow quotes
+    only around a whole word or a whole value, where that is the same to the kernel)."""
     words = [w.replace('"', "") for w in kernel_words(cmdline)]
-    t.run_checked(["sh", "-c", _GRUB, "fastpath", remote_image, f"fastpath-{remote_tag(name)}",
-                   GRUB_GENERATOR, *words], timeout=300)
+    _script(t, "the GRUB one-shot boot (42_fastpath, update-grub, grub-reboot)", _GRUB, remote_image,
+            f"fastpath-{remote_tag(name)}", GRUB_GENERATOR, *words, timeout=300)
 
 
 def wait_reboot(t: Transport, old_boot_id: str, timeout: float) -> str:
