@@ -92,6 +92,8 @@ BAD = [  # (edit of GOOD, expected line, expected key, words in the message)
     (('"isolcpus=1"', "[1, 2]"), 8, "swprofiles[0].cmdline[1]", "expected a string"),
     (('"isolcpus=1"', '"isolcpus=1 quiet"'), 8, "swprofiles[0].cmdline[1]", "one kernel word"),
     (('"isolcpus=1"', "'dyndbg=\"file x.c'"), 8, "swprofiles[0].cmdline[1]", "one kernel word"),
+    (('"isolcpus=1"', '"x=\\"a\\tb\\""'), 8, "swprofiles[0].cmdline[1]", "control characters"),
+    (('"isolcpus=1"', "'a\"b c\"d'"), 8, "swprofiles[0].cmdline[1]", "one kernel word"),
     (("v={n}", "v={m}"), 20, "benchmarks[1].command[2]", "unknown parameter"),
     (("method: SSH", "method: telnet"), 3, "sut.connection.method", "expected one of SSH"),
     (('  name: "Ampere Altra Max"\n', ""), 1, "sut", "missing required key 'name'"),
