@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import socket
 import struct
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -189,3 +191,19 @@ def _mke2fs_as_nobody(tmp_path: pathlib.Path) -> None:
     part = tmp_path / "part"
     part.write_bytes((tmp_path / "img").read_bytes()[4096:])
     assert re.search(r"User:\s+0\s+Group:\s+0", _debugfs(part, "stat /root/.ssh/authorized_keys"))
+
+
+def test_a_port_left_in_time_wait_by_a_stopped_vm_is_free_again_but_a_listener_is_not():
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    port = srv.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    conn, _ = srv.accept()
+    assert vm._free_port(port) != port                 # QEMU still listens: taken
+    conn.close()                                       # the VM side closes first: TIME_WAIT on port
+    time.sleep(0.1)
+    client.close()
+    srv.close()
+    assert vm._free_port(port) == port                 # power-cycle may take its port back

@@ -110,6 +110,9 @@ def _running(vm: LabVm | None) -> bool:
 def _free_port(preferred: int | None) -> int:
     for port in ([preferred] if preferred else []) + [0]:
         with socket.socket() as sock:
+            # as QEMU's port forwarding binds: connections of the stopped QEMU still in
+            # TIME_WAIT on this port must not make it look taken (only a listener does)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
