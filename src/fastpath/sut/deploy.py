@@ -53,13 +53,13 @@ esac
 rm -f "$1"
 """
 
+# kexec exits 255 when it refuses an image, which ssh's own failure status would hide: 1.
 _KEXEC = r"""
-set -e
 img=$1; cmdline=$2
 if [ -f /boot/initrd.img ]; then
-  kexec -l "$img" --initrd=/boot/initrd.img --append="$cmdline"
+  kexec -l "$img" --initrd=/boot/initrd.img --append="$cmdline" || exit 1
 else
-  kexec -l "$img" --append="$cmdline"
+  kexec -l "$img" --append="$cmdline" || exit 1
 fi
 { (sleep 1; sync; kexec -e) >/dev/null 2>&1 </dev/null & }
 """
