@@ -319,7 +319,7 @@ class SprtJudge(_Contaminated):
 
     def __init__(self, good, bad, improvement: str, params: SprtParams):
         self.p = params
-        self.b = self.fit = _fitted(_Baselines(good, bad, improvement), params)
+        self.b = _fitted(_Baselines(good, bad, improvement), params)
         b = self.b
         self.levels = Levels(b.mg, b.mb, b.sd ** 2 / b.kg, b.sd ** 2 / b.kb)
         self._contaminate(b.gap + 2 * params.outlier_range * b.sd)      # where a wild boot may land
@@ -356,17 +356,17 @@ class SprtJudge(_Contaminated):
     def _reach(self, k: int | None = None) -> float:
         """|log ratio| that n = max_sessions sessions exactly at a baseline mean reach (with k
         baseline sessions each, default: as recorded): what the policy can decide at best."""
-        b, n = self.fit, self.p.max_sessions
+        b, n = self.b, self.p.max_sessions
         kg, kb = k or b.kg, k or b.kb
-        sg, sb = b.sd * math.sqrt(1 + n / kg), b.sd * math.sqrt(1 + n / kb)
+        sg, sb = self._scales(n, kg, kb)
         # Judge by a pessimistic gap (one-sided 95% lower bound): a gap that looks big only
         # because the baselines' noise inflated it must not pass.
         shrink = self.p.gap_z * b.sd * math.sqrt(1 / kg + 1 / kb)
         if b.gap <= shrink:
             return 0.0
         mg, mb = b.mg + shrink / 2, b.mb - shrink / 2
-        at_good = self._session_llr(mg, sg, sb, b.mg, b.mb) * -1
-        at_bad = self._session_llr(mb, sg, sb, b.mg, b.mb)
+        at_good = self._session_llr(mg, sg, sb) * -1
+        at_bad = self._session_llr(mb, sg, sb)
         return n * min(at_good, at_bad)
 
     def baseline_sessions_needed(self, limit: int = 1000) -> int | None:
@@ -384,7 +384,7 @@ class SprtJudge(_Contaminated):
             return None
         k = self.baseline_sessions_needed()
         more = f"record about {k} sessions of each baseline" if k else "the difference is too small"
-        return (f"the baselines differ by only {self.fit.gap / self.fit.sd:.2f} session standard deviations "
+        return (f"the baselines differ by only {self.b.gap / self.b.sd:.2f} session standard deviations "
                 f"({self.b.kg} good and {self.b.kb} bad sessions): policy sprt could not tell them "
                 f"apart within {self.p.max_sessions} sessions at alpha={self.p.alpha}, "
                 f"beta={self.p.beta}; {more}")
@@ -500,7 +500,7 @@ class ConfirmJudge(_Contaminated):
         # log P(pair <= 0 | step) - log P(pair <= 0 | no step): Student-t mass below 0 plus the
         # wild boots' share of the range below 0 (the range reaches `spread` below 0).
         if self.step > 0:
-            wild_below = self.p.outlier_share * spread / (self.b.gap + 2 * spread)
+            wild_below = self._wild * spread
             t_below = lambda loc: (1 - self.p.outlier_share) * float(stdtr(self.b.df, -loc / (self.b.sd * math.sqrt(2))))
             self._below = math.log(t_below(self.step) + wild_below) - math.log(t_below(0.0) + wild_below)
         else:
