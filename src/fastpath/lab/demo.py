@@ -235,16 +235,19 @@ def run_demo(o: DemoOptions, say=print) -> DemoResult:
             say(f"[6/7] fastpath bisect confirm: {found[:12]} against its parent, alternating boots")
             confirmation, confirm_sessions = _confirm(tree, ctx_path, found, o.progress)
             say("      " + confirmation)
-        history_order = git(tree, "rev-list", "--reverse", "lab-history").split()
-        for sha in sorted(skipped_candidates(out), key=history_order.index):
+        candidates = skipped_candidates(out)
+        if candidates:
+            history_order = git(tree, "rev-list", "--reverse", "lab-history").split()
+            candidates.sort(key=history_order.index)
+        for sha in candidates:
             # Only skipped commits left: confirm each candidate against its parent, oldest
             # first; the first one confirmed is the culprit (docs/bisection.md).
             say(f"[6/7] only skipped commits left: fastpath bisect confirm {sha[:12]} against its parent")
             try:
-                line, sessions = _confirm(tree, ctx_path, sha, o.progress)
+                line, used = _confirm(tree, ctx_path, sha, o.progress)
             except BuildError as exc:
-                line, sessions = f"Confirm: UNDECIDED: {sha[:12]} or its parent does not build ({exc})", 0
-            confirm_sessions += sessions
+                line, used = f"Confirm: UNDECIDED: {sha[:12]} or its parent does not build ({exc})", 0
+            confirm_sessions += used
             say("      " + line)
             if line.startswith("Confirm: CONFIRMED"):
                 found, confirmation = sha, line
