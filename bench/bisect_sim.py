@@ -189,9 +189,7 @@ def one_bisection(policy_name: str, model: str, n: int, effect: float, k: int,
 
 
 def run_cell(args) -> dict:
-    policy_name, model, n, effect, k, runs, seed, overrides, follow, confirm = args[:10]
-    confirm_skipped = args[10] if len(args) > 10 else True
-    retries = args[11] if len(args) > 11 else 2
+    policy_name, model, n, effect, k, runs, seed, overrides, follow, confirm, confirm_skipped, retries = args
     rng = np.random.default_rng(seed)
     params = policy.params_for(policy_name, overrides.get(policy_name))
     counts = {"correct": 0, "wrong": 0, "skipped": 0, "unconfirmed": 0, "refused": 0}

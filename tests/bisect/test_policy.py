@@ -308,12 +308,12 @@ def test_simulated_bisections_with_a_fixed_seed():
     sim = _sim()
     runs = 40
     for model in ("normal", "outliers", "drift"):
-        cell = sim.run_cell(("sprt", model, 100, 2.0, 20, runs, 5, {}, 100, True))
+        cell = sim.run_cell(("sprt", model, 100, 2.0, 20, runs, 5, {}, 100, True, True, 2))
         assert cell["wrong"] == 0, cell
         # drift: some end inconclusive (honestly), see docs/bisection.md; without level
         # tracking 30 of these 40 (test below)
         assert cell["correct"] >= (runs * 85 // 100 if model == "drift" else runs - 2), cell
-    ci = sim.run_cell(("fastpath-ci", "normal", 100, 2.0, 20, runs, 5, {}, 0, False))
+    ci = sim.run_cell(("fastpath-ci", "normal", 100, 2.0, 20, runs, 5, {}, 0, False, True, 2))
     assert ci["wrong"] >= runs // 5, ci
 
 
