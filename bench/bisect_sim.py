@@ -16,8 +16,9 @@ sessions). For sprt the named culprit is then re-tested against its parent in in
 sessions, as `fastpath bisect confirm` does (driver.confirm; --confirm no to leave it out);
 when git left only skipped commits, each candidate in turn until one is confirmed
 (driver.confirm_candidates; --confirm-candidates no). After an inconclusive end the user
-records fresh baselines and bisects the whole range again, at most --retries (2) times; a
-culprit still not confirmed counts as "unconfirmed", an honest inconclusive end.
+records fresh baselines and bisects the whole range again, at most --retries (2) times, as
+`fastpath bisect auto` does; a culprit still not confirmed counts as "unconfirmed", an honest
+inconclusive end.
 
 Noise models (all standardised to mean 0, sd 1, so effects are in session sds):
   normal    N(0, 1)
@@ -44,6 +45,7 @@ import numpy as np
 from fastpath.bisect import driver, policy
 from fastpath.bisect.baselines import difference_problem
 from fastpath.bisect.verdict import BAD, GOOD
+from fastpath.errors import UserError
 
 MODELS = ("normal", "lognormal", "bimodal", "outliers", "drift")
 DRIFT_PER_SESSION = 0.01
@@ -238,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
                          "`bisect confirm` each candidate in turn until one is confirmed")
     ap.add_argument("--retries", type=int, default=2,
                     help="sprt with --confirm yes: after an inconclusive end (unconfirmed, or only skipped "
-                         "and no candidate confirmed) record fresh baselines and bisect again, this many times")
+                         "and no candidate confirmed) record fresh baselines and bisect again, this many times "
+                         "(`fastpath bisect auto --retries`)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--param", action="append", default=[], metavar="POLICY.KEY=VALUE",
@@ -246,11 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     overrides: dict = {}
     for item in args.param:
-        key, value = item.split("=", 1)
-        name, field = key.rsplit(".", 1)
-        kind = type(getattr(policy.params_for(name), field))
-        overrides.setdefault(name, {})[field] = (value.lower() in ("1", "true", "yes") if kind is bool
-                                                 else kind(value))
+        name, setting = item.split(".", 1) if "." in item.split("=", 1)[0] else ("", item)
+        try:
+            overrides.setdefault(name, {}).update(policy.parse_overrides(name, [setting]))
+        except UserError as err:
+            ap.error(f"--param {item}: {err}")
     cells = [(p, m, n, e, args.baseline_sessions, args.runs, args.seed + i, overrides, args.follow_advice,
               args.confirm == "yes" and p == "sprt", args.confirm_candidates == "yes", args.retries)
              for i, (p, m, n, e) in enumerate(itertools.product(args.policies, args.models, args.sizes,

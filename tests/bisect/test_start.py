@@ -154,3 +154,28 @@ def test_missing_store(sshd, tmp_path, capsys):
     status = main(start_args(sshd, f"{tmp_path}/none", tmp_path / "ctx.yaml"))
     err = capsys.readouterr().err
     assert status in (1, 3) and "none" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_policy_params_are_recorded_and_decide_the_start(sshd, tmp_path, capsys):
+    url = make_baseline_store(f"sqlite:///{tmp_path}/o.db", bad_mean=101.0, sessions=8)
+    ctx_file = tmp_path / "ctx.yaml"
+    args = start_args(sshd, url, ctx_file) + ["--policy-param", "alpha=0.05", "--policy-param", "beta=0.05", "--policy-param", "gap_z=0",
+                                              "--policy-param", "track_levels=no"]
+    assert main(args) == 0, capsys.readouterr().err     # refused at the default cap of 30 (above)
+    params = contexts.load(ctx_file).policy["params"]
+    assert params["alpha"] == params["beta"] == 0.05 and params["track_levels"] is False
+    assert params["max_sessions"] == SprtParams().max_sessions
+
+
+@pytest.mark.parametrize("param,message", [
+    ("alpha=0", "policy 'sprt': bad parameter alpha=0.0 (want 0 < alpha < 0.5)"),
+    ("nope=1", "policy 'sprt': unknown parameter 'nope' (known: alpha, beta,"),
+    ("alpha", "--policy-param 'alpha': expected KEY=VALUE"),
+    ("max_sessions=lots", "--policy-param max_sessions=lots: expected a int"),
+    ("track_levels=maybe", "--policy-param track_levels=maybe: expected a bool"),
+])
+def test_bad_policy_params_are_one_line(sshd, tmp_path, baseline_store, capsys, param, message):
+    status = main(start_args(sshd, baseline_store, tmp_path / "ctx.yaml") + ["--policy-param", param])
+    err = capsys.readouterr().err.strip()
+    assert status == 1 and message in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "ctx.yaml").exists()

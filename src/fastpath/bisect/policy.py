@@ -94,6 +94,18 @@ class SprtParams:
                                    # e^this times likelier than the plain normal one (clearly wild
                                    # boots among them); 0: always, inf: never
 
+    def __post_init__(self):
+        bad = [f"{k}={getattr(self, k)!r} (want {want})" for k, ok, want in (
+            ("alpha", 0 < self.alpha < 0.5, "0 < alpha < 0.5"), ("beta", 0 < self.beta < 0.5, "0 < beta < 0.5"),
+            ("outlier_share", 0 <= self.outlier_share < 1, "0 <= share < 1"),
+            ("min_sessions", self.min_sessions >= 1, ">= 1"),
+            ("max_sessions", self.max_sessions >= self.min_sessions, ">= min_sessions"),
+            ("confirm_pairs", self.confirm_pairs >= self.min_sessions, ">= min_sessions"),
+            ("level_noise", self.level_noise >= 0, ">= 0"), ("level_clip", self.level_clip > 0, "> 0"))
+            if not ok]
+        if bad:
+            raise UserError(f"policy 'sprt': bad parameter {bad[0]}")
+
     @property
     def upper(self) -> float:
         return math.log((1 - self.beta) / self.alpha)
@@ -126,6 +138,30 @@ def params_for(name: str, overrides: dict | None = None):
         if key not in known:
             raise UserError(f"policy '{name}': unknown parameter '{key}' (known: {', '.join(sorted(known))})")
     return cls(**overrides)
+
+
+def parse_overrides(name: str, items) -> dict:
+    """``KEY=VALUE`` strings (``--policy-param``) as typed overrides of policy ``name``'s
+    parameters: each value takes its default's type (yes/no/true/false/1/0 for flags)."""
+    defaults = asdict(params_for(name))
+    overrides = {}
+    for item in items or ():
+        key, sep, value = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UserError(f"--policy-param '{item}': expected KEY=VALUE")
+        params_for(name, {key: defaults.get(key)})          # unknown key: the one clear line
+        kind = type(defaults[key])
+        try:
+            if kind is bool:
+                if value.strip().lower() not in ("yes", "no", "true", "false", "1", "0"):
+                    raise ValueError(value)
+                overrides[key] = value.strip().lower() in ("yes", "true", "1")
+            else:
+                overrides[key] = kind(value)
+        except ValueError:
+            raise UserError(f"--policy-param {key}={value}: expected a {kind.__name__}") from None
+    return overrides
 
 
 def describe(name: str, params) -> dict:

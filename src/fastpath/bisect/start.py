@@ -52,6 +52,7 @@ class StartOptions:
     kernel_config: str | None = None    # config file build_local_kernel.sh uses
     boot_timeout: float | None = None   # seconds to wait for SSH after booting a tested kernel
     policy: str = policies.DEFAULT_POLICY
+    policy_params: dict | None = None   # overrides of the policy's parameters (SprtParams, CiParams)
     output_dir: str | None = None       # parent of the temporary store (default: the system tmp)
 
 
@@ -104,7 +105,7 @@ def _benchmark_entry(bench) -> dict:
 
 def start(o: StartOptions) -> contexts.Context:
     """Validate and prepare a bisection; return the context (also written to ``o.context``)."""
-    params = policies.params_for(o.policy)
+    params = policies.params_for(o.policy, o.policy_params)
     with open_store(o.resultstore, readonly=True) as store:
         url = store.url
         sut = _find(store.suts(), o.sut, "SUT", "--sut", url)

@@ -36,9 +36,11 @@ def group() -> None:
 @click.option("--context", required=True, type=click.Path(dir_okay=False), help="Context file to write.")
 @click.option("--policy", type=click.Choice(POLICIES), default=DEFAULT_POLICY, show_default=True,
               help="Verdict policy (docs/bisection.md).")
+@click.option("--policy-param", "policy_param", multiple=True, metavar="KEY=VALUE",
+              help="Set one of the policy's parameters (repeatable), e.g. alpha=0.01; recorded in the context.")
 def start_cmd(host, user, port, keyfile, known_hosts, power_cycle, boot_timeout, kernel_config,
               sut, good_swprofile, bad_swprofile,
-              benchmark, resultclass, resultstore, context, policy):
+              benchmark, resultclass, resultstore, context, policy, policy_param):
     """Check the baselines and write a bisection context.
 
     Validates that both swprofiles have results for the benchmark and result class on the
@@ -54,13 +56,15 @@ def start_cmd(host, user, port, keyfile, known_hosts, power_cycle, boot_timeout,
         --resultclass sysbenchthread-110 --resultstore results.db \\
         --context ./bisection_context.yaml
     """
+    from fastpath.bisect.policy import parse_overrides
     from fastpath.bisect.start import StartOptions, start
 
     ctx = start(StartOptions(
         host=host, user=user, port=port, keyfile=keyfile, known_hosts=known_hosts,
         power_cycle=power_cycle, boot_timeout=boot_timeout, kernel_config=kernel_config, sut=sut,
         good_swprofile=good_swprofile, bad_swprofile=bad_swprofile, benchmark=benchmark,
-        resultclass=resultclass, resultstore=resultstore, context=context, policy=policy))
+        resultclass=resultclass, resultstore=resultstore, context=context, policy=policy,
+        policy_params=parse_overrides(policy, policy_param)))
     click.echo(f"context: {context}\ngood: {ctx.good_swprofile} {ctx.good_sha}\n"
                f"bad: {ctx.bad_swprofile} {ctx.bad_sha}\npolicy: {ctx.policy['name']}\n"
                f"output-resultstore: {ctx.output_resultstore}")
@@ -157,4 +161,84 @@ def confirm_cmd(context, kernel, modules, gitsha, parent_kernel, parent_modules,
     if result.decision is not None and result.decision.reason:
         click.echo(f"  {result.decision.reason}")
     sys.stdout.flush()
+    sys.exit(result.exit_code)
+
+
+@group.command("rebaseline")
+@click.option("--context", required=True, type=click.Path(dir_okay=False), help="Context from `bisect start`.")
+@click.option("--good-kernel", required=True, type=click.Path(dir_okay=False),
+              help="Kernel image of the context's good_sha.")
+@click.option("--good-modules", default=None, type=click.Path(dir_okay=False), help="Its modules tarball.")
+@click.option("--bad-kernel", required=True, type=click.Path(dir_okay=False),
+              help="Kernel image of the context's bad_sha.")
+@click.option("--bad-modules", default=None, type=click.Path(dir_okay=False), help="Its modules tarball.")
+@click.option("--new-context", required=True, type=click.Path(dir_okay=False), help="Context file to write.")
+@click.option("--sessions", type=click.IntRange(2, 1000), default=None,
+              help="Sessions of each fresh baseline (default: as many as the context's good baseline).")
+@click.option("--max-sessions", type=click.IntRange(2, 1000), default=100, show_default=True,
+              help="Record up to this many when the policy says the fresh baselines cannot be told apart.")
+def rebaseline_cmd(context, good_kernel, good_modules, bad_kernel, bad_modules, new_context, sessions,
+                   max_sessions):
+    """Record fresh baselines, alternately, and write a new context over them.
+
+    For a bisection whose culprit `bisect confirm` did not confirm: the machine has likely
+    moved since the baselines were recorded. Boots the good and the bad kernel in turn as
+    swprofiles <good>-rebase<n> and <bad>-rebase<n> into the context's output store (the
+    original store is never written), runs `bisect start`'s checks over them and writes
+    NEW_CONTEXT, with a new output store. Then bisect the whole range again with it.
+
+    \b
+    Example (in the kernel tree):
+      git checkout $GOOD_SHA && ./scripts/build_local_kernel.sh && source ./scripts/.env
+      cp $KERNEL_PATH /tmp/good.img; cp $MODULES_PATH /tmp/good-modules.tar.xz
+      git checkout $BAD_SHA && ./scripts/build_local_kernel.sh && source ./scripts/.env
+      fastpath bisect rebaseline --context bisection_context.yaml --good-kernel /tmp/good.img \\
+        --good-modules /tmp/good-modules.tar.xz --bad-kernel $KERNEL_PATH --bad-modules $MODULES_PATH \\
+        --new-context bisection_context.retry1.yaml
+    """
+    from fastpath.bisect import context as contexts
+    from fastpath.bisect.rebaseline import rebaseline
+
+    made = rebaseline(contexts.load(context), good_kernel, good_modules, bad_kernel, bad_modules, new_context,
+                      sessions=sessions, max_sessions=max_sessions, say=click.echo)
+    ctx = made.context
+    click.echo(f"context: {new_context}\ngood: {ctx.good_swprofile} {ctx.good_sha}\n"
+               f"bad: {ctx.bad_swprofile} {ctx.bad_sha}\nfresh baseline sessions: {made.sessions_run}\n"
+               f"output-resultstore: {ctx.output_resultstore}")
+
+
+@group.command("auto")
+@click.option("--context", required=True, type=click.Path(dir_okay=False), help="Context from `bisect start`.")
+@click.option("--tree", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="The kernel git tree.")
+@click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True,
+              help="When the named culprit is not confirmed: fresh baselines and a new bisection, this often.")
+@click.option("--baseline-sessions", type=click.IntRange(2, 1000), default=None,
+              help="Sessions of each fresh baseline (default: as many as the context's good baseline).")
+@click.option("--max-baseline-sessions", type=click.IntRange(2, 1000), default=100, show_default=True,
+              help="Record up to this many when the policy says fresh baselines cannot be told apart.")
+@click.option("--scripts", type=click.Path(file_okay=False), default=None,
+              help="Directory with execute_bisection.sh (default ./scripts or the fastpath checkout's).")
+@click.option("--no-progress", is_flag=True, help="Do not show progress lines while sessions run.")
+def auto_cmd(context, tree, retries, baseline_sessions, max_baseline_sessions, scripts, no_progress):
+    """Bisect, confirm the answer, and bisect again with fresh baselines when it is not confirmed.
+
+    In the kernel tree: git bisect start/good/bad, git bisect run
+    scripts/execute_bisection.sh CONTEXT; then `bisect confirm` of the named commit against
+    its parent (when git leaves only skipped commits, each candidate, oldest first). When a
+    confirmation measures no step, or cannot decide, the baselines are stale: the good and bad
+    kernels are built and measured again (`bisect rebaseline`) and the range bisected again
+    with the new context, at most RETRIES times. Exit 0 with a confirmed culprit, 1 without.
+
+    \b
+    Example:
+      fastpath bisect start ... --context bisection_context.yaml
+      cd /path/to/linux && fastpath bisect auto --context /path/to/bisection_context.yaml
+    """
+    from fastpath.bisect import auto
+
+    result = auto.bisect_tree(auto.AutoOptions(
+        context=context, tree=tree, scripts=scripts, retries=retries, baseline_sessions=baseline_sessions,
+        max_baseline_sessions=max_baseline_sessions, progress=not no_progress), say=click.echo)
+    click.echo(auto.summary(result))
     sys.exit(result.exit_code)
