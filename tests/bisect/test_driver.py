@@ -13,7 +13,7 @@ import pytest
 
 from fastpath.bisect import driver, policy
 from fastpath.bisect.verdict import BAD, GOOD, SKIP
-from fastpath.lab.demo import skipped_candidates
+from fastpath.bisect.auto import skipped_candidates
 
 
 def test_finds_first_bad_everywhere():

@@ -2,8 +2,9 @@
 
 It runs `fastpath lab demo`'s code (fastpath.lab.demo.run_demo), which is the seed's exact
 sequence: a plan records the good and bad baselines on the lab VM, `bisect start` writes the
-context, then in the kernel tree `git bisect start; git bisect good; git bisect bad;
-git bisect run scripts/execute_bisection.sh ctx.yaml`.
+context, then `bisect auto` in the kernel tree: `git bisect start; git bisect good; git bisect
+bad; git bisect run scripts/execute_bisection.sh ctx.yaml`, `bisect confirm` of the named
+commit, and (second test) fresh baselines and a new bisection when it is not confirmed.
 
 One history of 8 commits after the lab base: a culprit (getppid() made ~3x slower, so that it
 stands out of the noise of a busy 2-core machine running TCG), a commit that does not build
@@ -25,6 +26,7 @@ import sys
 
 import pytest
 
+from fastpath.bisect import auto, confirm as confirms
 from fastpath.bisect import context as contexts
 from fastpath.errors import UserError
 from fastpath.lab import cache, demo, history
@@ -89,25 +91,28 @@ def test_bisection_finds_the_culprit_past_a_broken_build_and_a_panic(lab_tree, l
         result = demo.run_demo(options, say=said.append)
     finally:
         cache.reset_to_base(lab_tree)
-    out = (tmp_path / "bisect-run.log").read_text()
+    out = (tmp_path / "bisection_context.log").read_text()
     print("\n".join(said), "\n", demo.summary(result), file=sys.stderr)
     hist = history.load(lab_tree)
+    [rnd] = result.bisection.rounds
 
     assert f"{hist['culprit']} is the first bad commit" in out, out
     assert result.correct and result.found == hist["culprit"], out
     skipped = set(re.findall(r"^git bisect skip ([0-9a-f]{40})", out, re.M))
     assert skipped == {hist["broken_build"][0], hist["panic"][0]}, out
-    assert result.steps["skip"] == 2 and result.steps["good"] >= 1 and result.steps["bad"] >= 1
+    assert rnd.steps["skip"] == 2 and rnd.steps["good"] >= 1 and rnd.steps["bad"] >= 1
     assert "does not build" in out and "the kernel did not boot" in out
     assert "Result: REGRESSION detected for resultclass 'fpsyscall-getppid' comparing 'bisect-" in out
     assert "Result: NO REGRESSION detected" in out
-    assert result.confirmation.startswith("Confirm: CONFIRMED") and result.confirm_sessions >= 2
+    [(confirmed, confirmation)] = rnd.confirmations
+    assert confirmed == hist["culprit"] and confirmation.outcome == confirms.CONFIRMED
+    assert rnd.confirm_sessions >= 2
     assert "CORRECT" in demo.summary(result)
 
     ctx = contexts.load(tmp_path / "bisection_context.yaml")
     assert (ctx.good_sha, ctx.bad_sha) == (hist["base"], hist["head"])
     assert {t["outcome"] for t in ctx.tested} == {"GOOD", "BAD", "SKIP"}
-    assert result.bisect_sessions == sum(t["sessions_run"] for t in ctx.tested) > 0
+    assert rnd.bisect_sessions == sum(t["sessions_run"] for t in ctx.tested) > 0
     with open_store(ctx.output_resultstore, readonly=True) as out_store:
         names = {s.id for s in out_store.swprofiles()}
     assert f"bisect-{hist['culprit'][:12]}" in names
@@ -115,6 +120,59 @@ def test_bisection_finds_the_culprit_past_a_broken_build_and_a_panic(lab_tree, l
         assert {s.id for s in original.swprofiles()} == {"demo-good", "demo-bad"}
 
 
+class FakeStaleBaselinesConfirm:
+    """Injects the fault a drifting machine causes, which the lab cannot produce on demand:
+    the first `bisect confirm` answers REJECTED without booting anything (as if the
+    bisection's verdicts had been made against stale baselines); later calls are the real
+    confirmation."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, context_path, *args, **kwargs):
+        self.calls.append(context_path)
+        if len(self.calls) == 1:
+            return confirms.ConfirmResult(confirms.REJECTED, "Confirm: REJECTED (injected by the test: stale baselines)")
+        return confirms.confirm(context_path, *args, **kwargs)
+
+
+@pytest.mark.lab
+def test_an_unconfirmed_culprit_gets_fresh_baselines_and_a_second_bisection(lab_tree, lab_kernel, tmp_path):
+    options = demo.DemoOptions(workdir=str(tmp_path), tree=str(lab_tree), commits=4, regression_pct=REGRESSION,
+                               seed=SEED, culprit_at=2, sessions=4, repeats=5, iterations=500000, retries=1,
+                               progress=False)
+    fake = FakeStaleBaselinesConfirm()
+    said = []
+    try:
+        result = demo.run_demo(options, say=said.append, confirm_fn=fake)
+    finally:
+        cache.reset_to_base(lab_tree)
+    print("\n".join(said), "\n", demo.summary(result), file=sys.stderr)
+    hist = history.load(lab_tree)
+
+    first, second = result.bisection.rounds
+    assert first.found == hist["culprit"] and first.culprit is None and first.retryable
+    assert second.culprit == hist["culprit"] and result.correct, demo.summary(result)
+    assert second.confirmations[0][1].outcome == confirms.CONFIRMED and second.confirm_sessions >= 2
+    assert fake.calls == [first.context, second.context]
+    assert "CORRECT" in demo.summary(result) and "retry 1 (fresh baselines: " in demo.summary(result)
+
+    old, new = contexts.load(first.context), contexts.load(second.context)
+    assert second.context == str(tmp_path / "bisection_context.retry1.yaml")
+    assert (new.good_swprofile, new.bad_swprofile) == ("demo-good-rebase1", "demo-bad-rebase1")
+    assert (new.good_sha, new.bad_sha) == (old.good_sha, old.bad_sha) == (hist["base"], hist["head"])
+    assert new.resultstore == old.output_resultstore != new.output_resultstore
+    with open_store(new.output_resultstore, readonly=True) as store:
+        names = {s.id for s in store.swprofiles()}
+        fresh = [len(store.sessions(new.sut, n)) for n in (new.good_swprofile, new.bad_swprofile)]
+    # the new bisection's store: the fresh baselines and its own steps, nothing of the stale one
+    assert {"demo-good-rebase1", "demo-bad-rebase1"} <= names and not names & {"demo-good", "demo-bad"}
+    assert second.baseline_sessions == sum(fresh) >= 8 and min(fresh) >= 4
+    assert second.tested and all(t["sessions_run"] > 0 for t in second.tested if t["outcome"] != "SKIP")
+    with open_store(old.resultstore, readonly=True) as original:     # never written by either bisection
+        assert {s.id for s in original.swprofiles()} == {"demo-good", "demo-bad"}
+
+
 def test_demo_without_the_scripts_is_one_clear_error(tmp_path):
     with pytest.raises(UserError, match=r"cannot find execute_bisection.sh in .*nowhere"):
-        demo.find_scripts(str(tmp_path / "nowhere"))
+        auto.find_scripts(str(tmp_path / "nowhere"))

@@ -41,6 +41,7 @@ class ConfirmResult:
     line: str
     decision: Decision | None = None
     sessions_run: int = 0
+    untestable: bool = False      # not confirmed because a kernel did not boot (nothing measured)
 
     @property
     def exit_code(self) -> int:
@@ -122,6 +123,7 @@ def check(ctx: contexts.Context, kernel: str, modules: str | None, gitsha: str, 
         try:
             result.decision = driver.confirm(judge, parent, culprit, lambda: take(0), lambda: take(1))
         except _BootFailed as err:
+            result.untestable = True
             result.decision = Decision(SKIP, min(len(values(parent_name)), len(values(culprit_name))), 0,
                                        str(err))
         finally:
@@ -139,7 +141,7 @@ def confirm(context_path: str, kernel: str, modules: str | None, gitsha: str, pa
         ctx = contexts.load(context_path)
         return check(ctx, kernel, modules, gitsha, parent_kernel, parent_modules, parent_gitsha, progress)
     except KernelBootError as err:
-        return ConfirmResult(SKIP, f"Confirm: UNDECIDED: a kernel did not boot: {err}")
+        return ConfirmResult(SKIP, f"Confirm: UNDECIDED: a kernel did not boot: {err}", untestable=True)
     except FastpathError as err:
         return ConfirmResult(ERROR, f"Error: {err}")
     except KeyboardInterrupt:

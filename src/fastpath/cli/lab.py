@@ -195,18 +195,21 @@ def power_cycle_cmd(timeout, home):
 @click.option("--culprit-at", type=int, default=None, help="Put the culprit at commit K (1..N).")
 @click.option("--broken-build-at", type=int, default=None, help="Also make commit K (1..N-1) not build.")
 @click.option("--panic-at", type=int, default=None, help="Also make commit K (1..N-1) panic at boot.")
+@click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True,
+              help="When the named culprit is not confirmed: fresh baselines and a new bisection, this often.")
 @click.option("--scripts", type=click.Path(file_okay=False), default=None,
               help="Directory with execute_bisection.sh (default ./scripts of the fastpath checkout).")
 @click.option("--no-progress", is_flag=True, help="Do not show progress lines while recording baselines.")
 @HOME_OPTION
 def demo_cmd(workdir, commits, regression_size, seed, sessions, culprit_at, broken_build_at, panic_at,
-             scripts, no_progress, home):
+             retries, scripts, no_progress, home):
     """The whole job on the lab: record baselines, bisect a real kernel history, name the culprit.
 
     Builds a real kernel history with a known culprit, boots the lab VM, records the good and
-    bad baselines with a plan, then runs the seed's sequence (bisect start; git bisect start,
-    good, bad; git bisect run scripts/execute_bisection.sh) and checks the commit git names
-    against the recorded culprit. Exit status 0 when it is right, 1 otherwise.
+    bad baselines with a plan, then `bisect start` and `bisect auto`: the seed's sequence (git
+    bisect start, good, bad; git bisect run scripts/execute_bisection.sh), the named commit
+    confirmed against its parent, fresh baselines and a new bisection when it is not. Checks
+    the confirmed commit against the recorded culprit: exit status 0 when it is right, 1 otherwise.
 
     \b
     Example:
@@ -218,7 +221,7 @@ def demo_cmd(workdir, commits, regression_size, seed, sessions, culprit_at, brok
 
     result = demo.run_demo(demo.DemoOptions(
         workdir=workdir, commits=commits, regression_pct=regression_size, seed=seed, sessions=sessions,
-        culprit_at=culprit_at, broken_build_at=broken_build_at, panic_at=panic_at, scripts=scripts, home=home,
+        culprit_at=culprit_at, broken_build_at=broken_build_at, panic_at=panic_at, retries=retries, scripts=scripts, home=home,
         progress=not no_progress), say=click.echo)
     click.echo(demo.summary(result))
     if not result.correct:

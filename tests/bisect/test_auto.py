@@ -1,0 +1,210 @@
+"""`fastpath bisect auto` without the lab: real git repositories and real `git bisect run`,
+with oracle scripts in place of the kernel build and the benchmark (each commit's value.txt
+says what it is), to reach every way a round can end. The lab tests
+(test_lab_bisection.py) run the same code with real kernels, boots and confirmations.
+
+value.txt: a number (above 102 is the regression), "broken" (does not build), "flaky:N" (the
+bisection step cannot decide: skip; a confirmation can: N), "down" (the SUT is unreachable: 128).
+"""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from fastpath.bisect import auto, confirm as confirms
+from fastpath.bisect import context as contexts
+from fastpath.bisect.verdict import BAD, GOOD, Decision
+from fastpath.errors import UserError
+from tests.bisect.conftest import BENCH, RC, make_baseline_store
+from tests.bisect.test_driver import git, make_repo
+from tests.bisect.test_run import cli_status, closed_port
+
+STEP = r'''#!/usr/bin/env python3
+"""execute_bisection.sh's stand-in: the checked-out commit's recorded value decides."""
+import sys
+value = open("value.txt").read().strip()
+if value == "broken":
+    print("Result: SKIP: commit does not build."); sys.exit(125)
+if value.startswith("flaky:"):
+    print("Result: UNDECIDED (skip)"); sys.exit(125)
+if value == "down":
+    print("Error: cannot reach the SUT (injected)"); sys.exit(128)
+sys.exit(1 if float(value) > 102 else 0)
+'''
+BUILD = r'''#!/usr/bin/env python3
+"""build_local_kernel.sh's stand-in: "broken" fails; otherwise an image file per commit."""
+import os, pathlib, subprocess, sys
+if open("value.txt").read().strip() == "broken":
+    print("build_local_kernel.sh: build failed: error: injected", file=sys.stderr); sys.exit(1)
+sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+out = pathlib.Path(".fastpath-build") / sha[:12]
+out.mkdir(parents=True, exist_ok=True)
+(out / "bzImage").write_text(sha)
+pathlib.Path(os.environ["FASTPATH_ENV_FILE"]).write_text(
+    f"KERNEL_PATH={out.resolve() / 'bzImage'}\nMODULES_PATH=\nGITSHA={sha}\n")
+'''
+
+
+@pytest.fixture
+def scripts(tmp_path):
+    folder = tmp_path / "scripts"
+    folder.mkdir()
+    for name, text in (("execute_bisection.sh", STEP), ("build_local_kernel.sh", BUILD)):
+        (folder / name).write_text(text)
+        (folder / name).chmod(0o755)
+    return folder
+
+
+def history(tmp_path, values):
+    shas = make_repo(tmp_path, values)
+    repo = tmp_path / "repo"
+    (repo / ".gitignore").write_text(".fastpath-build/\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-q", "--amend", "--no-edit")     # the head keeps its value, gets the ignore file
+    shas[-1] = git(repo, "rev-parse", "HEAD")
+    ctx = contexts.Context(plan={"sut": {"name": "lab", "connection": {"method": "SSH", "params": {
+        "host": "127.0.0.1", "port": closed_port()}}, "boot_timeout": 3}, "swprofiles": [{}], "benchmarks": [{"include": "fp/syscall.yaml"}]},
+        good_swprofile="v-good", good_sha=shas[0], bad_swprofile="v-bad",
+        bad_sha=shas[-1], resultclass=RC, resultstore="sqlite:////nonexistent/orig.db",
+        output_resultstore=make_baseline_store(f"sqlite:///{tmp_path}/out.db"), benchmark=BENCH,
+        improvement="lower")
+    contexts.save(ctx, tmp_path / "ctx.yaml")
+    return repo, shas
+
+
+class FakeConfirm:
+    """`bisect confirm` decided by the recorded values, not by boots (the lab tests measure):
+    REJECTED answers can be injected to stand for a machine that drifted."""
+
+    def __init__(self, repo, reject: int = 0):
+        self.repo, self.reject, self.calls = repo, reject, []
+
+    def value(self, sha):
+        return float(git(self.repo, "show", f"{sha}:value.txt").removeprefix("flaky:"))
+
+    def __call__(self, context_path, kernel, modules, gitsha, parent_kernel, parent_modules, parent_gitsha,
+                 progress=True):
+        assert pathlib.Path(kernel).read_text() == gitsha and pathlib.Path(parent_kernel).read_text() == parent_gitsha
+        self.calls.append(gitsha)
+        if len(self.calls) <= self.reject:
+            return confirms.ConfirmResult(confirms.REJECTED, "Confirm: REJECTED (injected)", Decision(GOOD, 2, 0))
+        step = self.value(gitsha) > 102 >= self.value(parent_gitsha)
+        outcome = confirms.CONFIRMED if step else confirms.REJECTED
+        return confirms.ConfirmResult(outcome, f"Confirm: {outcome}.", Decision(BAD if step else GOOD, 2, 0), 4)
+
+
+def options(tmp_path, repo, scripts, **kw):
+    return auto.AutoOptions(context=str(tmp_path / "ctx.yaml"), tree=str(repo), scripts=str(scripts),
+                            progress=False, **kw)
+
+
+def assert_tree_back(repo):
+    assert git(repo, "symbolic-ref", "--short", "HEAD") == "main"
+    assert subprocess.run(["git", "-C", str(repo), "bisect", "log"], capture_output=True).returncode != 0
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_named_and_confirmed_culprit_is_one_round(tmp_path, scripts):
+    repo, shas = history(tmp_path, ["100"] * 5 + ["104"] * 8)
+    fake, said = FakeConfirm(repo), []
+    result = auto.bisect_tree(options(tmp_path, repo, scripts), say=said.append, confirm_fn=fake)
+    [rnd] = result.rounds
+    assert result.culprit == rnd.found == shas[5] and result.exit_code == 0
+    assert fake.calls == [shas[5]] and rnd.confirm_sessions == 4
+    assert rnd.steps["good"] + rnd.steps["bad"] >= 3 and rnd.steps["skip"] == 0
+    assert f"{shas[5]} is the first bad commit" in pathlib.Path(rnd.log).read_text()
+    assert auto.summary(result).startswith(f"First bad commit: {shas[5]} (confirmed against its parent)")
+    assert_tree_back(repo)
+
+
+def test_only_skipped_candidates_are_confirmed_oldest_first(tmp_path, scripts):
+    repo, shas = history(tmp_path, ["100"] * 5 + ["flaky:104"] + ["104"] * 6)
+    fake = FakeConfirm(repo)
+    result = auto.bisect_tree(options(tmp_path, repo, scripts), say=lambda line: None, confirm_fn=fake)
+    [rnd] = result.rounds
+    assert rnd.found is None and rnd.candidates[0] == shas[5]        # git lists them in another order
+    assert fake.calls == [shas[5]] and result.culprit == shas[5]
+
+
+def test_a_candidate_nothing_can_measure_is_not_retried(tmp_path, scripts):
+    # the culprit's parent does not build: neither candidate can be confirmed, and fresh
+    # baselines would not change that
+    repo, shas = history(tmp_path, ["100"] * 5 + ["broken", "104"] + ["104"] * 5)
+    fake = FakeConfirm(repo)
+    result = auto.bisect_tree(options(tmp_path, repo, scripts, retries=2), say=lambda line: None, confirm_fn=fake)
+    [rnd] = result.rounds
+    assert sorted(rnd.candidates) == sorted([shas[5], shas[6]]) and fake.calls == []
+    assert [r.untestable for _, r in rnd.confirmations] == [True, True] and not rnd.retryable
+    assert "does not build" in rnd.confirmations[0][1].line
+    assert result.culprit is None and result.exit_code == 1 and result.reason == "none of 2 candidates confirmed"
+    assert_tree_back(repo)
+
+
+def test_a_rejected_culprit_is_retried_with_fresh_baselines(tmp_path, scripts):
+    repo, shas = history(tmp_path, ["100"] * 3 + ["104"] * 4)
+    said = []
+    # no retries left: the honest inconclusive end
+    result = auto.bisect_tree(options(tmp_path, repo, scripts, retries=0), say=said.append,
+                              confirm_fn=FakeConfirm(repo, reject=1))
+    [rnd] = result.rounds
+    assert rnd.found == shas[3] and rnd.retryable and result.culprit is None and result.exit_code == 1
+    assert result.reason == f"{shas[3][:12]} not confirmed"
+    # one retry: the good and bad kernels are built and the fresh baselines recorded, here on a
+    # SUT that cannot be reached (the lab test records them): that ends it in one line
+    result = auto.bisect_tree(options(tmp_path, repo, scripts, retries=1), say=said.append,
+                              confirm_fn=FakeConfirm(repo, reject=1))
+    assert len(result.rounds) == 1 and result.culprit is None
+    assert result.reason.startswith("retry 1: ") and "127.0.0.1" in result.reason, result.reason
+    assert any(line.startswith("[retry 1/1] not confirmed") for line in said)
+    assert (repo / ".fastpath-build" / shas[0][:12] / "bzImage").is_file()      # both kernels built
+    assert (repo / ".fastpath-build" / shas[-1][:12] / "bzImage").is_file()
+    assert not (tmp_path / "ctx.retry1.yaml").exists()
+    assert_tree_back(repo)
+
+
+def test_git_bisect_stopping_is_reported_not_retried(tmp_path, scripts):
+    repo, shas = history(tmp_path, ["100"] * 3 + ["down"] + ["104"] * 3)
+    result = auto.bisect_tree(options(tmp_path, repo, scripts), say=lambda line: None,
+                              confirm_fn=FakeConfirm(repo))
+    [rnd] = result.rounds
+    assert rnd.stopped.startswith("git bisect run stopped: Error: cannot reach the SUT (injected)")
+    assert rnd.confirmations == [] and result.exit_code == 1 and result.reason == rnd.stopped
+    assert_tree_back(repo)
+
+
+def test_the_command_prints_the_summary_and_exits_1_without_a_culprit(tmp_path, scripts, capsys):
+    repo, _ = history(tmp_path, ["100"] * 3 + ["down"] + ["104"] * 3)
+    status = cli_status(["bisect", "auto", "--context", str(tmp_path / "ctx.yaml"), "--tree", str(repo),
+                   "--scripts", str(scripts), "--no-progress"])
+    out = capsys.readouterr().out
+    assert status == 1 and "No confirmed culprit: git bisect run stopped: Error: cannot reach the SUT" in out, out
+    assert "bisection: " in out and "commits tried" in out
+
+
+def test_the_tree_is_checked_first(tmp_path, scripts):
+    repo, shas = history(tmp_path, ["100", "104"])
+    with pytest.raises(UserError, match="not a git work tree"):
+        auto.bisect_tree(options(tmp_path, tmp_path / "scripts", scripts))
+    git(repo, "bisect", "start")
+    with pytest.raises(UserError, match="a git bisect is already in progress there; `git bisect reset` first"):
+        auto.bisect_tree(options(tmp_path, repo, scripts))
+    git(repo, "bisect", "reset")
+    (tmp_path / "other").mkdir()
+    history(tmp_path / "other", ["1", "2"])
+    ctx = contexts.load(tmp_path / "other" / "ctx.yaml")
+    contexts.save(ctx, tmp_path / "ctx.yaml")
+    with pytest.raises(UserError, match=r"ctx.yaml: good_sha [0-9a-f]{40} is not a commit in .*repo"):
+        auto.bisect_tree(options(tmp_path, repo, scripts))
+
+
+def test_no_scripts_is_one_clear_error(tmp_path):
+    with pytest.raises(UserError, match=r"cannot find execute_bisection.sh in .*nowhere"):
+        auto.find_scripts(str(tmp_path / "nowhere"))
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-q"]))
