@@ -193,6 +193,10 @@ def test_the_tree_is_checked_first(tmp_path, scripts):
     with pytest.raises(UserError, match="a git bisect is already in progress there; `git bisect reset` first"):
         auto.bisect_tree(options(tmp_path, repo, scripts))
     git(repo, "bisect", "reset")
+    (repo / "value.txt").write_text("99\n")
+    with pytest.raises(UserError, match=r"has uncommitted changes \(M value.txt\); commit or stash them first"):
+        auto.bisect_tree(options(tmp_path, repo, scripts))
+    git(repo, "checkout", "value.txt")
     (tmp_path / "other").mkdir()
     history(tmp_path / "other", ["1", "2"])
     ctx = contexts.load(tmp_path / "other" / "ctx.yaml")

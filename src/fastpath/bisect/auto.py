@@ -150,12 +150,17 @@ class AutoOptions:
 
 
 def _check_tree(tree: pathlib.Path, ctx: contexts.Context) -> str:
-    """The tree is a git work tree holding both commits with no bisection in progress;
-    returns the branch (or commit) to come back to."""
+    """The tree is a git work tree holding both commits, with no bisection in progress and no
+    uncommitted changes; returns the branch (or commit) to come back to."""
     if not (tree / ".git").exists():
         raise UserError(f"--tree {tree}: not a git work tree (run in the kernel tree, or give --tree)")
     if subprocess.run(["git", "-C", str(tree), "bisect", "log"], capture_output=True).returncode == 0:
         raise UserError(f"--tree {tree}: a git bisect is already in progress there; `git bisect reset` first")
+    changed = git(tree, "status", "--porcelain", "--untracked-files=no").splitlines()
+    if changed:
+        raise UserError(f"--tree {tree}: has uncommitted changes ({changed[0].strip()}"
+                        f"{', ...' if len(changed) > 1 else ''}); commit or stash them first: bisecting checks "
+                        f"out other commits")
     for key, sha in (("good_sha", ctx.good_sha), ("bad_sha", ctx.bad_sha)):
         if not git(tree, "rev-parse", "-q", "--verify", f"{sha}^{{commit}}", check=False):
             raise UserError(f"{ctx.path}: {key} {sha} is not a commit in {tree}")

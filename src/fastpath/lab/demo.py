@@ -3,16 +3,18 @@
 1. a lab kernel tree (a private copy of the cached, prepared tree; its base kernel built);
 2. a demo history on top of the base with a recorded culprit (getppid() made slower);
 3. the good (base) and bad (head) kernels built; the lab VM booted with the good one;
-4. a plan that records both baselines on the VM (`plan exec`), into a SQLite store;
-5. `bisect start`, then the seed's sequence in the kernel tree: `git bisect start`, `good`,
-   `bad`, `git bisect run scripts/execute_bisection.sh CONTEXT`;
-6. `bisect confirm`: the named commit against its parent in alternating boots (a machine that
-   drifted during the bisection cannot fake a step there); when git ends with only skipped
-   commits, each candidate in turn, oldest first, until one is confirmed;
-7. the commit git names, checked against the recorded culprit, and what it cost.
+4. a plan that records both baselines on the VM (`plan exec`), into a SQLite store, with more
+   sessions when the policy says these cannot be told apart (its advice followed);
+5. `bisect start`;
+6. `bisect auto` in the kernel tree (fastpath.bisect.auto): the seed's sequence (`git bisect
+   start`, `good`, `bad`, `git bisect run scripts/execute_bisection.sh CONTEXT`), `bisect
+   confirm` of the named commit against its parent (a machine that drifted during the
+   bisection cannot fake a step there; when git ends with only skipped commits, each
+   candidate, oldest first), and fresh baselines with a new bisection when it is not
+   confirmed; then the confirmed commit is checked against the recorded culprit.
 
 Everything the demo makes stays in its work directory for the user to look at (the tree, the
-plan, the stores, the context file, the bisection's log); the VM is stopped at the end.
+plan, the stores, the context files, the bisections' logs); the VM is stopped at the end.
 """
 
 from __future__ import annotations
