@@ -12,6 +12,7 @@ from __future__ import annotations
 import pathlib
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -88,7 +89,8 @@ class FakeConfirm:
 
     def __call__(self, context_path, kernel, modules, gitsha, parent_kernel, parent_modules, parent_gitsha,
                  progress=True):
-        assert pathlib.Path(kernel).read_text() == gitsha and pathlib.Path(parent_kernel).read_text() == parent_gitsha
+        assert pathlib.Path(kernel).read_text() == gitsha
+        assert pathlib.Path(parent_kernel).read_text() == parent_gitsha
         self.calls.append(gitsha)
         if len(self.calls) <= self.reject:
             return confirms.ConfirmResult(confirms.REJECTED, "Confirm: REJECTED (injected)", Decision(GOOD, 2, 0))
@@ -121,12 +123,17 @@ def test_a_named_and_confirmed_culprit_is_one_round(tmp_path, scripts):
     assert_tree_back(repo)
 
 
-def test_only_skipped_candidates_are_confirmed_oldest_first(tmp_path, scripts):
-    repo, shas = history(tmp_path, ["100"] * 5 + ["flaky:104"] + ["104"] * 6)
+def test_only_skipped_candidates_are_confirmed_oldest_first(tmp_path, scripts, monkeypatch):
+    # fixed dates: the same commit ids every run, and with them git's order of the candidates
+    # (it follows the ids), which for this history is not the history's order
+    for var in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
+        monkeypatch.setenv(var, "2026-01-06T15:00:00+0000")
+    repo, shas = history(tmp_path, ["100"] * 5 + ["flaky:104"] * 2 + ["104"] * 6)
     fake = FakeConfirm(repo)
     result = auto.bisect_tree(options(tmp_path, repo, scripts), say=lambda line: None, confirm_fn=fake)
     [rnd] = result.rounds
-    assert rnd.found is None and rnd.candidates[0] == shas[5]        # git lists them in another order
+    assert rnd.found is None and rnd.candidates == shas[5:8]
+    assert auto.skipped_candidates(pathlib.Path(rnd.log).read_text()) != shas[5:8]   # git's order is not history's
     assert fake.calls == [shas[5]] and result.culprit == shas[5]
 
 
@@ -172,17 +179,50 @@ def test_git_bisect_stopping_is_reported_not_retried(tmp_path, scripts):
                               confirm_fn=FakeConfirm(repo))
     [rnd] = result.rounds
     assert rnd.stopped.startswith("git bisect run stopped: Error: cannot reach the SUT (injected)")
-    assert rnd.confirmations == [] and result.exit_code == 1 and result.reason == rnd.stopped
+    assert rnd.confirmations == [] and result.exit_code == 2 and result.reason == rnd.stopped
     assert_tree_back(repo)
 
 
-def test_the_command_prints_the_summary_and_exits_1_without_a_culprit(tmp_path, scripts, capsys):
+def test_the_command_prints_the_summary_and_exits_2_when_stopped(tmp_path, scripts, capsys):
     repo, _ = history(tmp_path, ["100"] * 3 + ["down"] + ["104"] * 3)
     status = cli_status(["bisect", "auto", "--context", str(tmp_path / "ctx.yaml"), "--tree", str(repo),
-                   "--scripts", str(scripts), "--no-progress"])
+                         "--scripts", str(scripts), "--no-progress"])
     out = capsys.readouterr().out
-    assert status == 1 and "No confirmed culprit: git bisect run stopped: Error: cannot reach the SUT" in out, out
+    assert status == 2 and "No confirmed culprit: git bisect run stopped: Error: cannot reach the SUT" in out, out
     assert "bisection: " in out and "commits tried" in out
+
+
+def test_a_failure_while_steps_run_stops_them_before_the_tree_is_reset(tmp_path, scripts):
+    repo, shas = history(tmp_path, ["100"] * 8 + ["104"] * 8)
+    step = scripts / "execute_bisection.sh"
+    step.write_text(STEP.replace('value = open("value.txt").read().strip()',
+                                 'import time; open("../visits", "a").write("x"); time.sleep(1)\n'
+                                 'value = open("value.txt").read().strip()'))
+
+    def say(line):                        # the user's terminal went away, say, after the first step
+        if "Bisecting:" in line:
+            raise BrokenPipeError("stdout closed")
+
+    with pytest.raises(BrokenPipeError):
+        auto.bisect_tree(options(tmp_path, repo, scripts), say=say, confirm_fn=FakeConfirm(repo))
+    time.sleep(3)                         # steps left running would have made 3 or 4 visits by now
+    assert (tmp_path / "visits").read_text() in ("x", "xx")     # the first step, and the next one killed
+    assert_tree_back(repo)
+
+
+def test_a_failed_git_bisect_reset_is_one_line_not_silence(tmp_path, scripts):
+    repo, shas = history(tmp_path, ["100"] * 3 + ["104"] * 3)
+    (scripts / "execute_bisection.sh").write_text("#!/bin/sh\necho changed > value.txt\nexit 128\n")
+    with pytest.raises(UserError, match=r"git bisect reset in .*repo failed: .*; the tree is left mid-bisection"):
+        auto.bisect_tree(options(tmp_path, repo, scripts), say=lambda line: None, confirm_fn=FakeConfirm(repo))
+
+
+def test_retry_contexts_never_overwrite_one(tmp_path):
+    ctx = tmp_path / "bisection_context.yaml"
+    assert auto.retry_path(ctx) == tmp_path / "bisection_context.retry1.yaml"
+    (tmp_path / "bisection_context.retry1.yaml").write_text("")
+    assert auto.retry_path(ctx) == tmp_path / "bisection_context.retry2.yaml"
+    assert auto.retry_path(tmp_path / "bisection_context.retry1.yaml") == tmp_path / "bisection_context.retry2.yaml"
 
 
 def test_the_tree_is_checked_first(tmp_path, scripts):

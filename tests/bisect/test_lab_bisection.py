@@ -28,7 +28,6 @@ import pytest
 
 from fastpath.bisect import auto, confirm as confirms
 from fastpath.bisect import context as contexts
-from fastpath.errors import UserError
 from fastpath.lab import cache, demo, history
 from fastpath.store import open_store
 
@@ -172,7 +171,3 @@ def test_an_unconfirmed_culprit_gets_fresh_baselines_and_a_second_bisection(lab_
     with open_store(old.resultstore, readonly=True) as original:     # never written by either bisection
         assert {s.id for s in original.swprofiles()} == {"demo-good", "demo-bad"}
 
-
-def test_demo_without_the_scripts_is_one_clear_error(tmp_path):
-    with pytest.raises(UserError, match=r"cannot find execute_bisection.sh in .*nowhere"):
-        auto.find_scripts(str(tmp_path / "nowhere"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -140,6 +142,22 @@ def test_params_unknown_policy_and_key():
     with pytest.raises(UserError, match="unknown parameter 'gamma'"):
         policy.params_for("sprt", {"gamma": 1})
     assert policy.describe("sprt", policy.params_for("sprt"))["params"]["alpha"] == 0.001
+
+
+@pytest.mark.parametrize("name,overrides,message", [
+    ("fastpath-ci", {"first": 0}, "policy 'fastpath-ci': bad parameter first=0 (want >= 1)"),
+    ("fastpath-ci", {"total": 1}, "policy 'fastpath-ci': bad parameter total=1 (want >= first and >= 2)"),
+    ("fastpath-ci", {"confidence": 1.0}, "bad parameter confidence=1.0 (want 0 < confidence < 1)"),
+    ("sprt", {"alpha": float("nan")}, "policy 'sprt': bad parameter alpha=nan (want 0 < alpha < 0.5)"),
+    ("sprt", {"outlier_range": -1.0}, "bad parameter outlier_range=-1.0 (want > 0)"),
+    ("sprt", {"min_sessions": 3, "max_sessions": 2}, "bad parameter max_sessions=2 (want >= min_sessions)"),
+])
+def test_params_out_of_range_are_refused_by_name(name, overrides, message):
+    # before, alpha=0 was a math domain error at the first verdict and fastpath-ci first=0 a
+    # ZeroDivisionError in every `bisect run` step (exit 128)
+    with pytest.raises(UserError) as err:
+        policy.params_for(name, overrides)
+    assert message in str(err.value)
 
 
 def test_baselines_need_two_sessions():
@@ -408,3 +426,37 @@ def test_a_boot_far_out_among_many_baseline_sessions_is_fitted_out_not_a_crash()
     judge = policy.prepare("sprt", good, bad, "lower")
     assert judge.problem() is None
     assert abs(judge.b.sd - 1) < 0.05 and abs(judge.b.gap - 4) < 0.1
+
+
+# A real confirmation on the lab (fastpath lab demo, 2026-11-29): the machine got busy after
+# the baselines were recorded, and the pairs became about 8x noisier than the baselines' sd.
+LAB_GOOD = [254.4, 275.5, 256.1, 270.4, 270.4]
+LAB_BAD = [433.3, 415.0, 397.5, 402.6, 416.7]
+LAB_PARENT = [408.8, 272.3, 300.9, 275.6, 303.7, 283.0, 373.1, 311.8, 365.1, 382.7, 261.6, 448.1, 309.1, 410.9,
+              484.1]
+LAB_CULPRIT = [379.5, 450.4, 627.0, 491.4, 645.6, 516.9, 449.5, 441.4, 383.8, 628.0, 512.9, 422.1, 574.5, 460.8,
+               488.7]
+
+
+def test_confirm_judges_pairs_far_noisier_than_the_baselines_by_their_own_noise():
+    def first_decision(params):
+        judge = policy.prepare_confirm(LAB_GOOD, LAB_BAD, "lower", params)
+        for n in range(2, len(LAB_PARENT) + 1):
+            d = judge.decide(LAB_PARENT[:n], LAB_CULPRIT[:n])
+            if d.outcome != "UNDECIDED":
+                return n, d
+        return n, d
+
+    n, d = first_decision(policy.SprtParams(confirm_noisier=math.inf))     # the baselines' sd alone
+    assert (n, d.outcome) == (15, GOOD)           # REJECTED: a real 150 ns step withdrawn
+    n, d = first_decision(policy.SprtParams())
+    assert (n, d.outcome) == (11, BAD) and "the pairs' own noise (" in d.reason, d.reason
+
+
+def test_confirm_keeps_the_baselines_noise_for_stationary_pairs():
+    rng = np.random.default_rng(RNG_SEED)
+    judge = policy.prepare_confirm(100 + rng.standard_normal(20), 104 + rng.standard_normal(20), "lower")
+    base = judge.pair_scale([0.0] * 4)
+    tripped = sum(judge.pair_scale(list(math.sqrt(2) * rng.standard_normal(n))) != base
+                  for n in (4, 6, 10, 30) for _ in range(2000))
+    assert tripped <= 8, tripped                  # of 8000 (at most 0.1%)

@@ -49,5 +49,5 @@ def test_usage_errors_name_the_flag(ctx_file, kernel, tmp_path):  # noqa: F811
     ctx = contexts.load(ctx_file)
     with pytest.raises(UserError, match=r"--bad-kernel .*nope: no such file"):
         rebaseline(ctx, kernel, None, str(tmp_path / "nope"), None, str(tmp_path / "new.yaml"))
-    with pytest.raises(UserError, match="--new-context .*: must not be the context being replaced"):
+    with pytest.raises(UserError, match="--new-context .*: already exists"):
         rebaseline(ctx, kernel, None, kernel, None, str(ctx_file))

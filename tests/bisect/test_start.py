@@ -171,8 +171,9 @@ def test_policy_params_are_recorded_and_decide_the_start(sshd, tmp_path, capsys)
     ("alpha=0", "policy 'sprt': bad parameter alpha=0.0 (want 0 < alpha < 0.5)"),
     ("nope=1", "policy 'sprt': unknown parameter 'nope' (known: alpha, beta,"),
     ("alpha", "--policy-param 'alpha': expected KEY=VALUE"),
-    ("max_sessions=lots", "--policy-param max_sessions=lots: expected a int"),
-    ("track_levels=maybe", "--policy-param track_levels=maybe: expected a bool"),
+    ("max_sessions=lots", "--policy-param max_sessions=lots: expected an integer"),
+    ("track_levels=maybe", "--policy-param track_levels=maybe: expected yes or no"),
+    ("gap_z=nan", "policy 'sprt': bad parameter gap_z=nan (want a number)"),
 ])
 def test_bad_policy_params_are_one_line(sshd, tmp_path, baseline_store, capsys, param, message):
     status = main(start_args(sshd, baseline_store, tmp_path / "ctx.yaml") + ["--policy-param", param])

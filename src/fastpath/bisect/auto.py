@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import signal
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 
 from fastpath.bisect import confirm as confirms
 from fastpath.bisect import context as contexts
-from fastpath.bisect.rebaseline import rebaseline
+from fastpath.bisect.rebaseline import BaselinesRefused, rebaseline
 from fastpath.errors import BuildError, FastpathError, UserError
 
 FIRST_BAD = re.compile(r"^([0-9a-f]{40}) is the first bad commit", re.M)
@@ -96,15 +97,16 @@ def build(tree: pathlib.Path, rev: str, ctx_path: pathlib.Path, scripts: pathlib
 @dataclass
 class Round:
     context: str                     # the context file this round bisected with
-    log: str = ""                    # git bisect run's output and git bisect log
+    retry: int = 0                   # 0: the first bisection; n: the n-th retry
+    log: str = ""                    # path of the log: git bisect run's output, then git bisect log
     found: str | None = None         # what git bisect named (None: no single commit)
     candidates: list = field(default_factory=list)     # all it left (just [found] when it named one)
     confirmations: list = field(default_factory=list)  # [(sha, ConfirmResult)] in order
     culprit: str | None = None       # the confirmed one
-    tested: list = field(default_factory=list)         # the context's `tested` entries
+    tested: list = field(default_factory=list)         # the context's `tested` entries of this round
     steps: dict = field(default_factory=dict)          # git bisect's good/bad/skip marks in the range
     baseline_sessions: int = 0       # fresh baseline sessions recorded for this round (retries)
-    stopped: str = ""                # why the round could not finish (not retried)
+    stopped: str = ""                # why the round could not finish: SUT, store (not retried)
 
     @property
     def bisect_sessions(self) -> int:
@@ -126,7 +128,9 @@ class Round:
 @dataclass
 class AutoResult:
     rounds: list = field(default_factory=list)
+    refused: list = field(default_factory=list)   # [(retry, reason, fresh sessions)]: start refused them
     reason: str = ""                 # why it ended without a confirmed culprit
+    failed: bool = False             # ended by the SUT, the store or a build, not by the measurements
 
     @property
     def culprit(self) -> str | None:
@@ -134,8 +138,8 @@ class AutoResult:
 
     @property
     def exit_code(self) -> int:
-        """0: a culprit confirmed; 1: inconclusive (honestly: nothing confirmed)."""
-        return 0 if self.culprit else 1
+        """0: a culprit confirmed; 1: inconclusive (nothing confirmed); 2: stopped by a failure."""
+        return 0 if self.culprit else 2 if self.failed else 1
 
 
 @dataclass
@@ -167,19 +171,37 @@ def _check_tree(tree: pathlib.Path, ctx: contexts.Context) -> str:
     return git(tree, "symbolic-ref", "-q", "--short", "HEAD", check=False) or git(tree, "rev-parse", "HEAD")
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """End ``git bisect run`` and the step it runs (its own process group) before the tree is
+    reset under it: a step left running would build and measure whatever is checked out next."""
+    if proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(wait)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def _git_bisect(tree: pathlib.Path, ctx: contexts.Context, ctx_path: pathlib.Path, script: pathlib.Path,
                 log_path: pathlib.Path, say) -> tuple[str, str]:
-    """The seed's sequence in the kernel tree; stream and keep the output; return it and git's
-    bisect log. git bisect reset always follows."""
+    """The seed's sequence in the kernel tree; stream the output and append it to the log;
+    return it and git's bisect log. The bisection is always reset, its steps stopped first."""
     git(tree, "bisect", "start")
-    lines = []
+    lines, bisect_log, proc = [], "", None
     try:
         git(tree, "bisect", "good", ctx.good_sha)
         git(tree, "bisect", "bad", ctx.bad_sha)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        with open(log_path, "w") as log:
+        with open(log_path, "a") as log:
+            log.write(f"# git bisect run {script} {ctx_path}\n")
             proc = subprocess.Popen(["git", "bisect", "run", str(script), str(ctx_path)], cwd=tree, env=env,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    errors="replace", start_new_session=True)
             for line in proc.stdout:
                 log.write(line)
                 log.flush()
@@ -189,7 +211,13 @@ def _git_bisect(tree: pathlib.Path, ctx: contexts.Context, ctx_path: pathlib.Pat
             bisect_log = git(tree, "bisect", "log")
             log.write("\n# git bisect log\n" + bisect_log + "\n")
     finally:
-        git(tree, "bisect", "reset", check=False)
+        if proc is not None:
+            _stop(proc)
+        reset = subprocess.run(["git", "-C", str(tree), "bisect", "reset"], capture_output=True, text=True)
+    if reset.returncode != 0:
+        last = (reset.stderr or reset.stdout).strip().splitlines()
+        raise UserError(f"git bisect reset in {tree} failed" + (f": {last[-1]}" if last else "") +
+                        "; the tree is left mid-bisection: clean it up and run `git bisect reset` there")
     return "".join(lines), bisect_log
 
 
@@ -200,7 +228,7 @@ def _round(tree, ctx_path: pathlib.Path, scripts: pathlib.Path, home: str, o: Au
     rnd = Round(str(ctx_path), log=str(log_path))
     say(f"      git bisect run {scripts / 'execute_bisection.sh'} {ctx_path}")
     out, bisect_log = _git_bisect(tree, ctx, ctx_path, scripts / "execute_bisection.sh", log_path, say)
-    rnd.tested = contexts.load(ctx_path).tested
+    rnd.tested = contexts.load(ctx_path).tested[len(ctx.tested):]
     marks = re.findall(r"^git bisect (good|bad|skip) ", bisect_log, re.M)
     rnd.steps = {m: marks.count(m) - (m in ("good", "bad")) for m in ("good", "bad", "skip")}
     found = FIRST_BAD.search(out)
@@ -231,6 +259,8 @@ def _round(tree, ctx_path: pathlib.Path, scripts: pathlib.Path, home: str, o: Au
             rnd.culprit = sha
             break
         if result.outcome == confirms.ERROR:
+            if result.line == "Error: interrupted":
+                raise KeyboardInterrupt
             rnd.stopped = result.line
             break
     return rnd
@@ -249,7 +279,7 @@ def bisect_tree(o: AutoOptions, say: Callable[[str], None] = print,
     for n in range(o.retries + 1):
         fresh = 0
         if n:
-            new_path = ctx_path.with_name(f"{ctx_path.name.split('.retry')[0].removesuffix('.yaml')}.retry{n}.yaml")
+            new_path = retry_path(ctx_path)
             say(f"[retry {n}/{o.retries}] not confirmed: building the good and bad kernels again and recording "
                 f"fresh baselines, alternately")
             try:
@@ -257,22 +287,24 @@ def bisect_tree(o: AutoOptions, say: Callable[[str], None] = print,
                 made = rebaseline(ctx, good.image, good.modules, bad.image, bad.modules, str(new_path),
                                   sessions=o.baseline_sessions, max_sessions=o.max_baseline_sessions,
                                   progress=o.progress, say=say)
-            except UserError as err:          # `bisect start` refused the fresh baselines
+            except BaselinesRefused as err:   # the machine now: measure again at the next retry
                 say(f"      {err}")
+                result.refused.append((n, str(err), err.sessions_run))
                 result.reason = f"retry {n}: {err}"
                 continue
-            except FastpathError as err:      # a good or bad kernel that no longer builds or boots, the SUT
-                result.reason = f"retry {n}: {err}"
+            except FastpathError as err:      # bad input, a kernel that no longer builds or boots, the SUT
                 say(f"      {err}")
+                result.reason, result.failed = f"retry {n}: {err}", True
                 break
             ctx, ctx_path, fresh = made.context, new_path, made.sessions_run
             say(f"      {fresh} fresh baseline sessions; new context {ctx_path}")
         rnd = _round(tree, ctx_path, scripts, home, o, say, confirm_fn)
-        rnd.baseline_sessions = fresh
+        rnd.retry, rnd.baseline_sessions = n, fresh
         result.rounds.append(rnd)
         if rnd.culprit:
             result.reason = ""
             break
+        result.failed = bool(rnd.stopped)
         result.reason = rnd.stopped or (
             f"{rnd.candidates[0][:12]} not confirmed" if len(rnd.candidates) == 1 else
             f"none of {len(rnd.candidates)} candidates confirmed")
@@ -281,19 +313,33 @@ def bisect_tree(o: AutoOptions, say: Callable[[str], None] = print,
     return result
 
 
+def retry_path(ctx_path: pathlib.Path) -> pathlib.Path:
+    """``<stem>.retry<n>.yaml`` beside the context, the first n not taken (a context file is a
+    bisection's record: never written over)."""
+    stem = re.sub(r"(\.retry\d+)?\.ya?ml$", "", ctx_path.name)
+    n = 1
+    while (ctx_path.parent / f"{stem}.retry{n}.yaml").exists():
+        n += 1
+    return ctx_path.parent / f"{stem}.retry{n}.yaml"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def summary(r: AutoResult) -> str:
     """The answer, and what it cost: one block for the user."""
-    lines = []
-    for i, rnd in enumerate(r.rounds):
+    lines = [f"First bad commit: {r.culprit} (confirmed against its parent)" if r.culprit else
+             f"No confirmed culprit: {r.reason or 'nothing to confirm'}"]
+    for n, reason, fresh in r.refused:
+        lines.append(f"retry {n}: {fresh} fresh baseline sessions, refused: {reason}")
+    for rnd in r.rounds:
         s = rnd.steps
-        head = "bisection" if not i else f"retry {i} (fresh baselines: {rnd.baseline_sessions} sessions)"
-        lines.append(f"{head}: {sum(s.values())} commits tried ({s.get('good', 0)} good, {s.get('bad', 0)} bad, "
-                     f"{s.get('skip', 0)} skipped), {rnd.bisect_sessions} sessions; "
-                     f"confirmation: {rnd.confirm_sessions} sessions; context {rnd.context}")
+        head = (f"retry {rnd.retry} (fresh baselines: {rnd.baseline_sessions} sessions)" if rnd.retry
+                else "bisection")
+        lines.append(f"{head}: {_plural(sum(s.values()), 'commit')} tried ({s.get('good', 0)} good, "
+                     f"{s.get('bad', 0)} bad, {s.get('skip', 0)} skipped), {_plural(rnd.bisect_sessions, 'session')}; "
+                     f"confirmation: {_plural(rnd.confirm_sessions, 'session')}; context {rnd.context}")
         for sha, res in rnd.confirmations:
             lines.append(f"  {sha[:12]}: {res.line}")
-    if r.culprit:
-        lines.insert(0, f"First bad commit: {r.culprit} (confirmed against its parent)")
-    else:
-        lines.insert(0, f"No confirmed culprit: {r.reason or 'nothing to confirm'}")
     return "\n".join(lines)

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import copy
 import math
+import statistics
 from dataclasses import asdict, dataclass, fields
 
 from scipy.special import stdtr
@@ -83,6 +84,8 @@ class SprtParams:
     gap_z: float = 1.645      # the gap's one-sided 95% lower bound: must be decidable at start;
                               # the step size a confirmation tests for
     confirm_pairs: int = 50   # `bisect confirm`: cap on interleaved parent/culprit session pairs
+    confirm_noisier: float = 3.0  # `bisect confirm`: the pairs' own noise replaces the baselines' when
+                                  # at least this many times larger (ConfirmJudge.pair_scale)
     track_levels: bool = True     # judge each commit against the levels tracked over the earlier
                                   # steps' sessions (track_levels()), not the baselines alone
     level_noise: float = 0.0      # level tracking: per-session random-walk variance of the machine's
@@ -95,16 +98,16 @@ class SprtParams:
                                    # boots among them); 0: always, inf: never
 
     def __post_init__(self):
-        bad = [f"{k}={getattr(self, k)!r} (want {want})" for k, ok, want in (
+        _check_params("sprt", self, (
             ("alpha", 0 < self.alpha < 0.5, "0 < alpha < 0.5"), ("beta", 0 < self.beta < 0.5, "0 < beta < 0.5"),
             ("outlier_share", 0 <= self.outlier_share < 1, "0 <= share < 1"),
+            ("outlier_range", self.outlier_range > 0, "> 0"), ("gap_z", math.isfinite(self.gap_z), "a number"),
             ("min_sessions", self.min_sessions >= 1, ">= 1"),
             ("max_sessions", self.max_sessions >= self.min_sessions, ">= min_sessions"),
             ("confirm_pairs", self.confirm_pairs >= self.min_sessions, ">= min_sessions"),
-            ("level_noise", self.level_noise >= 0, ">= 0"), ("level_clip", self.level_clip > 0, "> 0"))
-            if not ok]
-        if bad:
-            raise UserError(f"policy 'sprt': bad parameter {bad[0]}")
+            ("confirm_noisier", self.confirm_noisier >= 1, ">= 1 (inf: never)"),
+            ("level_noise", self.level_noise >= 0, ">= 0"), ("level_clip", self.level_clip > 0, "> 0"),
+            ("robust_evidence", self.robust_evidence >= 0, ">= 0 (inf: never)")))
 
     @property
     def upper(self) -> float:
@@ -121,6 +124,18 @@ class CiParams:
     total: int = 5            # sessions after an inconclusive first look
     factor: float = 1.5       # conclusive when the gap is >= factor x the good CI half-width
     confidence: float = 0.95
+
+    def __post_init__(self):
+        _check_params("fastpath-ci", self, (
+            ("first", self.first >= 1, ">= 1"), ("total", self.total >= max(self.first, 2), ">= first and >= 2"),
+            ("factor", self.factor > 0, "> 0"), ("confidence", 0 < self.confidence < 1, "0 < confidence < 1")))
+
+
+def _check_params(name: str, params, checks) -> None:
+    """UserError naming the first parameter out of range (NaN is out of every range)."""
+    for key, ok, want in checks:
+        if not ok:
+            raise UserError(f"policy '{name}': bad parameter {key}={getattr(params, key)!r} (want {want})")
 
 
 PARAMS = {"sprt": SprtParams, "fastpath-ci": CiParams}
@@ -160,7 +175,8 @@ def parse_overrides(name: str, items) -> dict:
             else:
                 overrides[key] = kind(value)
         except ValueError:
-            raise UserError(f"--policy-param {key}={value}: expected a {kind.__name__}") from None
+            want = {bool: "yes or no", int: "an integer", float: "a number"}.get(kind, kind.__name__)
+            raise UserError(f"--policy-param {key}={value}: expected {want}") from None
     return overrides
 
 
@@ -531,16 +547,37 @@ class ConfirmJudge(_Contaminated):
         self.b = _fitted(_Baselines(good, bad, improvement), self.p)
         # H1's step: the gap's one-sided lower bound (gap_z).
         self.step = self.b.gap - self.p.gap_z * self.b.sd * math.sqrt(1 / self.b.kg + 1 / self.b.kb)
-        spread = self.p.outlier_range * self.b.sd * math.sqrt(2)
+        self._scale(self.b.sd * math.sqrt(2))
+
+    def _scale(self, scale: float) -> None:
+        """Set the pairs' noise scale, with the wild range and the censored mass that follow it."""
+        self.scale = scale
+        spread = self.p.outlier_range * scale
         self._contaminate(self.b.gap + 2 * spread)
         # log P(pair <= 0 | step) - log P(pair <= 0 | no step): Student-t mass below 0 plus the
         # wild boots' share of the range below 0 (the range reaches `spread` below 0).
         if self.step > 0:
             wild_below = self._wild * spread
-            t_below = lambda loc: (1 - self.p.outlier_share) * float(stdtr(self.b.df, -loc / (self.b.sd * math.sqrt(2))))
+            t_below = lambda loc: (1 - self.p.outlier_share) * float(stdtr(self.b.df, -loc / scale))
             self._below = math.log(t_below(self.step) + wild_below) - math.log(t_below(0.0) + wild_below)
         else:
             self._below = 0.0
+
+    def pair_scale(self, d) -> float:
+        """The noise scale of the differences: the baselines' (sd * sqrt(2)), unless the pairs
+        themselves are far noisier (a machine that got noisier since the baselines, e.g. one
+        busy with other work): from 4 pairs on, when their robust spread (1.4826 x the median
+        absolute deviation, which wild pairs hardly move) is at least ``confirm_noisier`` times the
+        baselines', that spread. Judged with the baselines' small sd, such pairs land far from
+        both 0 and the step, count as wild, and the few near 0 decide: a real step REJECTED
+        (seen on the lab). Stationary noise almost never trips it (4 normal pairs: under 1 in
+        10^4)."""
+        base = self.b.sd * math.sqrt(2)
+        if len(d) < 4:
+            return base
+        med = statistics.median(d)
+        spread = 1.4826 * statistics.median(abs(x - med) for x in d)
+        return spread if spread >= self.p.confirm_noisier * base else base
 
     def problem(self) -> str | None:
         base = self.b.problem()
@@ -557,8 +594,9 @@ class ConfirmJudge(_Contaminated):
 
     def llr(self, parent, culprit) -> float:
         d = self.differences(parent, culprit)
-        b, n = self.b, len(d)
-        scale = b.sd * math.sqrt(2)
+        scale = self.pair_scale(d)
+        if scale != self.scale:
+            self._scale(scale)
         # A culprit better than its parent is no worse than it: a pair below 0 only says "below
         # 0" (far below 0, both tails would otherwise look alike and hide that it is no step),
         # and counts with the probability each hypothesis gives that (censored at 0).
@@ -574,8 +612,10 @@ class ConfirmJudge(_Contaminated):
                             f"{n} of {self.p.min_sessions} pairs")
         d = self.differences(parent, culprit)
         llr = self.llr(parent, culprit)
+        noisier = (f"; the pairs' own noise ({self.scale:.6g}, {self.scale / (self.b.sd * math.sqrt(2)):.1f}x "
+                   f"the baselines')" if self.scale > self.b.sd * math.sqrt(2) else "")
         why = (f"culprit worse than its parent by {sum(d) / n:.6g} on average over {n} interleaved pairs; "
-               f"baselines' gap {self.b.gap:.6g}; log likelihood ratio {llr:+.2f} "
+               f"baselines' gap {self.b.gap:.6g}{noisier}; log likelihood ratio {llr:+.2f} "
                f"(CONFIRMED >= {self.p.upper:.2f}, REJECTED <= {self.p.lower:.2f})")
         return _wald(self.p, llr, (CONFIRMED, REJECTED), n, self.p.confirm_pairs, "pairs",
                      2 - (len(parent) - n), why)

@@ -37,6 +37,14 @@ from fastpath.store import open_store
 SUFFIX = re.compile(r"-rebase\d+$")
 
 
+class BaselinesRefused(UserError):
+    """`bisect start` refused the fresh baselines (its one line); they stay recorded."""
+
+    def __init__(self, message: str, sessions_run: int):
+        super().__init__(message)
+        self.sessions_run = sessions_run
+
+
 @dataclass
 class RebaselineResult:
     context: contexts.Context        # the new context (saved at its path)
@@ -96,16 +104,18 @@ def rebaseline(ctx: contexts.Context, good_kernel: str, good_modules: str | None
                say: Callable[[str], None] = lambda line: None) -> RebaselineResult:
     """Record fresh baselines (``sessions`` each, default as many as the context's good
     baseline has) and write a new context at ``new_context`` over them. Raises
-    KernelBootError when the good or bad kernel does not boot, UserError when `bisect start`
-    refuses the fresh baselines (its one line), other FastpathErrors for the SUT or store."""
+    KernelBootError when the good or bad kernel does not boot, BaselinesRefused when `bisect
+    start` refuses the fresh baselines (its one line), other FastpathErrors for bad input, the
+    SUT or the store."""
     from fastpath.execute import Progress, Runner
 
     for flag, path in (("--good-kernel", good_kernel), ("--bad-kernel", bad_kernel),
                        ("--good-modules", good_modules), ("--bad-modules", bad_modules)):
         if path and not os.path.isfile(os.path.expanduser(path)):
             raise UserError(f"{flag} {path}: no such file")
-    if os.path.abspath(new_context) == os.path.abspath(ctx.path or ""):
-        raise UserError(f"--new-context {new_context}: must not be the context being replaced")
+    if os.path.exists(new_context):
+        raise UserError(f"--new-context {new_context}: already exists (a context holds a bisection's record; "
+                        f"give a new name)")
     recorded = 0
     with open_store(ctx.output_resultstore) as store:
         old_good, _ = baseline_values(ctx, store)
@@ -145,5 +155,8 @@ def rebaseline(ctx: contexts.Context, good_kernel: str, good_modules: str | None
             top_up(lambda: ctx.judge(values(0), values(1)), sessions, record, max_sessions, say)
         finally:
             runner.close()
-    new = start(_options(ctx, names[0], names[1], str(new_context)))
+    try:
+        new = start(_options(ctx, names[0], names[1], str(new_context)))
+    except UserError as err:
+        raise BaselinesRefused(str(err), recorded) from None
     return RebaselineResult(new, recorded)

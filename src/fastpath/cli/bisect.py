@@ -228,15 +228,24 @@ def auto_cmd(context, tree, retries, baseline_sessions, max_baseline_sessions, s
     its parent (when git leaves only skipped commits, each candidate, oldest first). When a
     confirmation measures no step, or cannot decide, the baselines are stale: the good and bad
     kernels are built and measured again (`bisect rebaseline`) and the range bisected again
-    with the new context, at most RETRIES times. Exit 0 with a confirmed culprit, 1 without.
+    with the new context, at most RETRIES times. Exit 0 with a confirmed culprit, 1 when
+    nothing was confirmed, 2 when the SUT, the store or a build stopped it; the tree is
+    returned to its branch, also on Ctrl-C or SIGTERM (130).
 
     \b
     Example:
       fastpath bisect start ... --context bisection_context.yaml
       cd /path/to/linux && fastpath bisect auto --context /path/to/bisection_context.yaml
     """
+    import signal
+
     from fastpath.bisect import auto
 
+    def interrupted(signum, frame):     # a killed job or a closed terminal cleans up as Ctrl-C does
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupted)
     result = auto.bisect_tree(auto.AutoOptions(
         context=context, tree=tree, scripts=scripts, retries=retries, baseline_sessions=baseline_sessions,
         max_baseline_sessions=max_baseline_sessions, progress=not no_progress), say=click.echo)

@@ -176,7 +176,8 @@ def summary(r: DemoResult) -> str:
                f"WRONG: the recorded culprit is {r.expected}" if r.bisection.culprit else
                f"NOT CONFIRMED: the recorded culprit is {r.expected}")
     rounds = r.bisection.rounds
-    total = sum(x.bisect_sessions + x.confirm_sessions + x.baseline_sessions for x in rounds) + r.baseline_sessions
+    total = (sum(x.bisect_sessions + x.confirm_sessions + x.baseline_sessions for x in rounds)
+             + sum(fresh for _, _, fresh in r.bisection.refused) + r.baseline_sessions)
     lines = [auto.summary(r.bisection),
              f"  {verdict}" + (f" ({r.subject})" if r.correct else ""),
              f"Sessions (boots): {total} in all, of which {r.baseline_sessions} for the first baselines;"
