@@ -450,7 +450,7 @@ def test_confirm_judges_pairs_far_noisier_than_the_baselines_by_their_own_noise(
     n, d = first_decision(policy.SprtParams(confirm_noisier=math.inf))     # the baselines' sd alone
     assert (n, d.outcome) == (15, GOOD)           # REJECTED: a real 150 ns step withdrawn
     n, d = first_decision(policy.SprtParams())
-    assert (n, d.outcome) == (11, BAD) and "the pairs' own noise (" in d.reason, d.reason
+    assert (n, d.outcome) == (6, BAD) and "the pairs' own noise (" in d.reason, d.reason
 
 
 def test_confirm_keeps_the_baselines_noise_for_stationary_pairs():

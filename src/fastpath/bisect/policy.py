@@ -566,17 +566,19 @@ class ConfirmJudge(_Contaminated):
     def pair_scale(self, d) -> float:
         """The noise scale of the differences: the baselines' (sd * sqrt(2)), unless the pairs
         themselves are far noisier (a machine that got noisier since the baselines, e.g. one
-        busy with other work): from 4 pairs on, when their robust spread (1.4826 x the median
-        absolute deviation, which wild pairs hardly move) is at least ``confirm_noisier`` times the
+        busy with other work): from 4 pairs above 0 on (a pair below 0 is censored, as in
+        llr), when their robust spread (1.4826 x the median absolute deviation, which wild
+        pairs hardly move) is at least ``confirm_noisier`` times the
         baselines', that spread. Judged with the baselines' small sd, such pairs land far from
         both 0 and the step, count as wild, and the few near 0 decide: a real step REJECTED
         (seen on the lab). Stationary noise almost never trips it (4 normal pairs: under 1 in
         10^4)."""
         base = self.b.sd * math.sqrt(2)
-        if len(d) < 4:
+        above = [x for x in d if x > 0]       # a pair below 0 is censored: it says only "below 0"
+        if len(above) < 4:
             return base
-        med = statistics.median(d)
-        spread = 1.4826 * statistics.median(abs(x - med) for x in d)
+        med = statistics.median(above)
+        spread = 1.4826 * statistics.median(abs(x - med) for x in above)
         return spread if spread >= self.p.confirm_noisier * base else base
 
     def problem(self) -> str | None:
