@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 from fastpath.bisect import context as contexts
 from fastpath.bisect import data, driver, policy as policies
-from fastpath.bisect.run import _swprofile_spec, baseline_values, step_plan
+from fastpath.bisect.run import _swprofile_spec, baseline_values, step_plan, take_sessions
 from fastpath.bisect.verdict import BAD, ERROR, GOOD, SKIP, Decision
-from fastpath.errors import FastpathError, KernelBootError, SutError, UserError
+from fastpath.errors import FastpathError, KernelBootError, UserError
 from fastpath.store import open_store
 
 log = logging.getLogger("fastpath.bisect")
@@ -107,17 +107,11 @@ def check(ctx: contexts.Context, kernel: str, modules: str | None, gitsha: str, 
                                 store, progress=Progress(None, enabled=progress))
                 runner.start()
             name = (parent_name, culprit_name)[which]
-            before = len(values(name))
-            outcome = runner.run_swprofile(runner.plan.swprofiles[which], sessions=1)
-            now = values(name)
-            result.sessions_run += max(len(now) - before, 0)
-            if outcome.boot_failed:
-                why = outcome.errors[-1].message if outcome.errors else "boot failed"
-                raise _BootFailed(f"'{name}' did not boot: {why}")
-            if len(now) <= before:
-                last = outcome.errors[-1].message if outcome.errors else "no samples recorded"
-                raise SutError(f"no new '{ctx.resultclass}' samples for '{name}': {last}")
-            return now[-1]
+            taken = take_sessions(ctx, runner, runner.plan.swprofiles[which], 1, lambda: values(name))
+            result.sessions_run += taken.added
+            if taken.boot_failed:
+                raise _BootFailed(f"'{name}' did not boot: {taken.boot_failed}")
+            return taken.values[-1]
 
         parent, culprit = values(parent_name), values(culprit_name)
         try:

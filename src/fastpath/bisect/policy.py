@@ -547,7 +547,8 @@ class ConfirmJudge(_Contaminated):
         self.b = _fitted(_Baselines(good, bad, improvement), self.p)
         # H1's step: the gap's one-sided lower bound (gap_z).
         self.step = self.b.gap - self.p.gap_z * self.b.sd * math.sqrt(1 / self.b.kg + 1 / self.b.kb)
-        self._scale(self.b.sd * math.sqrt(2))
+        self.base_scale = self.b.sd * math.sqrt(2)     # two sessions' noise, as the baselines measured it
+        self._scale(self.base_scale)
 
     def _scale(self, scale: float) -> None:
         """Set the pairs' noise scale, with the wild range and the censored mass that follow it."""
@@ -573,13 +574,12 @@ class ConfirmJudge(_Contaminated):
         both 0 and the step, count as wild, and the few near 0 decide: a real step REJECTED
         (seen on the lab). Stationary noise almost never trips it (4 normal pairs: under 1 in
         10^4)."""
-        base = self.b.sd * math.sqrt(2)
         above = [x for x in d if x > 0]       # a pair below 0 is censored: it says only "below 0"
         if len(above) < 4:
-            return base
+            return self.base_scale
         med = statistics.median(above)
         spread = 1.4826 * statistics.median(abs(x - med) for x in above)
-        return spread if spread >= self.p.confirm_noisier * base else base
+        return spread if spread >= self.p.confirm_noisier * self.base_scale else self.base_scale
 
     def problem(self) -> str | None:
         base = self.b.problem()
@@ -614,8 +614,8 @@ class ConfirmJudge(_Contaminated):
                             f"{n} of {self.p.min_sessions} pairs")
         d = self.differences(parent, culprit)
         llr = self.llr(parent, culprit)
-        noisier = (f"; the pairs' own noise ({self.scale:.6g}, {self.scale / (self.b.sd * math.sqrt(2)):.1f}x "
-                   f"the baselines')" if self.scale > self.b.sd * math.sqrt(2) else "")
+        noisier = (f"; the pairs' own noise ({self.scale:.6g}, {self.scale / self.base_scale:.1f}x "
+                   f"the baselines')" if self.scale > self.base_scale else "")
         why = (f"culprit worse than its parent by {sum(d) / n:.6g} on average over {n} interleaved pairs; "
                f"baselines' gap {self.b.gap:.6g}{noisier}; log likelihood ratio {llr:+.2f} "
                f"(CONFIRMED >= {self.p.upper:.2f}, REJECTED <= {self.p.lower:.2f})")

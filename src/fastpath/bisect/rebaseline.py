@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 from fastpath.bisect import context as contexts
 from fastpath.bisect import data, policy as policies
-from fastpath.bisect.run import _swprofile_spec, baseline_values, step_plan
+from fastpath.bisect.run import _swprofile_spec, baseline_values, step_plan, take_sessions
 from fastpath.bisect.start import StartOptions, start
-from fastpath.errors import KernelBootError, SutError, UserError
+from fastpath.errors import KernelBootError, UserError
 from fastpath.store import open_store
 
 SUFFIX = re.compile(r"-rebase\d+$")
@@ -134,19 +134,13 @@ def rebaseline(ctx: contexts.Context, good_kernel: str, good_modules: str | None
             nonlocal recorded
             while min(len(values(0)), len(values(1))) < target:
                 for i in (0, 1):
-                    before = len(values(i))
-                    if before >= target:
+                    if len(values(i)) >= target:
                         continue
-                    outcome = runner.run_swprofile(plan.swprofiles[i], sessions=1)
-                    now = len(values(i))
-                    recorded += max(now - before, 0)
-                    if outcome.boot_failed:
-                        why = outcome.errors[-1].message if outcome.errors else "boot failed"
+                    taken = take_sessions(ctx, runner, plan.swprofiles[i], 1, lambda: values(i))
+                    recorded += taken.added
+                    if taken.boot_failed:
                         raise KernelBootError(f"'{names[i]}' ({shas[i][:12]}) did not boot, so no fresh "
-                                              f"baseline: {why}")
-                    if now <= before:
-                        last = outcome.errors[-1].message if outcome.errors else "no samples recorded"
-                        raise SutError(f"no new '{ctx.resultclass}' samples for '{names[i]}': {last}")
+                                              f"baseline: {taken.boot_failed}")
                 say(f"      fresh baselines: {len(values(0))} + {len(values(1))} sessions")
 
         runner.start()

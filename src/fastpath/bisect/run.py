@@ -70,6 +70,30 @@ def step_plan(ctx: contexts.Context, *swprofiles: dict):
     return plan_from_mapping(mapping, f"{ctx.path} (plan)")
 
 
+@dataclass
+class Taken:
+    values: list                 # the swprofile's session values now
+    added: int                   # sessions this call recorded
+    boot_failed: str = ""        # why the kernel did not boot ("" when it booted)
+
+
+def take_sessions(ctx: contexts.Context, runner, swp, count: int, read) -> Taken:
+    """Boot ``count`` sessions of ``swp`` (one of ``runner``'s plan swprofiles) and return
+    what ``read()`` (its session values) says now. A kernel that did not boot is reported,
+    not raised (each caller has its own outcome for it); a kernel that booted but gave no
+    new sample of the context's result class is a SutError."""
+    before = len(read())
+    outcome = runner.run_swprofile(swp, sessions=count)
+    now = read()
+    taken = Taken(now, max(len(now) - before, 0))
+    if outcome.boot_failed:
+        taken.boot_failed = outcome.errors[-1].message if outcome.errors else "boot failed"
+    elif len(now) <= before:
+        last = outcome.errors[-1].message if outcome.errors else "no samples recorded"
+        raise SutError(f"no new '{ctx.resultclass}' samples for '{swp.name}': {last}")
+    return taken
+
+
 def baseline_values(ctx: contexts.Context, store) -> tuple[list[float], list[float]]:
     """The good and bad baselines' session values from the output store (StoreError if gone)."""
     good, bad = (data.session_values(store, ctx.sut, swp, ctx.benchmark, ctx.resultclass)
@@ -122,18 +146,15 @@ def classify(ctx: contexts.Context, kernel: str, modules: str | None, gitsha: st
                     plan = step_plan(ctx, _swprofile_spec(ctx, name, kernel, modules, gitsha))
                     runner = Runner(plan, store, progress=Progress(None, enabled=progress))
                     runner.start()
-                outcome = runner.run_swprofile(plan.swprofiles[0], sessions=max(result.decision.need, 1))
-                new_values = data.session_values(store, ctx.sut, name, *args[1:])
-                result.sessions_run += max(len(new_values) - len(values), 0)
-                if outcome.boot_failed:
-                    why = outcome.errors[-1].message if outcome.errors else "boot failed"
-                    result.decision = Decision(SKIP, len(new_values), 0, f"the kernel did not boot: {why}")
+                taken = take_sessions(ctx, runner, plan.swprofiles[0], max(result.decision.need, 1),
+                                      lambda: data.session_values(store, ctx.sut, name, *args[1:]))
+                result.sessions_run += taken.added
+                if taken.boot_failed:
+                    result.decision = Decision(SKIP, len(taken.values), 0,
+                                               f"the kernel did not boot: {taken.boot_failed}")
                     result.line = verdict_line(SKIP, ctx.resultclass, name, ctx.good_swprofile)
                     return result
-                if len(new_values) <= len(values):
-                    last = outcome.errors[-1].message if outcome.errors else "no samples recorded"
-                    raise SutError(f"no new '{ctx.resultclass}' samples for '{name}': {last}")
-                values = new_values
+                values = taken.values
                 result.decision = judge.decide(values)
         finally:
             if runner is not None:

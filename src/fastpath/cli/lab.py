@@ -221,8 +221,8 @@ def demo_cmd(workdir, commits, regression_size, seed, sessions, culprit_at, brok
 
     result = demo.run_demo(demo.DemoOptions(
         workdir=workdir, commits=commits, regression_pct=regression_size, seed=seed, sessions=sessions,
-        culprit_at=culprit_at, broken_build_at=broken_build_at, panic_at=panic_at, retries=retries, scripts=scripts, home=home,
-        progress=not no_progress), say=click.echo)
+        culprit_at=culprit_at, broken_build_at=broken_build_at, panic_at=panic_at, retries=retries,
+        scripts=scripts, home=home, progress=not no_progress), say=click.echo)
     click.echo(demo.summary(result))
     if not result.correct:
         raise UserError("the bisection did not name the recorded culprit (see the lines above)")
