@@ -1,0 +1,139 @@
+"""The bisection engine (fastpath.bisect.engine), pure: seeded simulated machines of
+bench/machines.py (the same ones the simulator's tables use) through engine.run()."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+from fastpath.bisect.engine import FOUND, REFUSED, Engine, EngineParams, parse_params, run
+from fastpath.errors import UserError
+
+BENCH = pathlib.Path(__file__).resolve().parents[2] / "bench"
+
+
+def _machines():
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location("machines", BENCH / "machines.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+machines = _machines()
+
+
+def bisect_on(m, n, baselines=5, **params):
+    e = Engine(n + 1, m.improvement, EngineParams().with_values(**params))
+    for _ in range(baselines):
+        e.add(0, m.session(0), baseline=True)
+        e.add(n, m.session(n), baseline=True)
+    return run(e, lambda picks: [(i, m.session(i)) for i in picks])
+
+
+def test_one_culprit_under_normal_noise_is_found_in_few_sessions():
+    rng = np.random.default_rng(11)
+    sessions = []
+    for _ in range(15):
+        m = machines.normal(200, 4.0, rng)
+        a = bisect_on(m, 200)
+        assert a.status == FOUND and a.culprit.index == m.culprits[0]
+        assert a.culprit.probability >= 0.999 and a.culprit.width == 1
+        lo, hi = a.culprit.step_ci95
+        assert lo < abs(a.culprit.step) + 10 and hi > lo
+        sessions.append(a.sessions)
+    assert np.mean(sessions) < 60          # git bisect's own 8 steps need about 8 x 5 with the old flow
+
+
+def test_two_culprits_are_both_named_each_with_its_step():
+    rng = np.random.default_rng(12)
+    both = 0
+    for _ in range(10):
+        m = machines.two(100, 3.0, rng)
+        a = bisect_on(m, 100)
+        assert a.status != FOUND or a.culprit.index in m.culprits
+        both += a.status == FOUND and {c.index for c in a.culprits} == set(m.culprits)
+    assert both >= 7
+
+
+def test_an_improvement_in_the_range_is_never_blamed():
+    rng = np.random.default_rng(13)
+    for _ in range(10):
+        m = machines.improvement(100, 3.0, rng)
+        a = bisect_on(m, 100)
+        assert a.status != FOUND or a.culprit.index == m.culprits[0]
+        assert all(c.index in m.culprits for c in a.culprits)
+
+
+def test_wild_boots_do_not_move_the_answer():
+    rng = np.random.default_rng(14)
+    for _ in range(10):
+        m = machines.outliers(100, 3.0, rng)
+        a = bisect_on(m, 100)
+        assert a.status != FOUND or a.culprit.index == m.culprits[0]
+
+
+def test_two_baseline_sessions_are_enough_to_start():
+    rng = np.random.default_rng(15)
+    for _ in range(10):
+        m = machines.normal(100, 2.0, rng)
+        a = bisect_on(m, 100, baselines=2)
+        assert a.status == FOUND and a.culprit.index == m.culprits[0]
+
+
+def test_ends_that_cannot_be_told_apart_are_refused_after_the_end_budget():
+    rng = np.random.default_rng(16)
+    m = machines.normal(50, 0.0, rng)
+    a = bisect_on(m, 50, baselines=3, end_budget=20)
+    assert a.status == REFUSED and "not told apart" in a.reason
+    assert a.sessions == 20
+
+
+def test_the_budget_ends_with_candidates_not_a_guess():
+    rng = np.random.default_rng(17)
+    m = machines.normal(1000, 0.5, rng)
+    a = bisect_on(m, 1000, budget=30)
+    assert a.status == "inconclusive" and a.culprit is None
+    assert a.candidates and all(0 <= p <= 1 for _, p in a.candidates)
+    assert "not 1 - 0.001" in a.reason
+
+
+def test_resuming_from_the_same_sessions_gives_the_same_next_step():
+    rng = np.random.default_rng(18)
+    m = machines.normal(100, 2.0, rng)
+    e = Engine(101, m.improvement)
+    for _ in range(4):
+        e.add(0, m.session(0), baseline=True)
+        e.add(100, m.session(100), baseline=True)
+    for _ in range(6):
+        (i,) = e.next()
+        e.add(i, m.session(i))
+    again = Engine(101, m.improvement)
+    for k, (i, v) in enumerate(zip(e.index, e.value)):
+        again.add(i, v, baseline=k < e.baseline)
+    assert again.next() == e.next() and again.spent == e.spent == 6
+
+
+def test_a_batch_proposes_distinct_commits():
+    rng = np.random.default_rng(19)
+    m = machines.normal(1000, 2.0, rng)
+    e = Engine(1001, m.improvement)
+    for _ in range(5):
+        e.add(0, m.session(0), baseline=True)
+        e.add(1000, m.session(1000), baseline=True)
+    picks = e.next(4)
+    assert 2 <= len(picks) <= 4 and len(set(picks)) == len(picks)
+
+
+def test_parameters_are_typed_and_checked():
+    assert parse_params(["eps=0.01", "budget=50", "drift=no"]) == {"eps": 0.01, "budget": 50, "drift": False}
+    with pytest.raises(UserError, match="KEY one of"):
+        parse_params(["nope=1"])
+    with pytest.raises(UserError, match="not a int"):
+        parse_params(["budget=many"])
+    with pytest.raises(UserError, match="between 0 and 0.5"):
+        parse_params(["eps=0.7"])
