@@ -320,19 +320,19 @@ def _sim():
 
 
 def test_simulated_bisections_with_a_fixed_seed():
-    """A quick run of the simulator (same code as the docs' table): the default policy with
-    its confirmation names no wrong culprit and finds nearly every one at effect 2, also when
+    """A quick run of the simulator (same code as the docs' table): today's flow with its
+    confirmation names no wrong culprit and finds nearly every one at effect 2, also when
     the machine drifts; the seed's rule names many wrong ones."""
     sim = _sim()
     runs = 40
     for model in ("normal", "outliers", "drift"):
-        cell = sim.run_cell(("sprt", model, 100, 2.0, 20, runs, 5, {}, 100, True, True, 2))
+        cell = sim.run_cell({"policy": "sprt", "machine": model, "n": 100, "effect": 2.0, "runs": runs,
+                             "baselines": 20, "seed": 5})
         assert cell["wrong"] == 0, cell
-        # drift: some end inconclusive (honestly), see docs/bisection.md; without level
-        # tracking 30 of these 40 (test below)
-        assert cell["correct"] >= (runs * 85 // 100 if model == "drift" else runs - 2), cell
-    ci = sim.run_cell(("fastpath-ci", "normal", 100, 2.0, 20, runs, 5, {}, 0, False, True, 2))
-    assert ci["wrong"] >= runs // 5, ci
+        assert cell["correct"] >= (85 if model == "drift" else 95), cell
+    ci = sim.run_cell({"policy": "fastpath-ci", "machine": "normal", "n": 100, "effect": 2.0, "runs": runs,
+                       "baselines": 20, "seed": 5, "follow": 0})
+    assert ci["wrong"] >= 20, ci
 
 
 # -- level tracking over the bisection's earlier steps (drift) ---------------------------------
