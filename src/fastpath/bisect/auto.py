@@ -28,12 +28,12 @@ import pathlib
 import re
 import signal
 import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastpath.bisect import confirm as confirms
 from fastpath.bisect import context as contexts
+from fastpath.bisect.gittree import build, git
 from fastpath.bisect.rebaseline import BaselinesRefused, rebaseline
 from fastpath.errors import BuildError, FastpathError, UserError
 
@@ -58,40 +58,6 @@ def find_scripts(given: str | None = None) -> pathlib.Path:
     where = given or "./scripts"
     raise UserError(f"cannot find execute_bisection.sh in {where}: run from the fastpath checkout or "
                     f"give --scripts DIR")
-
-
-def git(tree: pathlib.Path, *args: str, check: bool = True) -> str:
-    """git in the kernel tree; stdout stripped. A failure is a UserError naming the command."""
-    proc = subprocess.run(["git", "-C", str(tree), *args], capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        last = (proc.stderr or proc.stdout).strip().splitlines()
-        raise UserError(f"git {' '.join(args)} in {tree} failed" + (f": {last[-1]}" if last else ""))
-    return proc.stdout.strip()
-
-
-@dataclass
-class Build:
-    gitsha: str
-    image: str
-    modules: str | None
-
-
-def build(tree: pathlib.Path, rev: str, ctx_path: pathlib.Path, scripts: pathlib.Path, home: str) -> Build:
-    """Check out ``rev``, build it with build_local_kernel.sh (its outputs stay per commit in
-    the tree's .fastpath-build/), and return to ``home``. BuildError when it does not build."""
-    git(tree, "checkout", "-q", rev)
-    try:
-        with tempfile.TemporaryDirectory(prefix="fastpath-build-") as tmp:
-            env_file = os.path.join(tmp, ".env")
-            proc = subprocess.run([str(scripts / "build_local_kernel.sh"), "--context", str(ctx_path)], cwd=tree,
-                                  env={**os.environ, "FASTPATH_ENV_FILE": env_file}, capture_output=True, text=True)
-            if proc.returncode != 0:
-                last = (proc.stderr or proc.stdout).strip().splitlines()
-                raise BuildError(f"{rev[:12]} does not build" + (f": {last[-1]}" if last else ""))
-            env = dict(line.split("=", 1) for line in pathlib.Path(env_file).read_text().splitlines() if "=" in line)
-    finally:
-        git(tree, "checkout", "-q", "-f", home)
-    return Build(env["GITSHA"], env["KERNEL_PATH"], env.get("MODULES_PATH") or None)
 
 
 @dataclass

@@ -7,8 +7,9 @@ fields, the benchmark, defaults), ``good-swprofile``, ``good_sha``, ``bad-swprof
 ``output-resultstore`` (the temporary store: baseline copies plus bisection results).
 Extra keys: ``benchmark`` (suite/name), ``improvement`` (higher/lower), ``policy``
 ({name, params}), ``kernel-config`` (optional: the config file scripts/build_local_kernel.sh
-uses) and ``tested`` (one entry per `bisect run`: sha, swprofile, outcome,
-sessions, time).
+uses), ``tested`` (one entry per `bisect run`: sha, swprofile, outcome,
+sessions, time) and ``engine`` (`bisect auto`'s engine: the range's commits, every session it
+took in order, the untestable commits, its parameters, status, posterior and answer).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from fastpath.errors import PlanError, UserError
 
 REQUIRED = ("plan", "good-swprofile", "good_sha", "bad-swprofile", "bad_sha", "resultclass",
             "resultstore", "output-resultstore")
-OPTIONAL = ("benchmark", "improvement", "policy", "kernel-config", "tested")
+OPTIONAL = ("benchmark", "improvement", "policy", "kernel-config", "tested", "engine")
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Context:
     policy: dict = field(default_factory=lambda: {"name": policies.DEFAULT_POLICY, "params": {}})
     tested: list = field(default_factory=list)
     kernel_config: str | None = None
+    engine: dict | None = None       # the engine's record (bisect auto): sessions, posterior, answer
     path: str | None = None          # where it was loaded from (not saved)
 
     @property
@@ -62,7 +64,7 @@ class Context:
                 "output-resultstore": self.output_resultstore, "benchmark": self.benchmark,
                 "improvement": self.improvement, "policy": self.policy,
                 **({"kernel-config": self.kernel_config} if self.kernel_config else {}),
-                "tested": self.tested}
+                "tested": self.tested, **({"engine": self.engine} if self.engine else {})}
 
 
 def save(ctx: Context, path: str | os.PathLike) -> pathlib.Path:
@@ -118,12 +120,15 @@ def load(path: str | os.PathLike) -> Context:
         policies.params_for(pol["name"], pol.get("params"))
     except UserError as err:
         raise PlanError(str(err), file=str(path), key="policy.params") from None
+    engine = data.get("engine")
+    if engine is not None and not isinstance(engine, dict):
+        raise PlanError("must be a mapping (written by `fastpath bisect auto`)", file=str(path), key="engine")
     return Context(plan=plan, good_swprofile=data["good-swprofile"], good_sha=data["good_sha"],
                    bad_swprofile=data["bad-swprofile"], bad_sha=data["bad_sha"],
                    resultclass=data["resultclass"], resultstore=data["resultstore"],
                    output_resultstore=data["output-resultstore"], benchmark=benchmark,
                    improvement=improvement, policy=pol, tested=list(data.get("tested") or []),
-                   kernel_config=data.get("kernel-config") or None, path=str(path))
+                   kernel_config=data.get("kernel-config") or None, engine=engine, path=str(path))
 
 
 def _plan_benchmark(plan: dict, path) -> str:

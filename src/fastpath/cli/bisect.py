@@ -220,10 +220,24 @@ def rebaseline_cmd(context, good_kernel, good_modules, bad_kernel, bad_modules, 
 @click.option("--scripts", type=click.Path(file_okay=False), default=None,
               help="Directory with execute_bisection.sh (default ./scripts or the fastpath checkout's).")
 @click.option("--no-progress", is_flag=True, help="Do not show progress lines while sessions run.")
-def auto_cmd(context, tree, retries, baseline_sessions, max_baseline_sessions, scripts, no_progress):
-    """Bisect, confirm the answer, and bisect again with fresh baselines when it is not confirmed.
+@click.option("--engine", "engine_name", type=click.Choice(["posterior", "git"]), default="posterior",
+              show_default=True, help="posterior: one model of the whole range, boots where a session tells most; "
+                                      "git: the per-commit flow through git bisect run (below).")
+@click.option("--engine-param", "engine_param", multiple=True, metavar="KEY=VALUE",
+              help="An engine parameter (repeatable), e.g. eps=0.01 or budget=200 (docs/bisection.md).")
+def auto_cmd(context, tree, retries, baseline_sessions, max_baseline_sessions, scripts, no_progress, engine_name,
+             engine_param):
+    """Bisect in the kernel tree: the engine by default, or git bisect run with confirmation.
 
-    In the kernel tree: git bisect start/good/bad, git bisect run
+    \b
+    --engine posterior (default): the range's commits are built and booted one session at a
+    time where the engine's posterior says a session tells most about where the benchmark
+    changed (the ends included, when their levels are in doubt); it stops when the culprit
+    holds 1 - eps of the posterior (then exit 0, the answer written into git as bisect
+    marks), or at the session budget (exit 1, inconclusive, with the candidates). Every
+    session is kept in the output store and logged in the context: run it again to resume.
+
+    --engine git: git bisect start/good/bad, git bisect run
     scripts/execute_bisection.sh CONTEXT; then `bisect confirm` of the named commit against
     its parent (when git leaves only skipped commits, each candidate, oldest first). When a
     confirmation measures no step, or cannot decide, the baselines are stale: the good and bad
@@ -246,6 +260,14 @@ def auto_cmd(context, tree, retries, baseline_sessions, max_baseline_sessions, s
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, interrupted)
+    if engine_name == "posterior":
+        from fastpath.bisect import search
+        from fastpath.bisect.engine import parse_params
+
+        found = search.search(context, tree, scripts, parse_params(engine_param), progress=not no_progress,
+                              say=click.echo)
+        click.echo(search.summary(found))
+        sys.exit(found.exit_code)
     result = auto.bisect_tree(auto.AutoOptions(
         context=context, tree=tree, scripts=scripts, retries=retries, baseline_sessions=baseline_sessions,
         max_baseline_sessions=max_baseline_sessions, progress=not no_progress), say=click.echo)

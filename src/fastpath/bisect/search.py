@@ -1,0 +1,217 @@
+"""`fastpath bisect auto` with the engine (the default): load the context, measure, ask the
+engine, record; until the engine has its answer.
+
+In the kernel tree, with the context of `fastpath bisect start`:
+
+1. The range is the good commit, the first-parent commits up to the bad one (gittree.commits).
+2. The engine (fastpath.bisect.engine) starts from every session the output store holds: the
+   baselines' copies as sessions of the two ends, then the sessions this bisection already
+   took (the context's ``engine.sessions`` log, in order), so an interrupted run resumes
+   without losing or retaking a session.
+3. ``engine.run`` asks for a commit; it is built (build_local_kernel.sh, through
+   gittree.build) and booted for one session (measure.Measurer); its value goes back to the
+   engine, and the session into the context's log, which is saved after every session. A
+   commit that does not build or boot is recorded as untestable and never asked for again.
+4. At the end the answer goes into the context (``engine``: status, posterior, culprit with
+   its probability and step, further culprits, improvements, candidates) and into git as
+   bisect marks (every tested commit good or bad by the side of the culprit it is on), so
+   that ``git bisect log`` shows it.
+
+Exit statuses: 0 culprit found, 1 inconclusive or refused, 2 stopped by the SUT, the store
+or the tree, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import datetime
+import pathlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fastpath.bisect import context as contexts
+from fastpath.bisect import gittree
+from fastpath.bisect.engine import FOUND, REFUSED, Answer, Engine, EngineParams, params_dict, run
+from fastpath.bisect.measure import Measurer
+from fastpath.bisect.run import baseline_values, swprofile_name
+from fastpath.errors import BuildError, UserError
+from fastpath.store import open_store
+
+
+@dataclass
+class SearchResult:
+    answer: Answer
+    commits: list[str]
+    context: str
+    taken: int = 0                   # sessions this run took
+    builds: int = 0
+    untestable: dict = field(default_factory=dict)   # sha -> why
+    git_log: str = ""
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.answer.status == FOUND else 1
+
+
+def engine_params(ctx: contexts.Context, overrides: dict | None = None) -> EngineParams:
+    saved = dict((getattr(ctx, "engine", None) or {}).get("params") or {})
+    saved.update(overrides or {})
+    return EngineParams().with_values(**saved)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _change(commits, c) -> dict | None:
+    if c is None:
+        return None
+    out = {"sha": commits[c.index], "index": c.index, "probability": round(c.probability, 6),
+           "step": c.step, "step_ci95": [c.step_ci95[0], c.step_ci95[1]]}
+    if c.width > 1:
+        out["could_be"] = [commits[i] for i in c.candidates]
+    return out
+
+
+def answer_block(commits: list[str], a: Answer) -> dict:
+    """The answer, as the context's ``engine.answer`` (SHAs, not indices)."""
+    return {"culprit": _change(commits, a.culprit),
+            "runner_up": ({"sha": commits[a.runner_up[0]], "probability": round(a.runner_up[1], 6)}
+                          if a.runner_up else None),
+            "further": [_change(commits, c) for c in a.further],
+            "improvements": [_change(commits, c) for c in a.improvements],
+            "candidates": [{"sha": commits[i], "probability": round(p, 6)} for i, p in a.candidates],
+            "reason": a.reason}
+
+
+def search(context: str, tree: str = ".", scripts: str | None = None, overrides: dict | None = None,
+           progress: bool = True, say: Callable[[str], None] = print, measure=None) -> SearchResult:
+    """The engine-driven bisection (module docstring). ``measure(sha, build) -> (value or
+    None, why)`` boots one session; by default measure.Measurer over the output store."""
+    from fastpath.bisect.auto import _check_tree, find_scripts
+
+    started = time.monotonic()
+    tree_path = pathlib.Path(tree).expanduser().resolve()
+    ctx_path = pathlib.Path(context).expanduser().resolve()
+    scripts_dir = find_scripts(scripts)
+    ctx = contexts.load(ctx_path)
+    home = _check_tree(tree_path, ctx)
+    commits = gittree.commits(tree_path, ctx.good_sha, ctx.bad_sha)
+    block = dict(ctx.engine or {})
+    if block.get("commits") and block["commits"] != commits:
+        raise UserError(f"{ctx_path}: its engine block was made for another range of commits; "
+                        f"start a new context with `fastpath bisect start`")
+    params = engine_params(ctx, overrides)
+    block.update({"name": "posterior", "commits": commits, "params": params_dict(params),
+                  "subjects": gittree.subjects(tree_path, commits)})
+    log: list = list(block.get("sessions") or [])
+    untestable: dict = dict(block.get("untestable") or {})
+    engine = Engine(len(commits), ctx.improvement, params)
+    result = SearchResult(Answer("running", 0), commits, str(ctx_path))
+    with open_store(ctx.output_resultstore) as store:
+        good, bad = baseline_values(ctx, store)
+        for v in good:
+            engine.add(0, v, baseline=True)
+        for v in bad:
+            engine.add(len(commits) - 1, v, baseline=True)
+        for entry in log:
+            engine.add(int(entry["index"]), float(entry["value"]))
+        for sha in untestable:
+            if sha in commits:
+                engine.untestable(commits.index(sha))
+        if log:
+            say(f"      resuming: {len(log)} sessions already taken, {len(untestable)} untestable commits")
+        if measure is None:
+            measurer = Measurer(ctx, store, progress)
+
+            def measure(sha, b):
+                return measurer.session(sha, b.image, b.modules)
+        built: dict[str, gittree.Build] = {}
+
+        def save() -> None:
+            a = engine.answer()
+            block.update({"sessions": log, "untestable": untestable, "status": a.status,
+                          "posterior": [round(p, 6) for p in a.posterior], "answer": answer_block(commits, a)})
+            ctx.engine = block
+            contexts.save(ctx, ctx_path)
+
+        def take(picks: list[int]):
+            for i in picks:
+                sha = commits[i]
+                what = "good end" if i == 0 else "bad end" if i == len(commits) - 1 else f"commit {i}/{len(commits) - 1}"
+                try:
+                    if sha not in built:
+                        say(f"      building {sha[:12]} ({what})")
+                        built[sha] = gittree.build(tree_path, sha, ctx_path, scripts_dir, home)
+                        result.builds += 1
+                    b = built[sha]
+                    say(f"      session {engine.spent + 1}: {swprofile_name(sha)} ({what})")
+                    value, why = measure(sha, b)
+                except BuildError as err:
+                    value, why = None, str(err)
+                if value is None and i in (0, len(commits) - 1):
+                    raise UserError(f"the {what} {sha[:12]} cannot be tested: {why}")
+                if value is None:
+                    untestable[sha] = why
+                    say(f"      {sha[:12]} cannot be tested: {why}")
+                else:
+                    log.append({"index": i, "sha": sha, "swprofile": swprofile_name(sha),
+                                "value": value, "at": _now()})
+                    result.taken += 1
+                yield i, value
+
+        def step(eng: Engine, picks: list[int]) -> None:
+            save()
+            a = eng.answer()
+            top = max(range(len(a.posterior)), key=lambda j: a.posterior[j]) if a.posterior else 0
+            say(f"      after {eng.spent} sessions: most likely first bad commit {commits[top][:12]} "
+                f"(p = {a.posterior[top] if a.posterior else 0:.4f})")
+
+        try:
+            answer = run(engine, take, on_step=step)
+        finally:                    # Ctrl-C, the SUT gone: every session taken stays in the log
+            save()
+    result.answer, result.untestable = answer, untestable
+    if answer.status == FOUND:
+        c = answer.culprit.index
+        tested = sorted({int(e["index"]) for e in log} | {0, len(commits) - 1})
+        goods = [commits[i] for i in tested if i < c]
+        bads = [commits[i] for i in reversed(tested) if i >= c]     # git keeps the last bad mark
+        result.git_log = gittree.record_answer(tree_path, goods, bads, [s for s in untestable if s in commits])
+        ctx_path.with_suffix(".log").open("a").write(f"# engine answer, as git bisect marks\n{result.git_log}\n")
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def summary(r: SearchResult) -> str:
+    a, commits = r.answer, r.commits
+    lines = []
+    if a.status == FOUND:
+        c = a.culprit
+        lines.append(f"First bad commit: {commits[c.index]} (posterior {c.probability:.4f}; step "
+                     f"{c.step:+.4g} [{c.step_ci95[0]:+.4g}, {c.step_ci95[1]:+.4g}] 95%)")
+        if c.width > 1:
+            lines.append("  not pinned to one commit: it is one of " +
+                         ", ".join(commits[i][:12] for i in c.candidates) + " (the others cannot be tested)")
+        for f in a.further:
+            lines.append(f"Further culprit: {commits[f.index]} (posterior {f.probability:.4f}; step {f.step:+.4g} "
+                         f"[{f.step_ci95[0]:+.4g}, {f.step_ci95[1]:+.4g}])")
+        if a.runner_up:
+            lines.append(f"Runner-up: {commits[a.runner_up[0]][:12]} (p = {a.runner_up[1]:.2g})")
+    elif a.status == REFUSED:
+        lines.append(f"Refused: {a.reason}")
+    else:
+        lines.append(f"Inconclusive: {a.reason}")
+        for i, p in a.candidates:
+            lines.append(f"  candidate {commits[i]} (p = {p:.3f})")
+    for imp in a.improvements:
+        lines.append(f"Improvement seen (not blamed): {commits[imp.index][:12]} (step {imp.step:+.4g}, "
+                     f"p = {imp.probability:.3f})")
+    for sha, why in r.untestable.items():
+        lines.append(f"Untestable: {sha[:12]}: {why}")
+    lines.append(f"{a.sessions} sessions in all ({r.taken} this run, {r.builds} builds), "
+                 f"{r.seconds / 60:.1f} min; context {r.context}")
+    if r.git_log:
+        lines.append("The answer is in git: `git bisect log` shows it; `git bisect reset` ends it.")
+    return "\n".join(lines)

@@ -1,0 +1,174 @@
+"""`fastpath bisect auto` with the engine (bisect/search.py) without the lab: real git
+repositories, the build stand-in of test_auto.py (each commit's value.txt says what it is),
+and an oracle measurement that draws a session from the commit's recorded level (asv's way
+of testing a bisection: a generated repository whose commits encode known values). The lab
+test (test_lab_bisection.py) runs the same code with real kernels and boots."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+import yaml
+
+from fastpath.bisect import context as contexts
+from fastpath.bisect import search
+from fastpath.bisect.engine import FOUND
+from fastpath.errors import UserError
+from tests.bisect.conftest import make_baseline_store
+from tests.bisect.test_auto import history, scripts  # noqa: F401  (fixture)
+from tests.bisect.test_driver import git
+
+
+class OracleMeasure:
+    """One session of a commit: its value.txt's level plus seeded noise (sd 1, the baselines'
+    noise); "broken" never gets here (it does not build), "noboot" does not boot.
+    ``stop_after``: raise KeyboardInterrupt at that session (an interrupted run)."""
+
+    def __init__(self, repo, seed=1, stop_after=None):
+        self.repo, self.rng, self.stop_after = repo, np.random.default_rng(seed), stop_after
+        self.calls: list[str] = []
+
+    def __call__(self, sha, build):
+        if self.stop_after is not None and len(self.calls) >= self.stop_after:
+            raise KeyboardInterrupt
+        self.calls.append(sha)
+        value = git(self.repo, "show", f"{sha}:value.txt").strip()
+        if value == "noboot":
+            return None, "the kernel did not boot (injected)"
+        return float(value) + self.rng.standard_normal(), ""
+
+
+def values_with(n, culprit, step=10.0, **special):
+    vals = [str(100.0 + (step if i >= culprit else 0.0)) for i in range(n)]
+    for i, v in special.items():
+        vals[int(i.lstrip("c"))] = v
+    return vals
+
+
+def test_engine_finds_the_culprit_and_writes_it_into_git(tmp_path, scripts):  # noqa: F811
+    repo, shas = history(tmp_path, values_with(24, 15))
+    measure = OracleMeasure(repo)
+    lines = []
+    r = search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=measure, progress=False,
+                      say=lines.append)
+    assert r.answer.status == FOUND and r.exit_code == 0
+    assert r.commits[r.answer.culprit.index] == shas[15]
+    assert r.answer.culprit.probability >= 0.999
+    assert 5 < r.answer.culprit.step < 15                 # the step, in the value's units, ~10
+    lo, hi = r.answer.culprit.step_ci95
+    assert lo < 10 < hi
+    # far fewer sessions than commits, each one logged in the context in order
+    ctx = contexts.load(tmp_path / "ctx.yaml")
+    assert len(ctx.engine["sessions"]) == len(measure.calls) == r.taken < 24
+    assert ctx.engine["status"] == "found"
+    assert ctx.engine["answer"]["culprit"]["sha"] == shas[15]
+    assert len(ctx.engine["posterior"]) == 24 and ctx.engine["posterior"][0] == 0
+    # git knows the answer as a bisection a kernel engineer reads
+    log = git(repo, "bisect", "log")
+    assert f"# first bad commit: [{shas[15]}]" in log
+    assert "git bisect bad " + shas[15] in log
+    assert "git bisect good " + shas[14] in log
+    assert "First bad commit: " + shas[15] in search.summary(r)
+    git(repo, "bisect", "reset")
+    assert git(repo, "rev-parse", "HEAD") == shas[-1]      # back where it was
+
+
+def test_an_interrupted_engine_run_resumes_without_retaking_a_session(tmp_path, scripts):  # noqa: F811
+    repo, shas = history(tmp_path, values_with(40, 23))
+    first = OracleMeasure(repo, seed=2, stop_after=4)
+    with pytest.raises(KeyboardInterrupt):
+        search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=first, progress=False,
+                      say=lambda s: None)
+    ctx = contexts.load(tmp_path / "ctx.yaml")
+    assert len(ctx.engine["sessions"]) == 4             # every session taken before Ctrl-C is kept
+    assert git(repo, "rev-parse", "HEAD") == shas[-1]
+    again = OracleMeasure(repo, seed=3)
+    r = search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=again, progress=False,
+                      say=lambda s: None)
+    assert r.answer.status == FOUND and r.commits[r.answer.culprit.index] == shas[23]
+    done = contexts.load(tmp_path / "ctx.yaml").engine["sessions"]
+    assert [e["sha"] for e in done[:4]] == first.calls
+    assert len(done) == 4 + len(again.calls) == r.answer.sessions
+
+
+def test_untestable_commits_are_routed_around(tmp_path, scripts):  # noqa: F811
+    # 11 does not build, 12 does not boot: the culprit 13 cannot be pinned closer than 11..13
+    repo, shas = history(tmp_path, values_with(20, 13, c11="broken", c12="noboot"))
+    r = search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=OracleMeasure(repo, seed=4),
+                      progress=False, say=lambda s: None)
+    assert r.answer.status == FOUND
+    c = r.answer.culprit
+    assert r.commits[c.index] == shas[13] and c.width == 3
+    assert [r.commits[i] for i in c.candidates] == [shas[11], shas[12], shas[13]]
+    assert set(r.untestable) == {shas[11], shas[12]}
+    assert "does not build" in r.untestable[shas[11]] and "did not boot" in r.untestable[shas[12]]
+    assert "not pinned to one commit" in search.summary(r)
+    ctx = yaml.safe_load((tmp_path / "ctx.yaml").read_text())
+    assert set(ctx["engine"]["untestable"]) == {shas[11], shas[12]}
+    git(repo, "bisect", "reset")
+
+
+def test_an_improvement_in_the_range_is_reported_not_blamed(tmp_path, scripts):  # noqa: F811
+    vals = values_with(30, 20)
+    for i in range(6, 9):
+        vals[i] = "60.0"                                  # far better than good, undone at 9
+    repo, shas = history(tmp_path, vals)
+    r = search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=OracleMeasure(repo, seed=5),
+                      progress=False, say=lambda s: None)
+    assert r.answer.status == FOUND and r.commits[r.answer.culprit.index] == shas[20]
+    assert all(r.commits[c.index] != shas[9] for c in r.answer.culprits)
+    git(repo, "bisect", "reset")
+
+
+def test_ends_too_close_are_measured_then_refused_after_the_end_budget(tmp_path, scripts):  # noqa: F811
+    """Three baseline sessions each, 0.4 sd apart, and a range with no step at all: the
+    engine does not refuse for want of baselines, it measures the ends itself; after
+    end_budget such sessions they are still not told apart, and it refuses, saying so."""
+    repo, shas = history(tmp_path, values_with(10, 5, step=0.0))
+    path = tmp_path / "ctx.yaml"
+    ctx = contexts.load(path)
+    ctx.output_resultstore = make_baseline_store(f"sqlite:///{tmp_path}/close.db", bad_mean=100.4, sessions=3)
+    contexts.save(ctx, path)
+    measure = OracleMeasure(repo, seed=6)
+    r = search.search(str(path), str(repo), str(scripts), measure=measure, overrides={"end_budget": 12},
+                      progress=False, say=lambda s: None)
+    assert r.answer.status == "refused" and r.exit_code == 1
+    assert len(measure.calls) == 12 and set(measure.calls) == {shas[0], shas[-1]}
+    assert "not told apart" in search.summary(r)
+
+
+def test_few_baselines_are_not_refused_the_engine_measures_the_ends(tmp_path, scripts):  # noqa: F811
+    repo, shas = history(tmp_path, values_with(16, 9, step=1.5))
+    path = tmp_path / "ctx.yaml"
+    ctx = contexts.load(path)
+    ctx.output_resultstore = make_baseline_store(f"sqlite:///{tmp_path}/few.db", bad_mean=101.5, sessions=2)
+    contexts.save(ctx, path)
+    measure = OracleMeasure(repo, seed=7)
+    r = search.search(str(path), str(repo), str(scripts), measure=measure, progress=False, say=lambda s: None)
+    assert r.answer.status == FOUND and r.commits[r.answer.culprit.index] == shas[9]
+    assert measure.calls.count(shas[0]) + measure.calls.count(shas[-1]) >= 2    # it measured the ends
+    git(repo, "bisect", "reset")
+
+
+def test_a_context_for_another_range_is_refused(tmp_path, scripts):  # noqa: F811
+    repo, shas = history(tmp_path, values_with(8, 4))
+    path = tmp_path / "ctx.yaml"
+    ctx = contexts.load(path)
+    ctx.engine = {"commits": ["0" * 40, "1" * 40]}
+    contexts.save(ctx, path)
+    with pytest.raises(UserError, match="another range"):
+        search.search(str(path), str(repo), str(scripts), measure=OracleMeasure(repo), progress=False)
+
+
+def test_bisect_auto_cli_defaults_to_the_engine(tmp_path, scripts):  # noqa: F811
+    """Through the command: --engine posterior is the default; the SUT of this context is a
+    closed port, so the first session fails with the SUT's error (exit 2), logged, no traceback."""
+    repo, shas = history(tmp_path, values_with(8, 4))
+    proc = subprocess.run(["python3", "-m", "fastpath", "bisect", "auto", "--context", str(tmp_path / "ctx.yaml"),
+                           "--tree", str(repo), "--scripts", str(scripts), "--no-progress"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "building " in proc.stdout and "session 1:" in proc.stdout
