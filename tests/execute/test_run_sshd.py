@@ -157,7 +157,13 @@ def test_failures_are_data_and_the_run_goes_on(tmp_path, sshd):
     assert any(e[2] == "broken/garbage" and e[1] == "parse" for e in errors)
     exits = next(e for e in outcome.swprofiles[0].errors if e.benchmark == "broken/exits")
     assert exits.output.startswith("about to fail")
-    assert len(errors) == 1 + 2 * 2      # "absent" is reported once, the others per session
+    assert len(errors) == 3 * 2          # each session records what failed in it
+    assert outcome.unmeasured() == [
+        f"{b} on running: {m}" for b, m in (
+            ("broken/exits", "broken/exits exited with status 4"),
+            ("broken/garbage", "broken/garbage: no key=value pairs in output"),
+            ("broken/absent", "broken/absent is not installed on the SUT (check failed: sh -c "
+                              "command -v no-such-benchmark-xyz)"))]
 
 
 def test_runner_api_runs_more_sessions_of_one_swprofile(tmp_path, sshd):
@@ -172,18 +178,52 @@ def test_runner_api_runs_more_sessions_of_one_swprofile(tmp_path, sshd):
         assert len(list(store.samples())) == 9 and runner.completed(swp.name) == 3
 
 
-def test_unreachable_sut_is_one_line_exit_2(tmp_path, sshd, capsys):
-    import dataclasses, socket  # noqa: E401
+def other_key(tmp_path) -> str:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")],
+                   check=True)
+    return str(tmp_path / "other")
+
+
+def closed_port() -> int:
+    import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    dead = dataclasses.replace(sshd, port=port)
-    plan = sshd_plan(tmp_path, dead, CPU, extra_sut="")
-    text = open(plan).read().replace("name: loopback", "name: loopback\n  boot_timeout: 3s")
-    open(plan, "w").write(text)
+        return s.getsockname()[1]
+
+
+def unknown_key(tmp_path, sshd):
+    (tmp_path / "empty_known_hosts").write_text("")
+    return {"known_hosts": str(tmp_path / "empty_known_hosts")}, "the SUT's host key is unknown"
+
+
+def changed_key(tmp_path, sshd):
+    kind, key = open(other_key(tmp_path) + ".pub").read().split()[:2]
+    (tmp_path / "wrong_known_hosts").write_text(f"[127.0.0.1]:{sshd.port} {kind} {key}\n")
+    return {"known_hosts": str(tmp_path / "wrong_known_hosts")}, "the SUT's host key has CHANGED"
+
+
+def rejected_key(tmp_path, sshd):
+    return {"keyfile": other_key(tmp_path)}, "the SUT refused the login"
+
+
+def refused_port(tmp_path, sshd):
+    return {"port": closed_port()}, "connection refused (nothing listens on that port)"
+
+
+@pytest.mark.parametrize("fault", [unknown_key, changed_key, rejected_key, refused_port])
+def test_permanent_ssh_failures_stop_plan_exec_at_once_with_ssh_reason(tmp_path, sshd, capsys, fault):
+    """The plan keeps the default boot_timeout (300 s): nothing of it is waited out."""
+    import dataclasses
+    change, reason = fault(tmp_path, sshd)
+    plan = sshd_plan(tmp_path, dataclasses.replace(sshd, **change), CPU)
+    start = time.monotonic()
     assert main(["plan", "exec", "--output", str(tmp_path / "res"), plan]) == 2
+    assert time.monotonic() - start < 10
     err = capsys.readouterr().err
-    assert err.startswith("Error: timed out after 3 s waiting for SSH on ") and err.count("\n") == 1
+    assert err.count("\n") == 1 and "waiting" not in err
+    assert err.startswith("Error: ssh to ") and reason in err and "ssh said: " in err
+    if fault is changed_key:
+        assert "ssh-keygen -f" in err and "-R" in err and "unknown" not in err
 
 
 def test_a_store_with_another_machine_under_the_sut_name_is_refused(plan_file, tmp_path, capsys):
