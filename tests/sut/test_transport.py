@@ -268,3 +268,14 @@ def test_machine_reports_its_waiting_through_say(sshd_conn):
     ok.transition(SHELL)
     assert ok.state == SHELL
     ok.close()
+
+
+def test_key_and_known_hosts_paths_with_blanks(sshd_conn, tmp_path):
+    import shutil
+    where = tmp_path / "lab home"
+    where.mkdir()
+    shutil.copy(sshd_conn.keyfile, where / "id key")
+    shutil.copy(sshd_conn.known_hosts, where / "known hosts")
+    conn = dataclasses.replace(sshd_conn, keyfile=str(where / "id key"), known_hosts=str(where / "known hosts"))
+    with Transport(conn) as t:
+        assert t.run(["true"]).ok

@@ -90,8 +90,8 @@ def ssh_failure(conn: "Connection", stderr: str, doing: str = "ssh") -> SutError
     if "Host key verification failed" in stderr or "host key is known for" in stderr:
         return SshRejectedError(
             f"{where}: the SUT's host key is unknown (not in {known}): pin it in a known_hosts file "
-            f"(known_hosts in a plan, --known-hosts on the command line) or trust it on first use "
-            f"(accept_new_host_key, --accept-new-host-key). ssh said: {said}", "host-key-unknown", stderr)
+            f"(known_hosts in a plan, --known-hosts) or trust a new key once (accept_new_host_key "
+            f"in a plan, sut fingerprint --accept-new-host-key). ssh said: {said}", "host-key-unknown", stderr)
     if "Permission denied" in stderr or "Too many authentication failures" in stderr:
         key = conn.keyfile or "ssh's default keys"
         if conn.keyfile and not os.path.exists(os.path.expanduser(conn.keyfile)):
@@ -102,7 +102,7 @@ def ssh_failure(conn: "Connection", stderr: str, doing: str = "ssh") -> SutError
     if "Could not resolve hostname" in stderr and "Temporary failure" not in stderr:
         return SshRejectedError(f"{where}: no such host: ssh said: {said}", "host", stderr)
     if "Unable to negotiate" in stderr or "Bad owner or permissions" in stderr \
-            or "Bad configuration option" in stderr:
+            or "Bad configuration option" in stderr or "command-line line" in stderr:
         return SshRejectedError(f"{where}: ssh cannot connect: ssh said: {said}", "config", stderr)
     if "Connection refused" in stderr:
         return SshRefusedError(f"{where}: connection refused (nothing listens on that port): "
@@ -183,8 +183,8 @@ class Transport:
         if c.user:
             opts["User"] = c.user
         out: list[str] = []
-        for key, value in opts.items():
-            out += ["-o", f"{key}={value}"]
+        for key, value in opts.items():     # ssh splits an option at blanks unless quoted
+            out += ["-o", f'{key}="{value}"' if any(c.isspace() for c in value) else f"{key}={value}"]
         return out
 
     def ssh_argv(self, remote: str) -> list[str]:
