@@ -9,9 +9,13 @@ translated into these classes in one place per backend.
       UserError              bad input: plan, URL, flag, file (exit 1)
         PlanError            a plan or context file is malformed (names file, key path, line)
       SutError               the SUT misbehaves
-        SutTransientError    retry allowed: connection refused or dropped, timeout
+        SutTransientError    retry allowed: connection dropped, timeout, no route
+          SshRefusedError    nothing listens on the SSH port: transient while the SUT reboots
         SutStableError       retrying will not help: kernel did not boot, wrong kernel
           KernelBootError
+          SshRejectedError   ssh will not go on: host key unknown or CHANGED, login refused,
+                             no such host, a refused port on a SUT that should be up
+        NothingMeasuredError a benchmark of a plan run gave no sample
         RemoteCommandError   a command ran and failed; keeps command, status, stdout, stderr
       StoreError             the result store cannot be used
         StoreVersionError    written by a newer fastpath
@@ -62,6 +66,30 @@ class SutStableError(SutError):
 
 class KernelBootError(SutStableError):
     """A deployed kernel did not come up, or a different kernel came up."""
+
+
+class SshRefusedError(SutTransientError):
+    """The SUT's address answers but nothing listens on the SSH port. Transient while the SUT
+    reboots (sshd is not up yet); the caller that expects the SUT up makes it SshRejectedError."""
+
+    def __init__(self, message: str, stderr: str = ""):
+        super().__init__(message)
+        self.stderr = stderr
+
+
+class SshRejectedError(SutStableError):
+    """ssh itself refused to go on, and waiting will not change it: the host key is unknown or
+    has changed, the login was refused, the host name does not resolve. ``kind`` names which
+    (host-key-unknown, host-key-changed, login, host, refused, config); ``stderr`` is ssh's."""
+
+    def __init__(self, message: str, kind: str, stderr: str = ""):
+        super().__init__(message)
+        self.kind, self.stderr = kind, stderr
+
+
+class NothingMeasuredError(SutError):
+    """A benchmark of a plan run gave no sample (not installed, failed, unparsable output, or
+    its kernel did not boot): the run measured nothing of it."""
 
 
 class RemoteCommandError(SutError):

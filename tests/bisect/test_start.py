@@ -148,6 +148,29 @@ def test_unreachable_sut(sshd, tmp_path, baseline_store, capsys):
     status = main(start_args(sshd, baseline_store, tmp_path / "ctx.yaml", **{"--port": str(port)}))
     err = capsys.readouterr().err
     assert status == 2 and len(err.strip().splitlines()) == 1 and "Error:" in err, err
+    assert "Connection refused" in err and "bisect start: " in err and "--port" in err
+
+
+def test_seed_flags_without_known_hosts_say_what_to_do(sshd, tmp_path, baseline_store, capsys):
+    """The seed's --host --user --port --keyfile, with a known_hosts that does not pin the key."""
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    status = main(start_args(sshd, baseline_store, tmp_path / "ctx.yaml", **{"--known-hosts": str(empty)}))
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and not (tmp_path / "ctx.yaml").exists()
+    assert err.startswith(f"Error: ssh to {sshd.user}@{sshd.host}:{sshd.port}: the SUT's host key is unknown")
+    assert "Host key verification failed." in err
+    assert ("bisect start: give the known_hosts file that pins the SUT's key with --known-hosts FILE; the "
+            "connection flags are --host, --port, --user, --keyfile, --known-hosts and --power-cycle (a local "
+            "command that power-cycles the SUT), and `fastpath lab up` prints them for the lab") in err
+
+
+def test_a_rejected_key_names_the_flags_to_check(sshd, tmp_path, baseline_store, capsys):
+    import subprocess
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "k")], check=True)
+    status = main(start_args(sshd, baseline_store, tmp_path / "ctx.yaml", **{"--keyfile": str(tmp_path / "k")}))
+    err = capsys.readouterr().err
+    assert status == 2 and "the SUT refused the login" in err and "bisect start: check --user and --keyfile" in err
 
 
 def test_missing_store(sshd, tmp_path, capsys):
@@ -180,3 +203,32 @@ def test_bad_policy_params_are_one_line(sshd, tmp_path, baseline_store, capsys, 
     err = capsys.readouterr().err.strip()
     assert status == 1 and message in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "ctx.yaml").exists()
+
+
+def test_lab_up_prints_bisect_start_flags_that_work(sshd, tmp_path, baseline_store, monkeypatch):
+    """LabVm.bisect_flags() (the line `fastpath lab up` prints), for a "lab" whose home holds the
+    sshd fixture's key and known_hosts: pasted into bisect start, it connects and starts."""
+    import os
+    import shlex
+    import shutil
+
+    from fastpath.lab.vm import LabVm
+    home = tmp_path / "lab home"
+    home.mkdir()
+    shutil.copy(sshd.keyfile, home / "id_ed25519")
+    shutil.copy(sshd.known_hosts, home / "known_hosts")
+    monkeypatch.setenv("FASTPATH_LAB_HOME", str(tmp_path / "default-home"))
+    lab = LabVm(home=str(home), pid=1, port=sshd.port, accel="tcg", kernel="k", initrd="i", cmdline="",
+                started="", boot_seconds=1.0)
+    flags = lab.bisect_flags()
+    assert shlex.split(flags) == [
+        "--host", "127.0.0.1", "--port", str(sshd.port), "--user", "root", "--keyfile", str(home / "id_ed25519"),
+        "--known-hosts", str(home / "known_hosts"), "--power-cycle", f"fastpath lab power-cycle --home '{home}'"]
+    monkeypatch.setenv("FASTPATH_LAB_HOME", str(home))
+    assert shlex.split(LabVm(**{**lab.__dict__}).bisect_flags())[-1] == "fastpath lab power-cycle"
+    if os.geteuid() != 0:
+        pytest.skip("the lab logs in as root; the sshd fixture logs in only its own user")
+    cut = start_args(sshd, baseline_store, tmp_path / "ctx.yaml", **{k: None for k in (
+        "--host", "--user", "--port", "--keyfile", "--known-hosts")})
+    assert main(["bisect", "start", *shlex.split(flags), *cut[2:]]) == 0
+    assert "power_cycle: fastpath lab power-cycle" in (tmp_path / "ctx.yaml").read_text()

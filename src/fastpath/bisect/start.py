@@ -78,14 +78,42 @@ def _connection(o: StartOptions) -> dict:
     return {"method": "SSH", "params": params}
 
 
+# What to do when the SUT cannot be reached, by SshRejectedError.kind (others: "transient").
+_CONNECTION_ADVICE = {
+    "host-key-unknown": "give the known_hosts file that pins the SUT's key with --known-hosts FILE",
+    "host-key-changed": "check the SUT's new key before trusting it (--known-hosts FILE names the "
+                        "known_hosts file to check against)",
+    "login": "check --user and --keyfile",
+    "host": "check --host",
+    "refused": "check --host and --port",
+    "config": "check the SSH options and ~/.ssh/config",
+    "transient": "the SUT must answer SSH now: check --host and --port, and that it is up",
+}
+
+
+def connection_advice(kind: str) -> str:
+    """The sentence bisect start adds to a connection failure: what to change, and which
+    connection flags exist (the seed's four lack --known-hosts and --power-cycle)."""
+    return (f"bisect start: {_CONNECTION_ADVICE.get(kind, _CONNECTION_ADVICE['transient'])}; the "
+            f"connection flags are --host, --port, --user, --keyfile, --known-hosts and --power-cycle "
+            f"(a local command that power-cycles the SUT), and `fastpath lab up` prints them for the lab")
+
+
 def check_live_sut(o: StartOptions) -> dict:
-    """The SUT's live hardware fingerprint, over SSH (it must be reachable to bisect on it)."""
+    """The SUT's live hardware fingerprint, over SSH (it must be reachable to bisect on it).
+    A connection failure keeps ssh's reason and says which flag to change."""
+    from fastpath.errors import SshRejectedError, SutTransientError
     from fastpath.sut.fingerprint import fingerprint
     from fastpath.sut.transport import Connection, Transport
 
-    with Transport(Connection(host=o.host, user=o.user or None, port=o.port, keyfile=o.keyfile,
-                              known_hosts=o.known_hosts)) as transport:
-        return dict(fingerprint(transport).hw)
+    try:
+        with Transport(Connection(host=o.host, user=o.user or None, port=o.port, keyfile=o.keyfile,
+                                  known_hosts=o.known_hosts)) as transport:
+            return dict(fingerprint(transport).hw)
+    except SshRejectedError as err:
+        raise SshRejectedError(f"{err}; {connection_advice(err.kind)}", err.kind, err.stderr) from None
+    except SutTransientError as err:     # a refused port, a timeout, a dropped link
+        raise SutTransientError(f"{err}; {connection_advice('transient')}") from None
 
 
 def _benchmark_entry(bench) -> dict:

@@ -121,6 +121,9 @@ def culprit_cmd(directory):
 def up_cmd(kernel, accel, cmdline, timeout, boot, home):
     """Boot the lab VM and print the SUT block for a plan (also written to <home>/sut.yaml).
 
+    A comment line before it holds the VM's `fastpath bisect start` connection flags (host,
+    port, user, keyfile, known-hosts, power-cycle), ready to paste.
+
     \b
     Example:
       fastpath lab up
@@ -132,6 +135,7 @@ def up_cmd(kernel, accel, cmdline, timeout, boot, home):
     lab_vm = vm.up(kernel, home=home, accel=accel, timeout=timeout, cmdline=cmdline, boot=boot)
     click.echo(f"# lab VM up in {lab_vm.boot_seconds:.1f} s ({lab_vm.accel}, pid {lab_vm.pid}); "
                f"written to {lab_vm.home}/sut.yaml")
+    click.echo(f"# bisect start connection: {lab_vm.bisect_flags()}")
     click.echo(yaml.safe_dump({"sut": lab_vm.sut()}, sort_keys=False), nl=False)
 
 

@@ -23,6 +23,9 @@ def group() -> None:
 def exec_(plan_file: str, output: str, append: bool, no_progress: bool) -> None:
     """Run every swprofile x session x benchmark of PLAN; store each sample as it comes.
 
+    Exit status 2 when a benchmark gave no sample (not installed on the SUT, failed, or its
+    kernel did not boot); --append redoes the sessions that recorded an error.
+
     \b
     Example:
       fastpath plan exec --output sqlite:///results.db plan.yaml
@@ -30,3 +33,4 @@ def exec_(plan_file: str, output: str, append: bool, no_progress: bool) -> None:
     """
     outcome = run_plan(load_plan(plan_file), output, append=append, progress=not no_progress)
     click.echo(f"{outcome.samples} samples, {outcome.errors} errors written to {outcome.store}")
+    outcome.check()      # a benchmark that gave no sample fails the run (exit 2)

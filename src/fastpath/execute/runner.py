@@ -8,6 +8,9 @@ A session is one fresh boot. Its index continues after every session of (sut, sw
 already in the store, so a resumed or repeated call never reuses an index: a sample is
 never written twice and none is lost. Failures are data: they become ErrorRecords and the
 run goes on; a kernel that does not boot ends that swprofile (after the SUT is recovered).
+A session counts as done (``done_sessions``) when it is complete and recorded no error, so a
+resumed run redoes the sessions in which a benchmark failed. What ssh refuses for good (host
+key, login) stops the run at once.
 """
 
 from __future__ import annotations
@@ -16,13 +19,21 @@ import dataclasses
 import datetime
 
 from fastpath.benchmarks.parsers import ParseError
-from fastpath.errors import KernelBootError, SutError, SutTransientError, UserError
+from fastpath.errors import KernelBootError, SshRejectedError, SutError, SutTransientError, UserError
 from fastpath.execute.progress import Progress
 from fastpath.store.model import (Benchmark, ErrorRecord, ResultClass, Sample, Session,
                                   SwProfile)
 from fastpath.sut.machine import BROKEN, SHELL, SutMachine
 
 MAX_OUTPUT = 20000
+
+
+def done_sessions(store, sut_id: str, swp_name: str) -> int:
+    """Sessions of (sut, swprofile) that count as done: complete, and no error recorded in them
+    (a benchmark that failed there, or was missing, is measured again by a resumed run)."""
+    erred = {e.session for e in store.errors() if e.sut == sut_id and e.swprofile == swp_name}
+    return sum(1 for s in store.sessions(sut_id, swp_name)
+               if s.status == "complete" and s.session not in erred)
 
 
 def now() -> str:
@@ -36,6 +47,17 @@ class SwProfileOutcome:
     errors: list = dataclasses.field(default_factory=list)      # ErrorRecords written
     sessions: list = dataclasses.field(default_factory=list)    # session indexes completed
     boot_failed: bool = False
+    benchmarks: list = dataclasses.field(default_factory=list)  # benchmark ids this call ran
+
+    def unmeasured(self) -> list[tuple[str, str]]:
+        """(benchmark id or "", first error line) for each benchmark this call ran that gave
+        no sample, and ("", boot error) when a kernel that did not boot left it no sample."""
+        sampled = {s.benchmark for s in self.samples}
+        out = [(b, next((e.message for e in self.errors if e.benchmark == b), "no sample"))
+               for b in self.benchmarks if b not in sampled]
+        if self.boot_failed and not self.samples:
+            out.append(("", next((e.message for e in self.errors), "the kernel did not boot")))
+        return out
 
     @property
     def ok(self) -> bool:
@@ -47,9 +69,8 @@ class Runner:
                  machine: SutMachine | None = None):
         self.plan, self.store = plan, store
         self.progress = progress or Progress(None, enabled=False)
-        self.machine = machine or SutMachine(plan.sut)
+        self.machine = machine or SutMachine(plan.sut, say=self.progress.note)
         self.sut_id = plan.sut.name
-        self._missing: set[str] = set()
         self._current = ""                   # benchmark running now (for error records)
         self._started = False
 
@@ -93,7 +114,7 @@ class Runner:
 
     # -- sessions ----------------------------------------------------------------------
     def completed(self, swp_name: str) -> int:
-        return sum(1 for s in self.store.sessions(self.sut_id, swp_name) if s.status == "complete")
+        return done_sessions(self.store, self.sut_id, swp_name)
 
     def run_swprofile(self, swp, sessions: int | None = None,
                       benchmarks: list[str] | None = None) -> SwProfileOutcome:
@@ -147,6 +168,10 @@ class Runner:
             for b in benches:
                 if ordinal < b.sessions or ordinal >= self.plan.sessions:
                     self._benchmark(swp, index, b, out)
+        except SshRejectedError as err:     # host key, login: nothing will work, say it now
+            self._fail(swp, index, "benchmark" if session.boot_id else "boot", str(err), out,
+                       session, bench=self._current if session.boot_id else "")
+            raise
         except KernelBootError as err:
             self._fail(swp, index, "boot", str(err), out, session)
             out.boot_failed = True
@@ -173,12 +198,11 @@ class Runner:
         return True
 
     def _benchmark(self, swp, index: int, b, out) -> None:
-        if b.id in self._missing:
-            return
         self._current = b.id
+        if b.id not in out.benchmarks:
+            out.benchmarks.append(b.id)
         self.progress.at(swp.name, str(index), b.id)
-        if b.check and not self.machine.check(b.check):
-            self._missing.add(b.id)
+        if b.check and not self.machine.check(b.check):     # each session: its error is its data
             self._fail(swp, index, "benchmark", f"{b.id} is not installed on the SUT "
                        f"(check failed: {' '.join(b.check)})", out, bench=b.id)
             return
