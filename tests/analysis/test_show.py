@@ -128,7 +128,7 @@ def test_one_session_falls_back_and_says_so(capsys, tmp_path):
     s = report.rows[0].summary
     assert s.basis == "samples" and (s.ci95min, s.ci95max) == (pytest.approx(lo), pytest.approx(hi))
     status, out, _ = run(capsys, url, "--swprofile", "a")
-    assert "*" in out and "one session only" in out
+    assert "*" in out and "one session (boot) only" in out
 
 
 def test_several_suts_need_sut(capsys, tmp_path):
