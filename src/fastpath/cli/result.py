@@ -74,12 +74,15 @@ def show_cmd(store, swprofiles, relative, changed_only, benchmark, resultclass, 
 # -- result list / merge / import (store engineer) ----------------------------------------
 @group.command("list")
 @click.argument("store")
-@click.option("--object", "kind", type=click.Choice(["sut", "swprofile", "benchmark"]), required=True,
-              help="What to list.")
+@click.option("--object", "kind", type=click.Choice(["sut", "swprofile", "benchmark", "error"]),
+              required=True, help="What to list (error: the recorded errors, with their output).")
 @click.option("--id", "pattern", default=None, metavar="GLOB",
-              help="Only objects whose id matches this shell glob.")
-def list_cmd(store, kind, pattern):
-    """List the SUTs, swprofiles or benchmarks in STORE (a directory or a URL).
+              help="Only objects whose id matches this shell glob (errors: their swprofile).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="json: a list of objects, lists and numbers as such.")
+def list_cmd(store, kind, pattern, fmt):
+    """List the SUTs, swprofiles (with their session and sample counts), benchmarks or
+    recorded errors in STORE (a directory or a URL).
 
     STORE is a CSV directory, csv:///dir, sqlite:///file.db,
     mysql://user:pw@host:port/db or postgresql://user:pw@host:port/db
@@ -89,10 +92,15 @@ def list_cmd(store, kind, pattern):
     Example:
       fastpath result list results/ --object swprofile
       fastpath result list sqlite:///results.db --object benchmark --id 'sysbench/*'
+      fastpath result list sqlite:///results.db --object error --format json
     """
-    from fastpath.store.listing import format_table, list_objects
+    from fastpath.store.listing import format_errors, format_json, format_table, list_objects
 
-    click.echo(format_table(list_objects(store, kind, pattern)))
+    rows = list_objects(store, kind, pattern)
+    if fmt == "json":
+        click.echo(format_json(rows))
+    else:
+        click.echo(format_errors(rows) if kind == "error" else format_table(rows))
 
 
 @group.command("merge")
