@@ -196,3 +196,23 @@ def test_a_store_with_another_machine_under_the_sut_name_is_refused(plan_file, t
         "Error: SUT 'loopback' in sqlite:///")
     with open_store(url, readonly=True) as store:
         assert list(store.samples()) == []
+
+
+def test_a_plan_without_a_kernel_says_its_sessions_share_one_boot(plan_file, tmp_path):
+    """No kernel, no reboot: both sessions carry this host's boot id; plan exec says so, and
+    result show counts them as one boot (no interval over sessions, no test)."""
+    import json
+
+    from fastpath.analysis.show import show
+
+    out = io.StringIO()
+    url = f"sqlite:///{tmp_path}/r.db"
+    run_plan(load_plan(plan_file), url, stream=out)
+    assert ("note: swprofile running has no kernel: its sessions run in the running kernel "
+            "without a reboot (one boot id)") in out.getvalue()
+    with open_store(url, readonly=True) as store:
+        assert len({s.boot_id for s in store.sessions()}) == 1 and len(store.sessions()) == 2
+    rows = json.loads(show(url, ["running"], fmt="json").text)
+    assert {(r["sessions"], r["boots"], r["ci_basis"]) for r in rows} == {(2, 1, "samples")}
+    assert ("running: sessions 0, 1 ran in one boot (the same boot id; a plan without a kernel "
+            "does not reboot)") in show(url, ["running"]).text
