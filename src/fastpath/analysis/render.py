@@ -190,10 +190,10 @@ def _session_notes(report: Report) -> list[str]:
             notes.append(f"{sw}: sessions {_ids(group)} ran in one boot (the same boot id; a plan "
                          f"without a kernel does not reboot): not independent, counted as one boot.")
         if info.left_out:
-            samples = sum(r.incomplete_samples for r in report.rows if r.swprofile == sw)
             listed = ", ".join(f"{i} ({status})" for i, status in info.left_out)
             notes.append(f"{sw}: left out of the statistics: incomplete session"
-                         f"{'s' if len(info.left_out) > 1 else ''} {listed}, {samples} samples.")
+                         f"{'s' if len(info.left_out) > 1 else ''} {listed}, "
+                         f"{info.left_out_samples} samples.")
     return notes
 
 

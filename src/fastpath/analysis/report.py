@@ -106,6 +106,7 @@ class SessionNotes:
 
     left_out: tuple[tuple[int, str], ...] = ()        # (session, status) not counted
     shared_boots: tuple[tuple[int, ...], ...] = ()    # counted sessions that ran in one boot
+    left_out_samples: int = 0                         # samples of the left-out sessions
 
 
 @dataclass(frozen=True)
@@ -278,11 +279,12 @@ def _summaries(store, swprofiles: Sequence[str], sut: str | None,
         out[sw][key] = summarize_sessions(
             *merge_units(units, aggs.count[kept], aggs.mean[kept], aggs.m2[kept], aggs.min[kept],
                          aggs.max[kept]), sessions=len(counted))
-    notes = {k: SessionNotes(
-        left_out=tuple(sorted(left_out.get(k, {}).items())),
-        shared_boots=tuple(sorted(tuple(sorted(v)) for v in shared.get(k, {}).values()
-                                  if len(v) > 1)))
-        for k in set(left_out) | set(shared)}
+    notes = {(sw, su): SessionNotes(
+        left_out=tuple(sorted(left_out.get((sw, su), {}).items())),
+        shared_boots=tuple(sorted(tuple(sorted(v)) for v in shared.get((sw, su), {}).values()
+                                  if len(v) > 1)),
+        left_out_samples=sum(n for (*_, s), (_, n) in gone[sw].items() if s == su))
+        for sw, su in set(left_out) | set(shared)}
     return out, gone, notes
 
 

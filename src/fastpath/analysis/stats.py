@@ -15,7 +15,6 @@ Hence, for one result class of one swprofile:
   With a single sample there is no interval (``None``, ``basis == "none"``).
 - ``min``, ``max``, ``count`` and ``cv`` (sample standard deviation / mean, ddof=1) describe all
   samples, flat.
-
 - ``stddev_pct`` (lkp's %stddev) is the spread over sessions: sd of the session means / |mean|
   in %; None with a single session.
 
