@@ -91,6 +91,17 @@ def test_ssh_drop_mid_benchmark_loses_and_duplicates_nothing(tmp_path, sshd):
     run_plan(plan, url, append=True, progress=False)
     with open_store(url, readonly=True) as store:
         assert identities(store) == ids and len(store.sessions()) == 3
+    # result show leaves the failed session's 3 samples out of the statistics, and says so
+    import json
+
+    from fastpath.analysis.show import show
+
+    cpu = next(r for r in json.loads(show(url, ["running"], fmt="json").text)
+               if r["resultclass"] == "sysbenchcpu-2000")
+    assert (cpu["count"], cpu["sessions"], cpu["incomplete_sessions"],
+            cpu["incomplete_samples"]) == (6, 2, 1, 3)
+    assert ("running: left out of the statistics: incomplete session 0 (failed), 3 samples."
+            in show(url, ["running"]).text)
 
 
 def test_ctrl_c_then_append_loses_and_duplicates_nothing(tmp_path, sshd):
