@@ -91,6 +91,17 @@ def test_ssh_drop_mid_benchmark_loses_and_duplicates_nothing(tmp_path, sshd):
     run_plan(plan, url, append=True, progress=False)
     with open_store(url, readonly=True) as store:
         assert identities(store) == ids and len(store.sessions()) == 3
+    # result show leaves the failed session's 3 samples out of the statistics, and says so
+    import json
+
+    from fastpath.analysis.show import show
+
+    cpu = next(r for r in json.loads(show(url, ["running"], fmt="json").text)
+               if r["resultclass"] == "sysbenchcpu-2000")
+    assert (cpu["count"], cpu["sessions"], cpu["incomplete_sessions"],
+            cpu["incomplete_samples"]) == (6, 2, 1, 3)
+    assert ("running: left out of the statistics: incomplete session 0 (failed), 3 samples."
+            in show(url, ["running"]).text)
 
 
 def test_ctrl_c_then_append_loses_and_duplicates_nothing(tmp_path, sshd):
@@ -316,3 +327,23 @@ def test_ctrl_c_stops_the_benchmark_on_the_sut_and_keeps_its_samples(tmp_path, s
     with open_store(str(store), readonly=True) as s:
         assert sorted((x.session, x.repeat, x.value) for x in s.samples()) == [(0, 0, 1.0), (0, 1, 1.0)]
         assert [(x.session, x.status) for x in s.sessions()] == [(0, "failed")]
+
+
+def test_a_plan_without_a_kernel_says_its_sessions_share_one_boot(plan_file, tmp_path):
+    """No kernel, no reboot: both sessions carry this host's boot id; plan exec says so, and
+    result show counts them as one boot (no interval over sessions, no test)."""
+    import json
+
+    from fastpath.analysis.show import show
+
+    out = io.StringIO()
+    url = f"sqlite:///{tmp_path}/r.db"
+    run_plan(load_plan(plan_file), url, stream=out)
+    assert ("note: swprofile running has no kernel: its sessions run in the running kernel "
+            "without a reboot (one boot id)") in out.getvalue()
+    with open_store(url, readonly=True) as store:
+        assert len({s.boot_id for s in store.sessions()}) == 1 and len(store.sessions()) == 2
+    rows = json.loads(show(url, ["running"], fmt="json").text)
+    assert {(r["sessions"], r["boots"], r["ci_basis"]) for r in rows} == {(2, 1, "samples")}
+    assert ("running: sessions 0, 1 ran in one boot (the same boot id; a plan without a kernel "
+            "does not reboot)") in show(url, ["running"]).text

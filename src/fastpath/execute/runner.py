@@ -126,6 +126,11 @@ class Runner:
         wanted = sessions if sessions is not None else max(0, self.plan.sessions - done)
         benches = [b for b in self.plan.benchmarks if benchmarks is None or b.id in benchmarks]
         out = SwProfileOutcome(swp.name)
+        if swp.kernel is None and wanted + done > 1:
+            self.progress.note(
+                f"note: swprofile {swp.name} has no kernel: its sessions run in the running "
+                "kernel without a reboot (one boot id), so they are not independent boots; "
+                "result show counts them as one boot")
         failures, ordinal = 0, done
         while len(out.sessions) < wanted and failures <= wanted + 1:
             index = self._next_index(swp.name)
