@@ -28,8 +28,8 @@ def _cls(name: str) -> str:
     return f' class="{name}"' if name else ""
 
 
-def _pre(lines: list[str], cls: str = "") -> str:
-    return f"<pre{_cls(cls)}>" + escape("\n".join(lines)) + "</pre>"
+def _pre(lines: list[str], ident: str = "") -> str:
+    return (f'<pre id="{ident}">' if ident else "<pre>") + escape("\n".join(lines)) + "</pre>"
 
 
 def _table(header: list[str], rows: list[tuple[str, list[str]]], left: set[int], ident: str) -> str:
@@ -76,11 +76,11 @@ def _figure(ident: str, svg: str, caption: str) -> str:
 def render(report: BisectionReport) -> str:
     a = report.answer
     head = text.headline(report)
-    parts = [f"<h1>{escape(head[0])}</h1>", _pre(head[1:]) if len(head) > 1 else "",
+    parts = [f'<h1 id="headline">{escape(head[0])}</h1>', _pre(head[1:]) if len(head) > 1 else "",
              f'<p class="status-{escape(a.status)}">status: <b>{escape(a.status)}</b></p>',
              "<h2>Commit</h2>", _pre(text.commit_block(report), "commit"),
-             "<h2>Testcase</h2>", _pre(text.testcase_block(report)),
-             "<h2>SUT</h2>", _pre(text.sut_block(report))]
+             "<h2>Testcase</h2>", _pre(text.testcase_block(report), "testcase"),
+             "<h2>SUT</h2>", _pre(text.sut_block(report), "sut")]
     if a.culprit:
         parts += ["<h2>Culprit against its parent, every result class</h2>",
                   comparison_table(report) if report.classes else "<p>no comparison: the culprit or its "
@@ -107,7 +107,7 @@ def render(report: BisectionReport) -> str:
                              "The engine's probability that each commit is the first bad one."))
     if report.notes:
         parts += ["<h2>Notes</h2>", _pre(list(report.notes))]
-    parts += ["<h2>To reproduce</h2>", _pre(list(report.reproduce))]
+    parts += ["<h2>To reproduce</h2>", _pre(list(report.reproduce), "reproduce")]
     title = escape(head[0])
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
             f"<style>{CSS}</style></head><body>\n" + "\n".join(p for p in parts if p) + "\n</body></html>\n")

@@ -60,8 +60,9 @@ def remaining(report: BisectionReport, store, ctx, eng) -> Remaining | None:
     skipped = {p.position for p in tested if p.verdict == "SKIP"}
     untested = sum(1 for i in range(lo + 1, hi) if i not in skipped)
     if a.status == INCONCLUSIVE or untested == 0:
-        return Remaining(low, high, hi - lo - 1, 0, 0, 0,
-                         "only skipped commits are left: confirm each candidate (bisect confirm)")
+        return Remaining(low, high, hi - lo - 1, 0, None, None,
+                         "nothing to test: only skipped commits are left; confirm each candidate "
+                         "(bisect confirm)")
     steps = math.ceil(math.log2(untested + 1))
     sessions = steps * per_step
     seconds = steps * step_time if step_time else (sessions * per_session if per_session else None)

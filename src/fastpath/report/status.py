@@ -31,8 +31,9 @@ def status(report: BisectionReport) -> str:
            f"{report.bad.sessions} bad, not counted)"]
     r = report.remaining
     if r is not None:
-        left = "unknown number of" if r.commits is None else str(r.commits)
-        out.append(f"left: {left} commits between {r.low.sha[:12]} (good) and {r.high.sha[:12]} (bad)")
+        left = "an unknown number of commits" if r.commits is None else \
+            f"{r.commits} commit{'s' if r.commits != 1 else ''}"
+        out.append(f"left: {left} between {r.low.sha[:12]} (good) and {r.high.sha[:12]} (bad)")
         if r.sessions is not None:
             time = f", about {_duration(r.seconds)}" if r.seconds is not None else ""
             steps = f"{r.steps} steps, " if r.steps is not None else ""
