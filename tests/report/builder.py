@@ -107,6 +107,15 @@ def context(tmp: pathlib.Path, shas: list[str], url: str, tested: list[dict]) ->
     return contexts.save(ctx, tmp / "bisection_context.yaml")
 
 
+def reason(outcome: str, values: list[float]) -> str:
+    """A line in the form the sprt policy writes."""
+    if not values:
+        return "the kernel did not boot: root@127.0.0.1:40123 did not come back within 60 s after the reboot"
+    llr = "+10.25" if outcome == "BAD" else "-10.59"
+    return (f"mean {sum(values) / len(values):.6g} over {len(values)} sessions; good 100, bad 150; "
+            f"log likelihood ratio {llr} (BAD >= 6.91, GOOD <= -6.91)")
+
+
 def git_bisection(tmp: pathlib.Path, steps=STEPS) -> tuple[pathlib.Path, pathlib.Path, list[str]]:
     """(context path, tree, shas) of a git bisect run that took ``steps``."""
     tree = tmp / "linux"
@@ -122,7 +131,7 @@ def git_bisection(tmp: pathlib.Path, steps=STEPS) -> tuple[pathlib.Path, pathlib
                 add(store, swp, shas[i], i, values, at - datetime.timedelta(minutes=8))
             tested.append({"sha": shas[i], "swprofile": swp, "outcome": outcome, "sessions": len(values),
                            "sessions_run": len(values), "time": at.isoformat(timespec="seconds"),
-                           "reason": f"mean over {len(values)} sessions" if values else "the kernel did not boot"})
+                           "reason": reason(outcome, values)})
     return context(tmp, shas, url, tested), tree, shas
 
 
@@ -130,10 +139,10 @@ def git_bisection(tmp: pathlib.Path, steps=STEPS) -> tuple[pathlib.Path, pathlib
 ENGINE_SESSIONS = [(4, 100.4), (6, 150.2), (5, 149.6), (4, 99.6), (5, 150.4), (3, 100.1), (5, 150.0)]
 
 
-def engine_block(shas: list[str], status: str = "found") -> dict:
+def engine_block(shas: list[str], status: str = "found", runs=ENGINE_SESSIONS) -> dict:
     posterior = [0.0, 0.0001, 0.0001, 0.0002, 0.0003, 0.9990, 0.0002, 0.0001, 0.0]
     sessions, seen = [], {}
-    for n, (i, v) in enumerate(ENGINE_SESSIONS):
+    for n, (i, v) in enumerate(runs):
         at = T0 + datetime.timedelta(minutes=4 * n)
         sessions.append({"index": n, "sha": shas[i], "value": v, "swprofile": "bisect-" + shas[i][:12],
                          "at": at.strftime("%Y-%m-%dT%H:%M:%SZ")})
@@ -151,14 +160,14 @@ def engine_block(shas: list[str], status: str = "found") -> dict:
             "posterior": posterior, "answer": answer}
 
 
-def engine_bisection(tmp: pathlib.Path, status: str = "found") -> tuple[pathlib.Path, list[str]]:
+def engine_bisection(tmp: pathlib.Path, status: str = "found", runs=ENGINE_SESSIONS) -> tuple[pathlib.Path, list[str]]:
     """(context path, shas) of a posterior-engine run; no tree needed (the block has subjects)."""
     shas = make_tree(tmp / "linux")
     url = f"sqlite:///{tmp}/out.db"
     base_store(url, shas)
-    block = engine_block(shas, status)
+    block = engine_block(shas, status, runs)
     by_commit: dict[int, list[float]] = {}
-    for i, v in ENGINE_SESSIONS:
+    for i, v in runs:
         by_commit.setdefault(i, []).append(v)
     with open_store(url) as store:
         for i, values in by_commit.items():

@@ -72,10 +72,12 @@ def test_git_bisect_report_line_by_line(git_run):
     assert table[5] == ("     2.000 \u00b1  1%     +0.00%       2.000 \u00b1  1%       "
                         "fpsyscall-loop (s, 3 vs 3 sessions)")
     # ops2: one culprit session -> no %stddev and never a mark, whatever the change
-    assert table[6] == "     515.0 \u00b1  1%     -2.91%       500.0             fpsyscall-ops2 (ops/s, 2 vs 1 sessions)"
+    assert table[6] == ("     515.0 \u00b1  1%     -2.91%       500.0             "
+                        "fpsyscall-ops2 (ops/s, 2 vs 1 sessions)")
     ops_p = st.ttest_ind([6600, 6700, 6650], [10000, 10100, 9900], equal_var=False).pvalue
     assert ops_p < 0.05
-    assert table[7] == "     10000 \u00b1  1%    -33.50%        6650 \u00b1  1%  (R)  fpsyscall-ops10 (ops/s, 3 vs 3 sessions)"
+    assert table[7] == ("     10000 \u00b1  1%    -33.50%        6650 \u00b1  1%  (R)  "
+                        "fpsyscall-ops10 (ops/s, 3 vs 3 sessions)")
     assert table[8].startswith("(R)/(I): Welch's test over sessions")
     assert len(table) == 9
     good_ci = st.t.interval(0.95, 4, loc=np.mean(builder.GOOD), scale=st.sem(builder.GOOD))
@@ -88,7 +90,7 @@ def test_git_bisect_report_line_by_line(git_run):
     assert path[4].split()[4:6] == ["-", "-"]
     assert path[7].split()[:3] == ["bad", shas[8][:12], "BAD"]
     assert reproduce[0] == "to reproduce:"
-    assert f"  git checkout {shas[4]} && ./scripts/build_local_kernel.sh && source ./scripts/.env" in reproduce
+    assert f"  git checkout {shas[5]}^ && ./scripts/build_local_kernel.sh && source ./scripts/.env" in reproduce
     assert any(line.startswith(f"  fastpath bisect confirm --context {ctx} ") for line in reproduce)
     assert f"  fastpath result show sqlite:///{ctx.parent}/out.db --swprofile bisect-{shas[4][:12]} " \
            f"--swprofile bisect-{shas[5][:12]} --benchmark fp/syscall" in reproduce
@@ -155,3 +157,29 @@ def test_welch_interval_matches_scipy():
     got = bisection.welch_interval(summarize(a, range(4)), summarize(b, range(3)))
     want = st.ttest_ind(b, a, equal_var=False).confidence_interval(0.95)
     assert math.isclose(got[0], want.low, rel_tol=1e-9) and math.isclose(got[1], want.high, rel_tol=1e-9)
+
+
+def test_an_unmeasured_parent_is_replaced_by_the_nearest_measured_commit_below(tmp_path):
+    runs = [(i, v) for i, v in builder.ENGINE_SESSIONS if i != 4]          # the parent c4 never booted
+    ctx, shas = builder.engine_bisection(tmp_path, runs=runs)
+    blocks = sections(text.render(bisection.load(str(ctx))))
+    assert blocks[1][1] == f"below:  {shas[3]}"
+    table = next(b for b in blocks if b[1].startswith("-----"))
+    assert table[0].startswith(f"{shas[3][:12]} (below)")
+    assert table[4].endswith("fpsyscall-getppid (ns, 1 vs 3 sessions)") and "(R)" not in table[4]
+    assert ["notes:", f"  the culprit's parent {shas[4][:12]} has no sessions: compared with bisect-{shas[3][:12]}, "
+            "the nearest measured commit before it"] in blocks
+
+
+def test_confirm_sessions_are_preferred_for_culprit_against_parent(tmp_path):
+    from fastpath.store import open_store
+
+    ctx, tree, shas = builder.git_bisection(tmp_path)
+    with open_store(f"sqlite:///{tmp_path}/out.db") as store:
+        builder.add(store, f"confirm-{shas[4][:12]}", shas[4], 4, [100.0, 100.3, 99.9, 100.2], builder.T0)
+        builder.add(store, f"confirm-{shas[5][:12]}", shas[5], 5, [150.1, 149.8, 150.3], builder.T0)
+    blocks = sections(text.render(bisection.load(str(ctx), str(tree))))
+    table = next(b for b in blocks if b[1].startswith("-----"))
+    assert table[4].endswith("(R)  fpsyscall-getppid (ns, 4 vs 3 sessions)")
+    assert ["notes:", f"  culprit against parent: the sessions of `bisect confirm` (confirm-{shas[4][:12]}, "
+            f"confirm-{shas[5][:12]})"] in blocks

@@ -144,6 +144,10 @@ class _Builder:
         measured commit below the culprit (the answer says so)."""
         if answer.culprit is None:
             return None
+        if answer.parent is not None:       # `bisect confirm`'s alternating boots are the better evidence
+            confirmed = tuple("confirm-" + c.sha[:12] for c in (answer.parent, answer.culprit))
+            if all(sw in self.known and self.values(sw) for sw in confirmed):
+                return confirmed
         culprit = self.swprofile(answer.culprit.sha)
         if culprit not in self.known or not self.values(culprit):
             return None
@@ -189,10 +193,13 @@ def build(ctx: contexts.Context, eng: engines.Engine | None, store, tree: Tree) 
     pair = b.compared(answer, [good, *path, bad])
     classes, bisected = b.classes(pair) if pair else ([], {})
     notes = []
-    if pair and answer.parent and pair[0] != b.swprofile(answer.parent.sha):
+    if pair and pair[1].startswith("confirm-"):
+        notes.append(f"culprit against parent: the sessions of `bisect confirm` ({pair[0]}, {pair[1]})")
+    elif pair and answer.parent and pair[0] != b.swprofile(answer.parent.sha):
         notes.append(f"the culprit's parent {answer.parent.sha[:12]} has no sessions: compared with "
                      f"{pair[0]}, the nearest measured commit before it")
-        answer = dataclasses.replace(answer, parent_is_parent=False)
+        below = next(p for p in [good, *path] if p.swprofile == pair[0])
+        answer = dataclasses.replace(answer, parent=below.commit, parent_is_parent=False)
     answer = _with_step(answer, bisected)
     rcs = {rc.name: rc for rc in store.resultclasses() if rc.benchmark == ctx.benchmark}
     info = rcs.get(ctx.resultclass)

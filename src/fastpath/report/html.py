@@ -11,12 +11,13 @@ from fastpath.report import plots, text
 from fastpath.report.model import FOUND, BisectionReport, Point
 
 CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; padding: 0 1.5em; max-width: 70em; color: #222; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.1em; border-bottom: 1px solid #ccc; padding-bottom: .2em; }
 pre { background: #f6f8fa; padding: .8em; white-space: pre-wrap; font-size: .85em; }
 table { border-collapse: collapse; font-size: .85em; margin: .5em 0; }
 th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; }
-th { background: #f0f0f0; text-align: left; } td.name, td.subject { text-align: left; }
+th { background: #f0f0f0; text-align: left; } td.name { text-align: left; }
+td { white-space: nowrap; } td:last-child { white-space: normal; }
 tr.R td { background: #fdecea; } tr.I td { background: #e9f7ef; } tr.culprit td { font-weight: bold; }
 .R { color: #c0392b; font-weight: bold; } .I { color: #1e8449; font-weight: bold; }
 figure { margin: 1em 0; } figcaption { font-size: .85em; color: #555; }

@@ -98,7 +98,8 @@ def evidence(p: Point, unit: str) -> str:
     if not p.values:
         return "no sessions"
     ci = f" [{fmt_num(p.ci95[0])}, {fmt_num(p.ci95[1])}]" if p.ci95 else ""
-    return f"{p.sessions} session{'s' if p.sessions != 1 else ''}, mean {fmt_num(p.mean)}{ci}{' ' + unit if unit else ''}"
+    unit = f" {unit}" if unit else ""
+    return f"{p.sessions} session{'s' if p.sessions != 1 else ''}, mean {fmt_num(p.mean)}{ci}{unit}"
 
 
 def log_entries(report: BisectionReport, eng) -> list[LogEntry]:
@@ -125,10 +126,10 @@ def reproduce(report: BisectionReport, pair) -> list[str]:
     ctx = shlex.quote(report.context)
     a = report.answer
     lines = []
-    if a.culprit and a.parent:
-        c, p = a.culprit.sha, a.parent.sha
+    if a.culprit:
+        c = a.culprit.sha
         lines += ["# in the kernel tree: build the parent and the culprit, then boot them alternately",
-                  f"git checkout {p} && ./scripts/build_local_kernel.sh && source ./scripts/.env",
+                  f"git checkout {c}^ && ./scripts/build_local_kernel.sh && source ./scripts/.env",
                   'cp "$KERNEL_PATH" /tmp/parent.img && PARENT=$GITSHA',
                   f"git checkout {c} && ./scripts/build_local_kernel.sh && source ./scripts/.env",
                   f'fastpath bisect confirm --context {ctx} --kernel "$KERNEL_PATH" --gitsha "$GITSHA" '
