@@ -50,6 +50,7 @@ class _Builder:
         self.history = list(eng.commits) if eng else tree.history(ctx.good_sha, ctx.bad_sha)
         self.subjects = dict(zip(eng.commits, eng.subjects)) if eng and eng.subjects else {}
         self.known = {s.id for s in store.swprofiles()}
+        tree.prefetch([*self.history, *(e.get("sha", "") for e in ctx.tested if isinstance(e, dict))])
 
     def commit(self, sha: str) -> Commit:
         full = next((h for h in self.history if same(h, sha)), sha)

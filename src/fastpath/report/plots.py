@@ -26,7 +26,11 @@ def _svg(fig) -> str:
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buf.getvalue()
-    return text[text.index("<svg"):]       # drop the XML prolog and DOCTYPE: inline in HTML
+    text = text[text.index("<svg"):]       # drop the XML prolog and DOCTYPE: inline in HTML
+    start, end = text.find("<metadata>"), text.find("</metadata>")
+    if 0 <= start < end:                   # RDF about matplotlib: nothing a reader needs
+        text = text[:start] + text[end + len("</metadata>"):]
+    return text
 
 
 def _x(report: BisectionReport, p: Point, fallback: int) -> float:
@@ -84,7 +88,12 @@ def posterior_svg(report: BisectionReport) -> str:
     xs = range(len(report.posterior))
     culprit = report.answer.culprit
     colours = [CULPRIT if culprit and c.sha == culprit.sha else TESTED for c in report.history]
-    ax.bar(xs, report.posterior, color=colours)
+    if len(report.posterior) <= 200:
+        ax.bar(xs, report.posterior, color=colours)
+    else:                               # thousands of commits: a filled step line, not one bar each
+        ax.fill_between(xs, report.posterior, step="mid", color=TESTED)
+        if culprit and culprit in report.history:
+            ax.axvline(report.history.index(culprit), color=CULPRIT, lw=1, ls=":")
     ax.set_ylim(0, 1)
     ax.set_xlabel("position in the history (good end 0)")
     ax.set_ylabel("P(first bad commit)")

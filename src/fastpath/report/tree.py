@@ -4,6 +4,7 @@ the two ends and each commit's subject, author and date."""
 from __future__ import annotations
 
 import pathlib
+import subprocess
 
 from fastpath.bisect.auto import git
 from fastpath.errors import UserError
@@ -37,6 +38,21 @@ class Tree:
                 found = Commit(parts[0], parts[1], parts[2], parts[3])
         self._known[sha] = found
         return found
+
+    def prefetch(self, shas) -> None:
+        """Look up many commits with one git call (a kernel range holds thousands)."""
+        todo = [s for s in dict.fromkeys(shas) if s and s not in self._known]
+        if self.path is None or not todo:
+            return
+        proc = subprocess.run(["git", "-C", str(self.path), "log", "--no-walk=unsorted", "--stdin",
+                               f"--format=%H{SEP}%s{SEP}%an <%ae>{SEP}%aI"], input="\n".join(todo) + "\n",
+                              capture_output=True, text=True)
+        if proc.returncode != 0:        # an unknown SHA among them: look each up (SHA only if unknown)
+            return
+        for line in proc.stdout.splitlines():
+            parts = line.split(SEP)
+            if len(parts) == 4:
+                self._known[parts[0]] = Commit(*parts)
 
     def history(self, good: str, bad: str) -> list[str]:
         """Full SHAs from good (first) to bad (last), as git bisect walks them; [] without a tree
