@@ -142,3 +142,16 @@ def test_cli_bad_input_is_one_line(git_run, tmp_path, args, message):
     got = subprocess.run([sys.executable, "-m", "fastpath", "bisect", *args], capture_output=True, text=True, env=env)
     assert got.returncode == 1
     assert len(got.stderr.strip().splitlines()) == 1 and message in got.stderr and "Traceback" not in got.stderr
+
+
+def test_status_before_the_first_step_uses_the_policy_minimum_and_the_baselines_sessions(tmp_path, monkeypatch):
+    ctx, tree, shas = builder.git_bisection(tmp_path, steps=[])
+    monkeypatch.setattr(text, "MAX_CANDIDATES", 3)
+    out = lines(status.status(bisection.load(str(ctx), str(tree))))
+    # 7 untested commits -> 3 steps of the sprt's min_sessions (2); the baselines' sessions took 2 min
+    assert out[5:12] == [f"left: 7 commits between {shas[0][:12]} (good) and {shas[8][:12]} (bad)",
+                         "to go: about 3 steps, 6 sessions, about 12 min (3 git bisect steps x 2.0 sessions a step "
+                         "(the policy's minimum), 2.0 min a session (builds not counted))",
+                         "candidates:", f"  {shas[1][:12]}  docs: fix a typo", f"  {shas[2][:12]}  mm: tidy comments",
+                         f"  {shas[3][:12]}  net: rename a local",
+                         "  ... and 5 more (--format json lists them all)"]

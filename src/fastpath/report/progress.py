@@ -43,7 +43,8 @@ def remaining(report: BisectionReport, store, ctx, eng) -> Remaining | None:
     if a.status == FOUND:
         return None
     tested = [p for p in report.path if p.role == "tested"]
-    per_session = session_seconds(store, ctx, {p.swprofile for p in tested})
+    per_session = (session_seconds(store, ctx, {p.swprofile for p in tested})
+                   or session_seconds(store, ctx, {ctx.good_swprofile, ctx.bad_swprofile}))
     if eng is not None:
         return _engine_remaining(report, eng, per_session)
     decided = [p.sessions for p in tested if p.verdict in ("GOOD", "BAD") and p.sessions]
@@ -66,9 +67,10 @@ def remaining(report: BisectionReport, store, ctx, eng) -> Remaining | None:
     steps = math.ceil(math.log2(untested + 1))
     sessions = steps * per_step
     seconds = steps * step_time if step_time else (sessions * per_session if per_session else None)
-    how = (f"{steps} git bisect steps x {per_step:.1f} sessions a step so far"
+    how = (f"{steps} git bisect steps x {per_step:.1f} sessions a step "
+           + ("so far" if decided else "(the policy's minimum)")
            + (f", {step_time / 60:.1f} min a step (build and sessions)" if step_time else
-              f", {per_session / 60:.1f} min a session" if per_session else ""))
+              f", {per_session / 60:.1f} min a session (builds not counted)" if per_session else ""))
     return Remaining(low, high, untested, steps, sessions, seconds, how)
 
 

@@ -9,6 +9,7 @@ from fastpath.report.model import (BOUNDED, FOUND, INCONCLUSIVE, BisectionReport
                                    Point)
 
 SUBJECT_WIDTH = 60
+MAX_CANDIDATES = 10
 
 
 def columns(header: list[str], body: list[list[str]], right: set[int] = frozenset(), indent: str = "  ") -> list[str]:
@@ -52,9 +53,9 @@ def commit_block(report: BisectionReport) -> list[str]:
         if a.culprit.date:
             out.append(f"date:   {a.culprit.date}")
     if a.parent:
-        label = "parent:" if a.parent_is_parent else "below: "
-        out.append(f"{label} {a.parent.sha}" + ("" if a.parent_is_parent or a.status != BOUNDED else
-                                                 " (the newest commit known good)"))
+        label = "parent:" if a.parent_is_parent else "below: " if a.culprit else "good:  "
+        newest = a.status == BOUNDED or a.culprit is None
+        out.append(f"{label} {a.parent.sha}" + (" (the newest commit known good)" if newest else ""))
     status = a.status + (f", probability {a.probability:.4f}" if a.probability is not None else "")
     if a.runner_up:
         status += f"; runner-up {a.runner_up.sha[:12]}" + (
@@ -169,11 +170,13 @@ def candidates_block(title: str, items: tuple[Candidate, ...], unit: str) -> lis
     if not items:
         return []
     out = [title]
-    for c in items:
+    for c in items[:MAX_CANDIDATES]:
         prob = "" if c.probability is None else f"  p={c.probability:.4f}"
         step = "" if c.step is None else f"  step {c.step:+.4g}{' ' + unit if unit else ''}"
         ci = "" if not c.step_ci95 else f" [{c.step_ci95[0]:+.4g}, {c.step_ci95[1]:+.4g}]"
         out.append(f"  {c.sha[:12]}{prob}{step}{ci}  {c.subject[:SUBJECT_WIDTH]}".rstrip())
+    if len(items) > MAX_CANDIDATES:
+        out.append(f"  ... and {len(items) - MAX_CANDIDATES} more (--format json lists them all)")
     return out
 
 
