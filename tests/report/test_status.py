@@ -155,3 +155,46 @@ def test_status_before_the_first_step_uses_the_policy_minimum_and_the_baselines_
                          "candidates:", f"  {shas[1][:12]}  docs: fix a typo", f"  {shas[2][:12]}  mm: tidy comments",
                          f"  {shas[3][:12]}  net: rename a local",
                          "  ... and 5 more (--format json lists them all)"]
+
+
+def test_a_merge_history_follows_git_bisects_rule(tmp_path):
+    """good c0; a side branch a1 (the culprit), a2; the main line b1; bad = the merge of both.
+    Tested: b1 GOOD, a1 BAD. `git rev-list --topo-order` lists b1 right before a1, which a rule
+    by positions takes for a1's parent; git's rule (reachable from a bad commit, from no good
+    one) names a1 with its real parent c0."""
+    from fastpath.store import open_store
+
+    tree = tmp_path / "linux"
+    tree.mkdir()
+    g = lambda *a: builder.git(tree, *a, env={"GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@x",  # noqa: E731
+                                             "GIT_COMMITTER_NAME": "A", "GIT_COMMITTER_EMAIL": "a@x"})
+    g("init", "-q", "-b", "master")
+    sha = {}
+    for name in ("c0", "b1"):
+        g("commit", "-q", "--allow-empty", "-m", name)
+        sha[name] = g("rev-parse", "HEAD")
+    g("checkout", "-q", "-b", "side", sha["c0"])
+    for name in ("a1", "a2"):
+        g("commit", "-q", "--allow-empty", "-m", name)
+        sha[name] = g("rev-parse", "HEAD")
+    g("checkout", "-q", "master")
+    g("merge", "-q", "--no-ff", "-m", "merge side", "side")
+    sha["m"] = g("rev-parse", "HEAD")
+    shas = [sha["c0"], *[""] * 7, sha["m"]]
+    url = f"sqlite:///{tmp_path}/out.db"
+    builder.base_store(url, shas)
+    with open_store(url) as store:
+        builder.add(store, "bisect-" + sha["b1"][:12], sha["b1"], 4, [100.0, 100.4], builder.T0)
+        builder.add(store, "bisect-" + sha["a1"][:12], sha["a1"], 5, [150.0, 150.4], builder.T0)
+    tested = [{"sha": sha[n], "swprofile": "bisect-" + sha[n][:12], "outcome": o, "sessions": 2,
+               "time": "2026-12-01T20:00:00+00:00"} for n, o in (("b1", "GOOD"), ("a1", "BAD"))]
+    ctx = builder.context(tmp_path, shas, url, tested)
+    report = bisection.load(str(ctx), str(tree))
+    assert report.answer.status == "found"
+    assert report.answer.culprit.sha == sha["a1"] and report.answer.culprit.subject == "a1"
+    assert report.answer.parent.sha == sha["c0"] and report.answer.parent_is_parent
+    # before a1 was tested: a1, a2 and the merge are left (b1 is good)
+    report = bisection.load(str(builder.context(tmp_path, shas, url, tested[:1])), str(tree))
+    assert report.answer.status == "running"
+    assert {c.sha for c in report.answer.candidates} == {sha["a1"], sha["a2"], sha["m"]}
+    assert report.remaining.commits == 2 and report.remaining.steps == 2

@@ -112,18 +112,17 @@ class _Builder:
             low = next((p for p in reversed(verdicts) if p.verdict == "GOOD"), good)
             high = next((p for p in reversed(verdicts) if p.verdict == "BAD"), bad)
             return Answer(BOUNDED, high.commit, low.commit, False)
-        n = len(self.history) - 1
-        lo = max([0] + [p.position for p in verdicts if p.verdict == "GOOD" and p.position is not None])
-        hi = min([n] + [p.position for p in verdicts if p.verdict == "BAD" and p.position is not None
-                        and p.position > lo])
-        culprit, parent = self.commit(self.history[hi]), self.commit(self.history[lo])
-        if hi == lo + 1:
-            return Answer(FOUND, culprit, parent, True)
-        skipped = {p.position for p in path if p.verdict == "SKIP"}
-        left = tuple(Candidate(self.history[i], subject=self.commit(self.history[i]).subject)
-                     for i in range(lo + 1, hi + 1))
-        status = INCONCLUSIVE if all(i in skipped for i in range(lo + 1, hi)) else RUNNING
-        return Answer(status, culprit if status == INCONCLUSIVE else None, parent, False, candidates=left)
+        goods = [good.commit.sha, *(p.commit.sha for p in verdicts if p.verdict == "GOOD")]
+        left = self.tree.candidates(goods, [bad.commit.sha, *(p.commit.sha for p in verdicts if p.verdict == "BAD")])
+        culprit = self.commit(left[-1])
+        if len(left) == 1:
+            parent = self.tree.parent(left[0])
+            return Answer(FOUND, culprit, self.commit(parent) if parent else good.commit, bool(parent))
+        newest_good = max((p for p in [good, *verdicts] if p.verdict == "GOOD"), key=lambda p: p.position or 0)
+        skipped = {p.commit.sha for p in path if p.verdict == "SKIP"}
+        status = INCONCLUSIVE if all(sha in skipped for sha in left[:-1]) else RUNNING
+        return Answer(status, culprit if status == INCONCLUSIVE else None, newest_good.commit, False,
+                      candidates=tuple(Candidate(sha, subject=self.commit(sha).subject) for sha in left))
 
     def _engine_answer(self, good: Point, path: list[Point]) -> Answer:
         e = self.eng

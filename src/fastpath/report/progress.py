@@ -56,12 +56,10 @@ def remaining(report: BisectionReport, store, ctx, eng) -> Remaining | None:
     if not report.history:
         return Remaining(low, high, None, None, None, None,
                          "the history is unknown: give --tree to count the commits left")
-    shas = [c.sha for c in report.history]
-    lo, hi = shas.index(low.sha), shas.index(high.sha)
-    skipped = {p.position for p in tested if p.verdict == "SKIP"}
-    untested = sum(1 for i in range(lo + 1, hi) if i not in skipped)
+    skipped = {p.commit.sha for p in tested if p.verdict == "SKIP"}
+    untested = sum(1 for c in a.candidates[:-1] if c.sha not in skipped)
     if a.status == INCONCLUSIVE or untested == 0:
-        return Remaining(low, high, hi - lo - 1, 0, None, None,
+        return Remaining(low, high, len(a.candidates) - 1, 0, None, None,
                          "nothing to test: only skipped commits are left; confirm each candidate "
                          "(bisect confirm)")
     steps = math.ceil(math.log2(untested + 1))

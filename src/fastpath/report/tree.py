@@ -54,6 +54,21 @@ class Tree:
             if len(parts) == 4:
                 self._known[parts[0]] = Commit(*parts)
 
+    def candidates(self, goods, bads) -> list[str]:
+        """git bisect's rule: the commits that may still be the first bad one, oldest first, the
+        tightest bad commit last: reachable from that bad commit and from none of the good ones
+        (merges included). One commit left: it is the first bad commit."""
+        best: list[str] | None = None
+        for bad in dict.fromkeys(bads):
+            left = git(self.path, "rev-list", "--reverse", "--topo-order", bad, "--not", *goods).split()
+            if left and (best is None or len(left) < len(best)):
+                best = left
+        return best or []
+
+    def parent(self, sha: str) -> str:
+        """The first parent's full SHA ("" for a root commit)."""
+        return git(self.path, "rev-parse", "-q", "--verify", f"{sha}^1", check=False)
+
     def history(self, good: str, bad: str) -> list[str]:
         """Full SHAs from good (first) to bad (last), as git bisect walks them; [] without a tree
         or when git does not know both ends."""
