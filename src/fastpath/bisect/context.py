@@ -25,7 +25,7 @@ from fastpath.errors import PlanError, UserError
 
 REQUIRED = ("plan", "good-swprofile", "good_sha", "bad-swprofile", "bad_sha", "resultclass",
             "resultstore", "output-resultstore")
-OPTIONAL = ("benchmark", "improvement", "policy", "kernel-config", "tested")
+OPTIONAL = ("benchmark", "improvement", "policy", "kernel-config", "tested", "engine")
 
 
 @dataclass

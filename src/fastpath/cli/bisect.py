@@ -251,3 +251,105 @@ def auto_cmd(context, tree, retries, baseline_sessions, max_baseline_sessions, s
         max_baseline_sessions=max_baseline_sessions, progress=not no_progress), say=click.echo)
     click.echo(auto.summary(result))
     sys.exit(result.exit_code)
+
+
+_TREE = click.option("--tree", type=click.Path(file_okay=False), default=None,
+                     help="The kernel git tree: commit subjects and authors, and the history between the ends.")
+
+
+@group.command("report")
+@click.argument("context", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "html", "json"]), default="text", show_default=True,
+              help="text for an email, html for one self-contained page with plots, json for scripts.")
+@_TREE
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write the report to this file instead of standard output.")
+def report_cmd(context, fmt, tree, output):
+    """Report a bisection: the culprit, the culprit against its parent over every result class,
+    the SUT, the path the bisection took and how to reproduce it.
+
+    Reads the context and its output store (never written). Without --tree the report has
+    SHAs only, and a bisection by git bisect run is reported between the newest good and
+    the oldest bad commit tested.
+
+    \b
+    Example:
+      fastpath bisect report bisection_context.yaml --tree ~/linux > report.txt
+      fastpath bisect report bisection_context.yaml --tree ~/linux --format html -o report.html
+    """
+    import json
+
+    from fastpath.report import bisection
+
+    rep = bisection.load(context, tree)
+    if fmt == "html":
+        from fastpath.report import html
+        out = html.render(rep)
+    elif fmt == "json":
+        out = json.dumps(rep.as_dict(), indent=1) + "\n"
+    else:
+        from fastpath.report import text
+        out = text.render(rep)
+    _emit(out, output)
+
+
+def _emit(out: str, output: str | None) -> None:
+    if output is None:
+        click.echo(out, nl=False)
+        return
+    from fastpath.errors import UserError
+
+    try:
+        with open(output, "w") as fh:
+            fh.write(out)
+    except OSError as err:
+        raise UserError(f"--output {output}: cannot write: {err.strerror or err}") from None
+    click.echo(f"wrote {output}")
+
+
+@group.command("status")
+@click.argument("context", type=click.Path(dir_okay=False))
+@_TREE
+def status_cmd(context, tree):
+    """Where a bisection stands: commits tested, verdicts, sessions spent, what is left and an
+    estimate of the sessions and time to go.
+
+    \b
+    Example:
+      fastpath bisect status bisection_context.yaml --tree ~/linux
+    """
+    from fastpath.report import bisection, status
+
+    click.echo(status.status(bisection.load(context, tree)), nl=False)
+
+
+@group.command("log")
+@click.argument("context", type=click.Path(dir_okay=False))
+@_TREE
+def log_cmd(context, tree):
+    """The bisection's steps in order, as `git bisect log` prints them, with the evidence of each.
+
+    \b
+    Example:
+      fastpath bisect log bisection_context.yaml --tree ~/linux
+    """
+    from fastpath.report import bisection, status
+
+    click.echo(status.log(bisection.load(context, tree)), nl=False)
+
+
+@group.command("shas")
+@click.argument("context", type=click.Path(dir_okay=False))
+def shas_cmd(context):
+    """Print GOOD_SHA=... and BAD_SHA=... of the context, for a shell's eval.
+
+    \b
+    Example:
+      eval "$(fastpath bisect shas bisection_context.yaml)"
+      git bisect start && git bisect good $GOOD_SHA && git bisect bad $BAD_SHA
+    """
+    from fastpath.bisect import context as contexts
+    from fastpath.report import status
+
+    ctx = contexts.load(context)
+    click.echo(status.shas(ctx.good_sha, ctx.bad_sha), nl=False)
