@@ -7,18 +7,17 @@ The context's ``tested`` list gives each tested commit's verdict (git bisect run
 output store holds its sessions as swprofile ``bisect-<sha12>`` and the two baselines. An
 ``engine`` block (engine.py), when present, gives the history, every session in order and
 the posterior. Statistics come from fastpath.analysis (summaries, Welch comparisons); the
-only arithmetic here is the 95% interval of the culprit's step.
+95% interval of the culprit's step is Welch's (analysis.stats.welch) unless the engine gave one.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import yaml
 
 from fastpath.analysis.report import compare_swprofiles
-from fastpath.analysis.stats import Summary, summarize
+from fastpath.analysis.stats import Summary, summarize, welch
 from fastpath.bisect import context as contexts
 from fastpath.bisect import data
 from fastpath.bisect.run import swprofile_name
@@ -175,8 +174,8 @@ class _Builder:
             cmp = c.comparison
             by_sessions = cmp.basis == "sessions"
             note = "" if by_sessions else "no mark: fewer than 2 sessions on a side"
-            rows.append(ClassRow(rc, c.unit, c.improvement, p.summary.mean, _stddev(p.summary), p.summary.sessions,
-                                 c.summary.mean, _stddev(c.summary), c.summary.sessions, cmp.change_pct,
+            rows.append(ClassRow(rc, c.unit, c.improvement, p.summary.mean, p.summary.stddev_pct, p.summary.sessions,
+                                 c.summary.mean, c.summary.stddev_pct, c.summary.sessions, cmp.change_pct,
                                  cmp.p_value if by_sessions else None, cmp.significance if by_sessions else None,
                                  note))
             if rc == self.ctx.resultclass:
@@ -228,12 +227,6 @@ def build(ctx: contexts.Context, eng: engines.Engine | None, store, tree: Tree) 
                                reproduce=tuple(progress.reproduce(report, pair)))
 
 
-def _stddev(s: Summary) -> float | None:
-    if s.sessions < 2 or s.mean == 0 or math.isnan(s.session_sd):
-        return None
-    return s.session_sd / abs(s.mean) * 100.0
-
-
 def _with_step(answer: Answer, bisected: dict) -> Answer:
     """The culprit's step and its 95% interval: the engine's when it gave one, else Welch's
     interval of the difference of the session means (both sides >= 2 sessions)."""
@@ -251,18 +244,11 @@ def _with_step(answer: Answer, bisected: dict) -> Answer:
 
 
 def welch_interval(p: Summary, c: Summary, confidence: float = 0.95) -> tuple[float, float] | None:
-    """95% interval of c.mean - p.mean over session means, Welch-Satterthwaite degrees of freedom."""
-    from scipy.special import stdtrit
-
-    if p.sessions < 2 or c.sessions < 2:
+    """95% interval of c.mean - p.mean over session (boot) means (analysis.stats.welch); None
+    below 2 boots a side."""
+    if p.boots < 2 or c.boots < 2:
         return None
-    v1, v2 = p.session_sd ** 2 / p.sessions, c.session_sd ** 2 / c.sessions
-    diff = c.mean - p.mean
-    if v1 + v2 == 0:
-        return diff, diff
-    df = (v1 + v2) ** 2 / (v1 * v1 / (p.sessions - 1) + v2 * v2 / (c.sessions - 1))
-    half = float(stdtrit(df, 0.5 + confidence / 2)) * math.sqrt(v1 + v2)
-    return diff - half, diff + half
+    return welch(p.mean, p.session_sd, p.boots, c.mean, c.session_sd, c.boots, confidence)[1:]
 
 
 def _natural(name: str) -> list:
