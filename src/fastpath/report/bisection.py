@@ -21,6 +21,7 @@ from fastpath.analysis.stats import Summary, summarize, welch
 from fastpath.bisect import context as contexts
 from fastpath.bisect import data
 from fastpath.bisect.run import swprofile_name
+from fastpath.natsort import natural_key
 from fastpath.report import engine as engines
 from fastpath.report import progress
 from fastpath.report.model import (BOUNDED, FOUND, INCONCLUSIVE, RUNNING, Answer, BisectionReport, Candidate,
@@ -167,7 +168,7 @@ class _Builder:
         for row in rep.rows:
             by_rc.setdefault(row.resultclass, {})["culprit" if row.comparison else "parent"] = row
         rows, bisected = [], {}
-        for rc, pair_rows in sorted(by_rc.items(), key=lambda kv: _natural(kv[0])):
+        for rc, pair_rows in sorted(by_rc.items(), key=lambda kv: natural_key(kv[0])):
             if len(pair_rows) < 2:
                 continue
             p, c = pair_rows["parent"], pair_rows["culprit"]
@@ -249,9 +250,3 @@ def welch_interval(p: Summary, c: Summary, confidence: float = 0.95) -> tuple[fl
     if p.boots < 2 or c.boots < 2:
         return None
     return welch(p.mean, p.session_sd, p.boots, c.mean, c.session_sd, c.boots, confidence)[1:]
-
-
-def _natural(name: str) -> list:
-    import re
-
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
