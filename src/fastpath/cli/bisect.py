@@ -4,9 +4,40 @@ from __future__ import annotations
 
 import sys
 
+import importlib
+
 import click
 
-from fastpath.bisect.policy import DEFAULT_POLICY, POLICIES
+from fastpath.cli.common import usage_line
+
+
+class _FromPolicy:
+    """A name of fastpath.bisect.policy, imported when an option needs it (the policy module
+    imports scipy, which `fastpath --help` and `--version` must not load)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self):
+        return getattr(importlib.import_module("fastpath.bisect.policy"), self.name)
+
+    def __str__(self):
+        return str(self())
+
+
+class _PolicyChoice(click.Choice):
+    """click.Choice over POLICIES, read when first used."""
+
+    def __init__(self):
+        super().__init__(())
+
+    @property
+    def choices(self):
+        return _FromPolicy("POLICIES")()
+
+    @choices.setter
+    def choices(self, value):
+        pass
 
 
 @click.group(name="bisect")
@@ -34,7 +65,7 @@ def group() -> None:
 @click.option("--resultclass", required=True, help="Result class that regressed.")
 @click.option("--resultstore", required=True, help="Store holding both baselines (never written).")
 @click.option("--context", required=True, type=click.Path(dir_okay=False), help="Context file to write.")
-@click.option("--policy", type=click.Choice(POLICIES), default=DEFAULT_POLICY, show_default=True,
+@click.option("--policy", type=_PolicyChoice(), default=_FromPolicy("DEFAULT_POLICY"), show_default=True,
               help="Verdict policy (docs/bisection.md).")
 @click.option("--policy-param", "policy_param", multiple=True, metavar="KEY=VALUE",
               help="Set one of the policy's parameters (repeatable), e.g. alpha=0.01; recorded in the context.")
@@ -82,7 +113,7 @@ class _GitBisectCommand(click.Command):
         except click.ClickException as err:
             if isinstance(err, click.UsageError) and err.ctx is None:
                 err.ctx = ctx
-            err.show()
+            click.echo(usage_line(err), err=True)
             sys.exit(128)
 
     def invoke(self, ctx):
