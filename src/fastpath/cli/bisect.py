@@ -142,8 +142,8 @@ def run_cmd(context, kernel, modules, gitsha):
     the SUT is recovered; an unreachable SUT or unwritable store gives 128 (git bisect stops).
 
     \b
-    Example:
-      ./scripts/build_local_kernel.sh && source ./scripts/.env
+    Example (in the kernel tree; its own ./scripts is not fastpath's):
+      "$(fastpath scripts)/build_local_kernel.sh" && source ./scripts/.env
       fastpath bisect run --context bisection_context.yaml --kernel $KERNEL_PATH \\
         --modules $MODULES_PATH --gitsha $GITSHA
     """
@@ -177,12 +177,15 @@ def confirm_cmd(context, kernel, modules, gitsha, parent_kernel, parent_modules,
     the bisection's answer should not be believed. Recorded sessions are reused.
 
     \b
-    Example (after git bisect named $CULPRIT):
-      git checkout $CULPRIT^ && ./scripts/build_local_kernel.sh && source ./scripts/.env
-      cp $KERNEL_PATH /tmp/parent.img; PARENT=$GITSHA
-      git checkout $CULPRIT && ./scripts/build_local_kernel.sh && source ./scripts/.env
+    Example (in the kernel tree, after git bisect named $CULPRIT):
+      FP_SCRIPTS=$(fastpath scripts)
+      git checkout $CULPRIT^ && $FP_SCRIPTS/build_local_kernel.sh && source ./scripts/.env
+      cp $KERNEL_PATH /tmp/parent.img && cp $MODULES_PATH /tmp/parent-modules.tar.xz
+      PARENT=$GITSHA
+      git checkout $CULPRIT && $FP_SCRIPTS/build_local_kernel.sh && source ./scripts/.env
       fastpath bisect confirm --context bisection_context.yaml --kernel $KERNEL_PATH \\
-        --gitsha $GITSHA --parent-kernel /tmp/parent.img --parent-gitsha $PARENT
+        --modules $MODULES_PATH --gitsha $GITSHA --parent-kernel /tmp/parent.img \\
+        --parent-modules /tmp/parent-modules.tar.xz --parent-gitsha $PARENT
     """
     from fastpath.bisect.confirm import confirm
 
@@ -220,9 +223,10 @@ def rebaseline_cmd(context, good_kernel, good_modules, bad_kernel, bad_modules, 
 
     \b
     Example (in the kernel tree):
-      git checkout $GOOD_SHA && ./scripts/build_local_kernel.sh && source ./scripts/.env
+      FP_SCRIPTS=$(fastpath scripts)
+      git checkout $GOOD_SHA && $FP_SCRIPTS/build_local_kernel.sh && source ./scripts/.env
       cp $KERNEL_PATH /tmp/good.img; cp $MODULES_PATH /tmp/good-modules.tar.xz
-      git checkout $BAD_SHA && ./scripts/build_local_kernel.sh && source ./scripts/.env
+      git checkout $BAD_SHA && $FP_SCRIPTS/build_local_kernel.sh && source ./scripts/.env
       fastpath bisect rebaseline --context bisection_context.yaml --good-kernel /tmp/good.img \\
         --good-modules /tmp/good-modules.tar.xz --bad-kernel $KERNEL_PATH --bad-modules $MODULES_PATH \\
         --new-context bisection_context.retry1.yaml
@@ -249,7 +253,7 @@ def rebaseline_cmd(context, good_kernel, good_modules, bad_kernel, bad_modules, 
 @click.option("--max-baseline-sessions", type=click.IntRange(2, 1000), default=100, show_default=True,
               help="Record up to this many when the policy says fresh baselines cannot be told apart.")
 @click.option("--scripts", type=click.Path(file_okay=False), default=None,
-              help="Directory with execute_bisection.sh (default ./scripts or the fastpath checkout's).")
+              help="Directory with execute_bisection.sh (default: the installed ones, `fastpath scripts`).")
 @click.option("--no-progress", is_flag=True, help="Do not show progress lines while sessions run.")
 def auto_cmd(context, tree, retries, baseline_sessions, max_baseline_sessions, scripts, no_progress):
     """Bisect, confirm the answer, and bisect again with fresh baselines when it is not confirmed.

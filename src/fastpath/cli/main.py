@@ -24,6 +24,7 @@ from fastpath.cli import bisect as bisect_cli
 from fastpath.cli import lab as lab_cli
 from fastpath.cli import plan as plan_cli
 from fastpath.cli import result as result_cli
+from fastpath.cli import scripts as scripts_cli
 from fastpath.cli import sut as sut_cli
 from fastpath.cli.common import usage_line
 from fastpath.errors import FastpathError
@@ -48,7 +49,8 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
                         format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-for group in (plan_cli.group, result_cli.group, sut_cli.group, bisect_cli.group, lab_cli.group):
+for group in (plan_cli.group, result_cli.group, sut_cli.group, bisect_cli.group, lab_cli.group,
+              scripts_cli.command):
     cli.add_command(group)
 
 
