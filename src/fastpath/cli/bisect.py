@@ -84,7 +84,7 @@ def start_cmd(host, user, port, keyfile, known_hosts, power_cycle, boot_timeout,
       fastpath bisect start --host test-server --user root --keyfile ~/.ssh/id_rsa \\
         --sut "Ampere Altra Max" --good-swprofile 6.8.0-baseline \\
         --bad-swprofile 6.9.0-regression --benchmark sysbench/thread \\
-        --resultclass sysbenchthread-110 --resultstore results.db \\
+        --resultclass sysbenchthread-110 --resultstore sqlite:///results.db \\
         --context ./bisection_context.yaml
     """
     from fastpath.bisect.policy import parse_overrides

@@ -97,7 +97,7 @@ def merge_cmd(sources, output, suts, swprofiles, benchmarks):
 
     \b
     Example:
-      fastpath result merge results/ lab2.db --output sqlite:///all.db
+      fastpath result merge results/ sqlite:///lab2.db --output sqlite:///all.db
       fastpath result merge mysql://ro:pw@db:3306/team --output results/ \\
           --swprofile 6.8.0-baseline --swprofile 6.9.0
     """
