@@ -22,7 +22,7 @@ REDIRECTS = {">", ">>", "<", "2>"}
 STORE_PARAMS = {
     "plan exec": ("output",), "result list": ("store",), "result show": ("store",),
     "result merge": ("sources", "output"), "result import": ("store",), "result export": ("store",),
-    "bisect start": ("resultstore",),
+    "bisect start": ("resultstore", "output_resultstore"),
 }
 RUNNABLE = {"result list", "result show", "result merge", "result import", "result export", "scripts"}
 FILE_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".csv", ".json", ".yaml")

@@ -34,7 +34,8 @@ def venv(tmp_path_factory):
     wheel, = (base / "dist").glob("fastpath-*.whl")
     run(sys.executable, "-m", "venv", "--system-site-packages", base / "venv")
     py = base / "venv" / "bin" / "python"
-    run(py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--ignore-installed", wheel)   # not the editable one
+    # --ignore-installed: the system's editable fastpath is visible through --system-site-packages
+    run(py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--ignore-installed", wheel)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{base / 'venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     return base / "venv", env

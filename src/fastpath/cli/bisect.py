@@ -65,19 +65,28 @@ def group() -> None:
 @click.option("--resultclass", required=True, help="Result class that regressed.")
 @click.option("--resultstore", required=True, help="Store holding both baselines (never written).")
 @click.option("--context", required=True, type=click.Path(dir_okay=False), help="Context file to write.")
+@click.option("--output-resultstore", default=None, metavar="STORE",
+              help="Store for the baseline copies and the bisection's results (new or empty; "
+                   "default: a new SQLite file in a temporary directory).")
+@click.option("--force", is_flag=True,
+              help="Overwrite a context that records tested commits, create its directory, "
+                   "add to a non-empty --output-resultstore.")
 @click.option("--policy", type=_PolicyChoice(), default=_FromPolicy("DEFAULT_POLICY"), show_default=True,
               help="Verdict policy (docs/bisection.md).")
 @click.option("--policy-param", "policy_param", multiple=True, metavar="KEY=VALUE",
               help="Set one of the policy's parameters (repeatable), e.g. alpha=0.01; recorded in the context.")
 def start_cmd(host, user, port, keyfile, known_hosts, power_cycle, boot_timeout, kernel_config,
               sut, good_swprofile, bad_swprofile,
-              benchmark, resultclass, resultstore, context, policy, policy_param):
+              benchmark, resultclass, resultstore, context, output_resultstore, force, policy, policy_param):
     """Check the baselines and write a bisection context.
 
     Validates that both swprofiles have results for the benchmark and result class on the
-    SUT, differ only in kernel_git_sha, that the SUT is single-node and that bad is really
-    worse than good; copies the baselines into a temporary result store (the original is
-    only read) and writes the context file that `bisect run` reads.
+    SUT, differ only in kernel_git_sha, that the SUT is single-node and is the machine the
+    baselines were recorded on (its fingerprint), and that bad is really worse than good;
+    copies the baselines into the output store (a temporary one unless
+    --output-resultstore; the original is only read) and writes the context file that
+    `bisect run` reads. A context that records tested commits is not overwritten, nor a
+    missing directory created, without --force.
 
     \b
     Example:
@@ -95,7 +104,8 @@ def start_cmd(host, user, port, keyfile, known_hosts, power_cycle, boot_timeout,
         power_cycle=power_cycle, boot_timeout=boot_timeout, kernel_config=kernel_config, sut=sut,
         good_swprofile=good_swprofile, bad_swprofile=bad_swprofile, benchmark=benchmark,
         resultclass=resultclass, resultstore=resultstore, context=context, policy=policy,
-        policy_params=parse_overrides(policy, policy_param)))
+        policy_params=parse_overrides(policy, policy_param), output_resultstore=output_resultstore,
+        force=force))
     click.echo(f"context: {context}\ngood: {ctx.good_swprofile} {ctx.good_sha}\n"
                f"bad: {ctx.bad_swprofile} {ctx.bad_sha}\npolicy: {ctx.policy['name']}\n"
                f"output-resultstore: {ctx.output_resultstore}")
