@@ -141,6 +141,10 @@ def export_cmd(store, swprofiles, fmt, output):
     """Write the raw samples of STORE in the interchange format that `result import` reads
     (with the kernel_git_sha and timestamp columns).
 
+    A new or regular FILE is written whole or not at all (a symlink's target is written, a
+    new file gets the mode the umask gives); a FIFO or character device is written as a
+    stream; anything else is refused, never replaced.
+
     \b
     Example:
       fastpath result export sqlite:///results.db --swprofile 6.8.0-baseline -o base.csv
