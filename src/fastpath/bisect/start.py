@@ -3,11 +3,11 @@
 Checks, in order, each failing with one line (UserError, exit 1, unless the store or the SUT
 is at fault):
 
-0. the context file and the output store may be written (``check_targets``): an existing
-   context that records tested commits is not overwritten, nor a file that is not a context,
-   and a missing parent directory is not created, unless ``force``; a chosen output store
-   (``output_resultstore``) is not the original store and holds no swprofile yet (``force``:
-   add to it);
+0. the context file and the output store may be written (``check_context_path``,
+   ``check_output_store``): an existing context that records tested commits is not
+   overwritten, nor a file that is not a context, and a missing parent directory is not
+   created, unless ``force``; a chosen output store (``output_resultstore``) is not the
+   original store and holds no swprofile yet (``force``: add to it);
 1. the SUT, both swprofiles, the benchmark and the result class are in the store;
 2. both swprofiles have samples of that result class on that SUT (at least 2 sessions each);
 3. the swprofiles are identical except ``kernel_git_sha`` (every differing field is named;
@@ -38,7 +38,7 @@ from fastpath.errors import UserError
 from fastpath.store import open_store
 from fastpath.store.merge import merge
 from fastpath.store.model import Sut, SwProfile
-from fastpath.store.url import parse as parse_url
+from fastpath.store.url import mask, parse as parse_url
 
 NOT_COMPARED = {"id", "kernel_git_sha", "kernel_name"}
 
@@ -131,8 +131,6 @@ def check_context_path(path: str, force: bool = False, flag: str = "--context") 
         raise UserError(f"{flag} {path}: exists and is not a bisection context ({err}); give another "
                         f"{flag}, or --force to overwrite it") from None
     if old.tested:
-        from fastpath.store.url import mask
-
         raise UserError(f"{flag} {path}: records {len(old.tested)} tested commit(s) of an earlier bisection "
                         f"(output store {mask(old.output_resultstore)}); give another {flag}, or --force "
                         f"to overwrite it")

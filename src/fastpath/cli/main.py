@@ -80,12 +80,14 @@ class _WatchedStdout:
         return getattr(self._stream, name)
 
 
-def _stdout_failed(err: OSError) -> int:
-    """One line for an unwritable stdout (none for a closed pipe); fd 1 then points at
-    /dev/null so the interpreter's last flush cannot fail again."""
+def _stdout_failed(stream, err: OSError) -> int:
+    """One line for an unwritable stdout (none for a closed pipe); its file descriptor then
+    points at /dev/null so the interpreter's last flush cannot fail again."""
     try:
+        fd = stream.fileno()
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.__stdout__.fileno())
+        os.dup2(devnull, fd)
+        os.close(devnull)
     except (OSError, ValueError, AttributeError):
         pass
     if err.errno != errno.EPIPE:
@@ -104,12 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         if watched.failed is not err:
             raise                   # not standard output's: a bug, shown with its traceback
-        return _stdout_failed(err)
-    except SystemExit:              # sys.exit(status) of bisect run/confirm/auto
+        return _stdout_failed(real, err)
+    except SystemExit as done:      # sys.exit(status) of bisect run/confirm/auto
         try:
             watched.flush()
         except OSError as err:
-            _stdout_failed(err)
+            _stdout_failed(real, err)
+            if done.code in (0, None):
+                raise SystemExit(1) from None
         raise
     finally:
         sys.stdout = real
