@@ -6,8 +6,11 @@ absolute path in the help and in the docs (in a kernel tree ./scripts is the ker
 
 from __future__ import annotations
 
+import pathlib
 import re
 import shlex
+import subprocess
+import sys
 
 import click
 import pytest
@@ -233,3 +236,83 @@ def test_the_checks_catch_what_they_are_for():
         "$FP_SCRIPTS/build_local_kernel.sh")
     assert fastpath_commands('"$(fastpath scripts)/x.sh" && fastpath result list r/ --object sut > o') == [
         ["scripts"], ["result", "list", "r/", "--object", "sut"]]
+
+
+# -- the confirmation recipe, typed into a kernel tree ----------------------------------------
+# A tree shaped like a kernel's (Makefile, Kconfig, its own scripts/ folder), whose Makefile
+# stands in for the kernel build: the image holds the commit's SHA. The recipe runs in bash,
+# with the real build_local_kernel.sh; `fastpath bisect confirm` itself (which needs a SUT)
+# only records its arguments, which must then parse and name the right files.
+KERNEL_MAKEFILE = """\
+IMAGE := $(if $(filter arm64,$(ARCH)),arch/arm64/boot/Image.gz,arch/x86/boot/bzImage)
+olddefconfig:
+\t@true
+bzImage Image.gz:
+\tmkdir -p $(dir $(IMAGE)) && git rev-parse HEAD > $(IMAGE)
+modules:
+\t@true
+modules_install:
+\tmkdir -p $(INSTALL_MOD_PATH)/lib/modules/x && git rev-parse HEAD > $(INSTALL_MOD_PATH)/lib/modules/x/sha
+"""
+
+
+def git(tree, *args) -> str:
+    return subprocess.run(["git", "-C", str(tree), *args], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+@pytest.fixture
+def kernel_tree(tmp_path):
+    tree = tmp_path / "linux"
+    (tree / "scripts").mkdir(parents=True)
+    (tree / "scripts" / "Makefile.build").write_text("# the kernel's own scripts/ folder\n")
+    (tree / "Makefile").write_text(KERNEL_MAKEFILE)
+    (tree / "Kconfig").write_text("# Kconfig\n")
+    (tree / ".config").write_text("CONFIG_X=y\n")
+    git(tree, "init", "-q")
+    for n in (1, 2):
+        (tree / "file").write_text(f"{n}\n")
+        git(tree, "add", "-A")
+        git(tree, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", f"c{n}")
+    return tree
+
+
+def type_recipe(lines: list[str], tree, tmp_path) -> list[str]:
+    """Run the recipe's lines in bash in the tree; the arguments `fastpath bisect confirm` got."""
+    out = tmp_path / "out"
+    out.mkdir()
+    args_file = tmp_path / "confirm-args"
+    script = "\n".join([
+        "set -e",
+        f'fastpath() {{ if [ "$1" = scripts ]; then "{sys.executable}" -m fastpath scripts; '
+        f'else printf "%s\\n" "$@" > "{args_file}"; fi; }}',
+        f"CULPRIT={git(tree, 'rev-parse', 'HEAD')}",
+        *[line.replace("/tmp/", f"{out}/") for line in lines], ""])
+    proc = subprocess.run(["bash", "-c", script], cwd=tree, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"the recipe failed ({proc.returncode}): {proc.stderr}\n{script}"
+    return args_file.read_text().splitlines()
+
+
+def check_confirm_args(args: list[str], tree) -> None:
+    assert args[:2] == ["bisect", "confirm"], args
+    _, params = parsed(list(args))
+    culprit, parent = git(tree, "rev-parse", "HEAD"), git(tree, "rev-parse", "HEAD^")
+    assert (params["gitsha"], params["parent_gitsha"]) == (culprit, parent)
+    for key, sha in (("kernel", culprit), ("modules", None), ("parent_kernel", parent), ("parent_modules", None)):
+        assert params[key] and pathlib.Path(params[key]).is_file(), (key, params[key])
+        if sha:
+            assert pathlib.Path(params[key]).read_text().strip() == sha, key
+    assert params["modules"] != params["parent_modules"]
+
+
+def test_confirm_recipe_in_the_help_can_be_typed(kernel_tree, tmp_path, monkeypatch):
+    lines = example_lines(dict((" ".join(p), c) for p, c in COMMANDS)["bisect confirm"])
+    monkeypatch.chdir(kernel_tree)
+    check_confirm_args(type_recipe(lines, kernel_tree, tmp_path), kernel_tree)
+
+
+def test_confirm_recipe_in_the_docs_can_be_typed(kernel_tree, tmp_path, monkeypatch):
+    doc = (ROOT / "docs" / "bisection.md").read_text()
+    block, = [b for b in code_blocks(doc) if "fastpath bisect confirm --context" in b]
+    monkeypatch.chdir(kernel_tree)
+    check_confirm_args(type_recipe(join_continuations(block.split("\n")), kernel_tree, tmp_path), kernel_tree)
