@@ -182,11 +182,12 @@ RUN = [(n, a) for n, a in EXAMPLES if n in RUNNABLE]
 
 
 @pytest.mark.parametrize("name, args", RUN, ids=[" ".join(a) for _, a in RUN])
-def test_help_example_runs(example_dir, capsys, name, args):
+def test_help_example_runs(request, capsys, name, args):
     command_name, params = parsed(args)
     stores = store_values(command_name, params)
     if not all(local(s) for s in stores):
         pytest.skip(f"needs a database server named in the example: {stores}")
+    request.getfixturevalue("example_dir")
     status = main(list(args))
     err = capsys.readouterr().err
     assert status == 0, f"`fastpath {' '.join(args)}` exited {status}: {err}"
