@@ -138,7 +138,7 @@ def test_export_to_a_fifo_streams_into_it(samples_store, tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     got = []
-    reader = threading.Thread(target=lambda: got.append(open(fifo).read()))
+    reader = threading.Thread(target=lambda: got.append(open(fifo).read()), daemon=True)
     reader.start()
     assert export(samples_store, fifo) == 0
     reader.join(30)
