@@ -172,7 +172,7 @@ def test_unwritable_plot(capsys, demo_url, tmp_path):
 
 def test_swprofile_is_required(capsys, demo_url):
     status, _, err = run(capsys, demo_url)
-    assert status == 2 and "--swprofile" in err
+    assert status == 1 and "--swprofile" in err and err.count("\n") == 1   # a usage error: one line
 
 
 def test_same_output_on_every_backend(capsys, any_store_url, tmp_path):

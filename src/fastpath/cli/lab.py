@@ -202,7 +202,7 @@ def power_cycle_cmd(timeout, home):
 @click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True,
               help="When the named culprit is not confirmed: fresh baselines and a new bisection, this often.")
 @click.option("--scripts", type=click.Path(file_okay=False), default=None,
-              help="Directory with execute_bisection.sh (default ./scripts of the fastpath checkout).")
+              help="Directory with execute_bisection.sh (default: the installed ones, `fastpath scripts`).")
 @click.option("--no-progress", is_flag=True, help="Do not show progress lines while recording baselines.")
 @HOME_OPTION
 def demo_cmd(workdir, commits, regression_size, seed, sessions, culprit_at, broken_build_at, panic_at,

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import click
 
-from fastpath.execute import run_plan
-from fastpath.plan import load_plan
-
 
 @click.group(name="plan")
 def group() -> None:
@@ -31,6 +28,9 @@ def exec_(plan_file: str, output: str, append: bool, no_progress: bool) -> None:
       fastpath plan exec --output sqlite:///results.db plan.yaml
       fastpath plan exec --output sqlite:///results.db --append plan.yaml   # resume
     """
+    from fastpath.execute import run_plan
+    from fastpath.plan import load_plan
+
     outcome = run_plan(load_plan(plan_file), output, append=append, progress=not no_progress)
     click.echo(f"{outcome.samples} samples, {outcome.errors} errors written to {outcome.store}")
     outcome.check()      # a benchmark that gave no sample fails the run (exit 2)

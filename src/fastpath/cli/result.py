@@ -118,7 +118,7 @@ def merge_cmd(sources, output, suts, swprofiles, benchmarks):
 
     \b
     Example:
-      fastpath result merge results/ lab2.db --output sqlite:///all.db
+      fastpath result merge results/ sqlite:///lab2.db --output sqlite:///all.db
       fastpath result merge mysql://ro:pw@db:3306/team --output results/ \\
           --swprofile 6.8.0-baseline --swprofile 6.9.0
     """
@@ -161,6 +161,10 @@ def import_cmd(store, file):
 def export_cmd(store, swprofiles, fmt, output):
     """Write the raw samples of STORE in the interchange format that `result import` reads
     (with the kernel_git_sha and timestamp columns).
+
+    A new or regular FILE is written whole or not at all (a symlink's target is written, a
+    new file gets the mode the umask gives); a FIFO or character device is written as a
+    stream; anything else is refused, never replaced.
 
     \b
     Example:

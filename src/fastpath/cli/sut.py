@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import click
-import yaml
-
-from fastpath.sut import Connection, Transport, fingerprint
 
 
 @click.group(name="sut")
@@ -28,6 +25,10 @@ def fingerprint_(host, user, port, keyfile, known_hosts, accept_new_host_key) ->
     Example:
       fastpath sut fingerprint --host 127.0.0.1 --port 2222 --user root --keyfile ~/.ssh/id_ed25519
     """
+    import yaml
+
+    from fastpath.sut import Connection, Transport, fingerprint
+
     conn = Connection(host=host, user=user, port=port, keyfile=keyfile, known_hosts=known_hosts,
                       accept_new_host_key=accept_new_host_key)
     with Transport(conn) as t:

@@ -23,6 +23,7 @@ from fastpath.errors import KernelBootError, SshRejectedError, SutError, SutTran
 from fastpath.execute.progress import Progress
 from fastpath.store.model import (Benchmark, ErrorRecord, ResultClass, Sample, Session,
                                   SwProfile)
+from fastpath.sut.fingerprint import mismatches
 from fastpath.sut.machine import BROKEN, SHELL, SutMachine
 
 MAX_OUTPUT = 20000
@@ -87,20 +88,16 @@ class Runner:
         self._started = True
 
     def _put_sut(self, sut) -> None:
-        """Store the SUT, or check it is the one already stored. MemTotal moves by a few
-        KiB between kernels and boots, so memory only has to agree within 2%."""
+        """Store the SUT, or check it is the one already stored (sut.fingerprint.mismatches)."""
         stored = next((s for s in self.store.suts() if s.id == sut.id), None)
         if stored is None:
             self.store.put_sut(sut)
             return
-        for key in ("architecture", "cpu_count", "cpu_model", "numa_nodes"):
-            if getattr(stored, key) != getattr(sut, key):
-                raise UserError(f"SUT '{sut.id}' in {self.store.url} has {key} "
-                                f"{getattr(stored, key)!r} but the machine now has "
-                                f"{getattr(sut, key)!r}; give this machine another sut name")
-        if stored.memory and abs(stored.memory - sut.memory) > 0.02 * stored.memory:
-            raise UserError(f"SUT '{sut.id}' in {self.store.url} has memory {stored.memory} "
-                            f"but the machine now has {sut.memory}; give it another sut name")
+        differ = mismatches(stored, sut)
+        if differ:
+            key, was, now = differ[0]
+            raise UserError(f"SUT '{sut.id}' in {self.store.url} has {key} {was!r} but the machine now "
+                            f"has {now!r}; give this machine another sut name")
 
     def close(self) -> None:
         self.machine.close()

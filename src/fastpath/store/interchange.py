@@ -250,9 +250,11 @@ def export_samples(store: Store, out: TextIO, fmt: str = "csv", **filters) -> in
 
 def export_file(url: str, path: str, fmt: str = "csv", swprofiles: list[str] | None = None) -> int:
     """Export the samples of the store at ``url`` (optionally only ``swprofiles``) to ``path``
-    ('-' for stdout); the file is written whole or not at all. Returns the sample count."""
+    ('-' for stdout), as fastpath.outfile.write_text writes (a regular file whole or not at
+    all, a FIFO or character device as a stream, nothing else). Returns the sample count."""
     import sys
-    import tempfile
+
+    from fastpath.outfile import write_text
 
     with open_store(url, readonly=True) as store:
         if swprofiles:
@@ -262,19 +264,5 @@ def export_file(url: str, path: str, fmt: str = "csv", swprofiles: list[str] | N
                     raise UserError(f"--swprofile '{swp}' is not in {store.url}")
         if path == "-":
             return export_samples(store, sys.stdout, fmt, swprofiles=swprofiles)
-        directory = os.path.dirname(os.path.abspath(path))
-        try:
-            f = tempfile.NamedTemporaryFile("w", dir=directory, delete=False, newline="",
-                                            suffix=".tmp", encoding="utf-8")
-        except OSError as err:
-            raise UserError(f"cannot write {path}: {err.strerror}") from None
-        try:
-            with f:
-                count = export_samples(store, f, fmt, swprofiles=swprofiles)
-            os.replace(f.name, path)
-        except OSError as err:
-            raise UserError(f"cannot write {path}: {err.strerror}") from None
-        finally:
-            if os.path.exists(f.name):
-                os.unlink(f.name)
-        return count
+        with write_text(path) as f:     # outfile.py: regular files whole or not at all, streams as streams
+            return export_samples(store, f, fmt, swprofiles=swprofiles)
