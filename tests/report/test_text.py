@@ -12,6 +12,7 @@ import scipy.stats as st
 from fastpath.errors import PlanError
 from fastpath.report import bisection, text
 from tests.report import builder
+from tests.test_help_examples import check_confirm_args, kernel_tree, type_recipe  # noqa: F401 (a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -90,10 +91,22 @@ def test_git_bisect_report_line_by_line(git_run):
     assert path[4].split()[4:6] == ["-", "-"]
     assert path[7].split()[:3] == ["bad", shas[8][:12], "BAD"]
     assert reproduce[0] == "to reproduce:"
-    assert f"  git checkout {shas[5]}^ && ./scripts/build_local_kernel.sh && source ./scripts/.env" in reproduce
+    assert f"  git checkout {shas[5]}^ && $FP_SCRIPTS/build_local_kernel.sh && source ./scripts/.env" in reproduce
     assert any(line.startswith(f"  fastpath bisect confirm --context {ctx} ") for line in reproduce)
     assert f"  fastpath result show sqlite:///{ctx.parent}/out.db --swprofile bisect-{shas[4][:12]} " \
            f"--swprofile bisect-{shas[5][:12]} --benchmark fp/syscall" in reproduce
+
+
+def test_the_reproduce_recipe_can_be_typed(git_run, kernel_tree, tmp_path, monkeypatch):
+    """The report's confirmation recipe, typed into a tree shaped like a kernel's (as bisect
+    confirm --help's is, tests/test_help_examples.py): the installed scripts build both kernels
+    and their modules, and confirm gets them."""
+    ctx, tree, _ = git_run
+    lines = bisection.load(str(ctx), tree=str(tree)).reproduce
+    recipe = list(lines[:next(i for i, line in enumerate(lines) if line.startswith("fastpath bisect confirm")) + 1])
+    recipe = [line.replace(lines[2].split()[2][:-1], "$CULPRIT") for line in recipe]   # the tree's culprit
+    monkeypatch.chdir(kernel_tree)
+    check_confirm_args(type_recipe(recipe, kernel_tree, tmp_path), kernel_tree)
 
 
 def test_without_a_tree_the_answer_is_only_bounded(git_run):

@@ -128,17 +128,22 @@ def reproduce(report: BisectionReport, pair) -> list[str]:
     lines = []
     if a.culprit:
         c = a.culprit.sha
+        # bisect confirm --help's recipe: the installed scripts (in the kernel tree ./scripts is
+        # the kernel's own folder), the kernels and their modules
         lines += ["# in the kernel tree: build the parent and the culprit, then boot them alternately",
-                  f"git checkout {c}^ && ./scripts/build_local_kernel.sh && source ./scripts/.env",
-                  'cp "$KERNEL_PATH" /tmp/parent.img && PARENT=$GITSHA',
-                  f"git checkout {c} && ./scripts/build_local_kernel.sh && source ./scripts/.env",
-                  f'fastpath bisect confirm --context {ctx} --kernel "$KERNEL_PATH" --gitsha "$GITSHA" '
-                  '--parent-kernel /tmp/parent.img --parent-gitsha "$PARENT"']
+                  "FP_SCRIPTS=$(fastpath scripts)",
+                  f"git checkout {c}^ && $FP_SCRIPTS/build_local_kernel.sh && source ./scripts/.env",
+                  'cp "$KERNEL_PATH" /tmp/parent.img && cp "$MODULES_PATH" /tmp/parent-modules.tar.xz '
+                  '&& PARENT=$GITSHA',
+                  f"git checkout {c} && $FP_SCRIPTS/build_local_kernel.sh && source ./scripts/.env",
+                  f'fastpath bisect confirm --context {ctx} --kernel "$KERNEL_PATH" --modules "$MODULES_PATH" '
+                  '--gitsha "$GITSHA" --parent-kernel /tmp/parent.img '
+                  '--parent-modules /tmp/parent-modules.tar.xz --parent-gitsha "$PARENT"']
     if pair:
         lines.append(f"fastpath result show {shlex.quote(report.output_store)} --swprofile {pair[0]} "
                      f"--swprofile {pair[1]} --benchmark {report.benchmark}")
     lines += ["# the whole bisection again:",
               f'eval "$(fastpath bisect shas {ctx})"',
               'git bisect start && git bisect good "$GOOD_SHA" && git bisect bad "$BAD_SHA"',
-              f"git bisect run scripts/execute_bisection.sh {ctx}"]
+              f"git bisect run \"$(fastpath scripts)/execute_bisection.sh\" {ctx}"]
     return lines
