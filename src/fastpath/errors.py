@@ -13,6 +13,7 @@ translated into these classes in one place per backend.
         SutStableError       retrying will not help: kernel did not boot, wrong kernel
           KernelBootError
         RemoteCommandError   a command ran and failed; keeps command, status, stdout, stderr
+        PoolError            a pool of SUTs cannot be had: coordinator gone, no matching place
       StoreError             the result store cannot be used
         StoreVersionError    written by a newer fastpath
         StoreReadOnlyError   a write to a store opened read-only
@@ -76,6 +77,11 @@ class RemoteCommandError(SutError):
         detail = f": {last[-1]}" if last else ""
         on = f" on {host}" if host else ""
         super().__init__(f"remote command failed{on} with status {status}: {cmd}{detail}")
+
+
+class PoolError(SutError):
+    """A pool of SUTs cannot give what was asked: the coordinator is unreachable, no place
+    matches, a reservation was lost, or every SUT of the pool has died."""
 
 
 class StoreError(FastpathError):
