@@ -16,14 +16,11 @@ import time
 import pytest
 import yaml
 
-from fastpath.errors import PoolError
 from fastpath.execute import run_plan
 from fastpath.lab import cache, grid, pool as lab_pool, vm
 from fastpath.plan import load_plan
-from fastpath.plan.model import PoolSpec
-from fastpath.pool.labgrid import LabgridPool
 from fastpath.store import open_store
-from fastpath.sut.transport import Connection
+from tests.pool.test_labgrid import client, who
 
 pytestmark = [pytest.mark.lab, pytest.mark.pool]
 
@@ -55,22 +52,6 @@ def coord(lab):
     assert who(address) == [], "a test left a place locked"
 
 
-def client(address, *args, user=None, check=True):
-    env = {**os.environ, "LG_COORDINATOR": address}
-    if user:
-        env["LG_USERNAME"] = user
-    proc = subprocess.run([sys.executable, "-m", "labgrid.remote.client", *args], env=env,
-                          capture_output=True, text=True, timeout=60)
-    if check and proc.returncode:
-        raise AssertionError(f"labgrid-client {args}: {proc.stderr}")
-    return proc.stdout
-
-
-def who(address) -> list[str]:
-    """Lines of `labgrid-client who` naming a place (locks held now)."""
-    return [ln for ln in client(address, "who").splitlines()[1:] if ln.strip()]
-
-
 def plan_file(tmp_path, home, address, sessions=4, iterations=300000):
     sut = lab_pool.pool_sut(home, [], None)
     sut["pool"] = {"labgrid": {"coordinator": address, "tags": dict(grid.TAGS), "count": 2}}
@@ -94,60 +75,6 @@ def test_lab_up_exports_the_vms_as_tagged_places_with_ssh_and_power(lab, coord):
     assert "board=fastpath_lab" in shown.replace(": ", "=") or "fastpath_lab" in shown
     assert "NetworkService" in shown and "NetworkPowerPort" in shown
     assert yaml.safe_load((home / "pool.yaml").read_text())["sut"]["pool"]["labgrid"]["count"] == 2
-
-
-def test_reservation_waits_while_another_client_holds_a_place(lab, coord):
-    client(coord, "-p", PLACES[0], "acquire", user="alice")
-    said = []
-    spec = PoolSpec(coordinator=coord, tags=tuple(grid.TAGS.items()), count=2)
-    pool = LabgridPool(spec, Connection(host=""), say=said.append, show_every=1.0)
-    got = {}
-    waiter = threading.Thread(target=lambda: got.update(leases=pool.reserve(2)))
-    try:
-        waiter.start()
-        waiter.join(4)
-        assert waiter.is_alive(), "reserve returned while alice held a place"
-        assert any(f"{PLACES[0]} locked by" in s and "/alice" in s for s in said), said
-        client(coord, "-p", PLACES[0], "release", user="alice")
-        waiter.join(30)
-        assert not waiter.is_alive()
-        leases = got["leases"]
-        assert sorted(x.name for x in leases) == PLACES
-        assert all(x.connection.host == "127.0.0.1" and x.connection.user == "root" for x in leases)
-        assert all("power cycle" in x.power_cycle for x in leases)
-        assert len(who(coord)) == 2
-    finally:
-        pool.close()
-    assert who(coord) == []
-
-
-HOLDER = """
-import sys, time
-from fastpath.plan.model import PoolSpec
-from fastpath.pool.labgrid import LabgridPool
-from fastpath.sut.transport import Connection
-pool = LabgridPool(PoolSpec(coordinator=sys.argv[1], tags=(("board", "fastpath_lab"),), count=2),
-                   Connection(host=""))
-pool.reserve(2)
-print("held", flush=True)
-time.sleep(600)
-"""
-
-
-def test_kill_9_leaves_the_locks_and_the_next_run_frees_them(lab, coord):
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, coord], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "held"
-        proc.kill()
-        proc.wait(10)
-        assert len(who(coord)) == 2             # labgrid does not expire a lock
-        said = []
-        spec = PoolSpec(coordinator=coord, tags=tuple(grid.TAGS.items()), count=2, wait=30)
-        with LabgridPool(spec, Connection(host=""), say=said.append) as pool:
-            assert len(pool.reserve(2)) == 2
-        assert sum("left locked by" in s and f"fastpath-{proc.pid}" in s for s in said) == 2
-    finally:
-        proc.kill()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

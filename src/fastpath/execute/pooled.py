@@ -139,8 +139,10 @@ class _Run:
                 while (self.pending or self.in_flight) and self.live:
                     self.cond.wait(0.5)
                 left = len(self.pending) + self.in_flight
-        except BaseException:           # Ctrl-C: workers stop after their command; wait a little
-            self.stop.set()
+        except BaseException:           # Ctrl-C, SIGTERM: cut the SSH links, so each worker
+            self.stop.set()             # records its session as failed and stops
+            for runner in self.runners.values():
+                runner.close()
             for t in threads:
                 t.join(10)
             raise

@@ -50,12 +50,9 @@ class Pool(abc.ABC):
         self._lock = threading.Lock()
 
     def reserve(self, count: int) -> list[Lease]:
-        """``count`` SUTs, locked for this process; blocks until they are free."""
-        try:
-            got = self._reserve(count)
-        except BaseException:          # Ctrl-C while waiting: give back what was taken
-            self.release_all()
-            raise
+        """``count`` SUTs, locked for this process; blocks until they are free. A backend
+        that fails (or is interrupted) part way gives back what this call had taken."""
+        got = self._reserve(count)
         with self._lock:
             self.leases.extend(got)
         return got

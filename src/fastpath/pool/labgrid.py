@@ -133,23 +133,21 @@ class LabgridPool(Pool):
         if len(matching) < count:
             raise PoolError(f"labgrid coordinator {self.spec.coordinator}: {len(matching)} places "
                             f"have the tags {self._filter_text()}, {count} needed")
-        tokens = []
+        tokens, locked = [], []
         try:
             for _ in range(count):
                 tokens.append(self._call(self._create()))
             places = self._wait(tokens)
-            leases = []
             for token, place in zip(tokens, places):
-                self._call(self._acquire(place))
                 self.tokens[place] = token
-                leases.append(self._lease(place))
-            return leases
-        except BaseException:
-            for place in list(self.tokens):
+                locked.append(place)
+                self._call(self._acquire(place))
+            return [self._lease(place) for place in places]
+        except BaseException:          # Ctrl-C while waiting, a place without SSH: undo it all
+            for place in locked:
                 self._drop(place)
-            for token in tokens:
-                if token not in self.tokens.values():
-                    self._cancel(token)
+            for token in tokens[len(locked):]:
+                self._cancel(token)
             raise
 
     async def _create(self) -> str:
