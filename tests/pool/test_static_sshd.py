@@ -119,3 +119,21 @@ def test_identical_check_names_the_field_that_differs():
         check_identical({"a": same, "c": parse(FP.replace("Debian", "Alpine"))})
     with pytest.raises(UserError, match="memory"):
         check_identical({"a": same, "b": parse(FP.replace("1000000", "2000000"))})
+
+
+def test_a_sut_that_does_not_answer_is_released_and_the_others_run_everything(tmp_path, sshd):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]              # nothing listens there once closed
+    path = pool_plan(tmp_path, sshd)
+    data = yaml.safe_load(path.read_text())
+    data["sut"]["boot_timeout"] = "3s"
+    data["sut"]["pool"]["suts"][1]["port"] = dead
+    path.write_text(yaml.safe_dump(data))
+    out = io.StringIO()
+    outcome = run_plan(load_plan(path), f"sqlite:///{tmp_path}/r.db", stream=out)
+    assert len(outcome.swprofiles[0].sessions) == 3
+    assert "pool: b does not answer" in out.getvalue()
+    with open_store(f"sqlite:///{tmp_path}/r.db", readonly=True) as store:
+        assert [s.id for s in store.suts()] == ["loop@a"]

@@ -100,6 +100,7 @@ class _Run:
         self.in_flight = 0
         self.live = 0
         self.stop = threading.Event()
+        self.fatal: BaseException | None = None  # not the SUT's fault (store, bug): ends the run
         self.runners = self._connect(leases)
 
     def _connect(self, leases) -> dict:
@@ -118,9 +119,17 @@ class _Run:
         if not machines:
             raise PoolError(f"no SUT of the pool of {self.plan.sut.name} answers")
         check_identical(fps)
-        return {lease: Runner(self.plan.with_sut(lease.sut_spec(self.plan.sut)), self.store,
-                              progress=WorkerProgress(self.bar, lease.name, self.lock),
-                              machine=m, recover=False) for lease, m in machines.items()}
+        runners = {lease: Runner(self.plan.with_sut(lease.sut_spec(self.plan.sut)), self.store,
+                                 progress=WorkerProgress(self.bar, lease.name, self.lock),
+                                 machine=m, recover=False) for lease, m in machines.items()}
+        try:
+            for runner in runners.values():    # stores each SUT; a store conflict stops here
+                runner.start()
+        except BaseException:
+            for runner in runners.values():
+                runner.close()
+            raise
+        return runners
 
     def run(self) -> list[SwProfileOutcome]:
         done = {swp.name: completed(self.plan, self.store, swp.name) for swp in self.plan.swprofiles}
@@ -136,7 +145,7 @@ class _Run:
             t.start()
         try:
             with self.cond:
-                while (self.pending or self.in_flight) and self.live:
+                while (self.pending or self.in_flight) and self.live and not self.fatal:
                     self.cond.wait(0.5)
                 left = len(self.pending) + self.in_flight
         except BaseException:           # Ctrl-C, SIGTERM: cut the SSH links, so each worker
@@ -150,6 +159,8 @@ class _Run:
             self.stop.set()
             for runner in self.runners.values():
                 runner.close()
+        if self.fatal is not None:
+            raise self.fatal
         if left:
             raise PoolError(f"every SUT of the pool is gone; {left} sessions were not run "
                             f"(the samples recorded so far are in the store)")
@@ -195,10 +206,14 @@ class _Run:
                 self._finish(requeue)
                 if runner.machine.state == BROKEN and not self.stop.is_set():
                     runner.machine.recover()
-        except BaseException as err:
+        except SutError as err:
             if not self.stop.is_set():
                 self._note(f"pool: {lease.name} is lost ({err}); released, its sessions go to "
                            f"the other SUTs")
+        except BaseException as err:
+            if not self.stop.is_set():
+                self.fatal = err
+                self.stop.set()
         finally:
             self.pool.release(lease)
             with self.cond:
