@@ -101,6 +101,7 @@ class _Run:
         self.live = 0
         self.stop = threading.Event()
         self.fatal: BaseException | None = None  # not the SUT's fault (store, bug): ends the run
+        self._closed: set = set()
         self.runners = self._connect(leases)
 
     def _connect(self, leases) -> dict:
@@ -150,21 +151,28 @@ class _Run:
                 left = len(self.pending) + self.in_flight
         except BaseException:           # Ctrl-C, SIGTERM: cut the SSH links, so each worker
             self.stop.set()             # records its session as failed and stops
-            for runner in self.runners.values():
-                runner.close()
+            self._close_runners()
             for t in threads:
                 t.join(10)
             raise
         finally:
             self.stop.set()
-            for runner in self.runners.values():
-                runner.close()
+            for t in threads:               # idle workers end now (and release their SUT);
+                t.join(5)                   # one still recovering its SUT is left behind
+            self._close_runners()
         if self.fatal is not None:
             raise self.fatal
         if left:
             raise PoolError(f"every SUT of the pool is gone; {left} sessions were not run "
                             f"(the samples recorded so far are in the store)")
         return list(self.outcomes.values())
+
+    def _close_runners(self) -> None:
+        """Close every SUT connection once (closing cuts the commands still running)."""
+        for lease in list(self.runners):
+            if lease not in self._closed:
+                self._closed.add(lease)
+                self.runners[lease].close()
 
     def _take(self):
         with self.cond:

@@ -37,7 +37,7 @@ def up_pool(count: int, kernel=None, *, home=None, labgrid: bool = False, **up_a
     if count < 1:
         raise UserError("--count must be at least 1")
     home = lab_home(home)
-    if vm.status(home)["running"] or any(vm.status(h)["running"] for h in member_homes(home)):
+    if vm.is_running(home) or any(vm.is_running(h) for h in member_homes(home)):
         raise UserError(f"lab VMs already running (home {home}); run `fastpath lab down` first")
     keys = ensure_keys(home)
     first = vm.up(kernel, home=home, **up_args)

@@ -36,13 +36,13 @@ def make_handler(homes: list[str]):
             home = homes[index]
             with lock:
                 if value == "":
-                    return self._answer(200, "1" if vm.status(home)["running"] else "0")
+                    return self._answer(200, "1" if vm.is_running(home) else "0")
                 if value == "0":
                     vm.down(home)
                     return self._answer(200, "0")
                 if value == "1":
                     busy = starting.get(index)
-                    if not (busy and busy.is_alive()) and not vm.status(home)["running"]:
+                    if not (busy and busy.is_alive()) and not vm.is_running(home):
                         t = threading.Thread(target=_start, args=(home,), daemon=True)
                         starting[index] = t
                         t.start()
