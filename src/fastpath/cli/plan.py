@@ -23,6 +23,10 @@ def group() -> None:
 def exec_(plan_file: str, output: str, append: bool, no_progress: bool) -> None:
     """Run every swprofile x session x benchmark of PLAN; store each sample as it comes.
 
+    With a pool (sut.pool: a static list or labgrid places) the SUTs are reserved and locked,
+    must be identical, and run the sessions side by side; the locks are released at the end,
+    on an error and on Ctrl-C.
+
     \b
     Example:
       fastpath plan exec --output sqlite:///results.db plan.yaml
