@@ -169,3 +169,36 @@ def test_ctrl_c_while_waiting_cancels_the_reservations(coord):
         assert "Reservation" not in client(coord, "reservations")
     finally:
         client(coord, "-p", PLACES[0], "release", user="alice")
+
+
+def test_a_higher_priority_reservation_is_served_first(coord):
+    client(coord, "-p", PLACES[0], "acquire", user="alice")
+    client(coord, "-p", PLACES[1], "acquire", user="bob")
+    low = LabgridPool(PoolSpec(coordinator=coord, tags=TAGS, count=1), Connection(host=""),
+                      say=lambda m: None)
+    high = LabgridPool(PoolSpec(coordinator=coord, tags=TAGS, count=1, prio=10.0),
+                       Connection(host=""), say=lambda m: None)
+    got, order = {}, []
+
+    def take(name, p):
+        got[name] = p.reserve(1)
+        order.append(name)
+    threads = [threading.Thread(target=take, args=("low", low))]
+    try:
+        threads[0].start()
+        threads[0].join(2)                       # low waits first
+        threads.append(threading.Thread(target=take, args=("high", high)))
+        threads[1].start()
+        threads[1].join(2)
+        client(coord, "-p", PLACES[0], "release", user="alice")
+        threads[1].join(20)
+        assert order == ["high"] and got["high"][0].name == PLACES[0]
+        client(coord, "-p", PLACES[1], "release", user="bob")
+        threads[0].join(20)
+        assert order == ["high", "low"] and got["low"][0].name == PLACES[1]
+    finally:
+        for name in ("alice", "bob"):
+            client(coord, "-p", PLACES[0 if name == "alice" else 1], "release", user=name,
+                   check=False)
+        high.close()
+        low.close()

@@ -46,11 +46,11 @@ def test_plan_schema_reads_a_static_and_a_labgrid_pool(tmp_path, sshd):
     lg = tmp_path / "lg.yaml"
     data = yaml.safe_load(pool_plan(tmp_path, sshd).read_text())
     data["sut"]["pool"] = {"labgrid": {"coordinator": "127.0.0.1:20408", "tags": {"board": "altra"},
-                                       "count": 2, "wait": "10m"}}
+                                       "count": 2, "wait": "10m", "prio": 5}}
     lg.write_text(yaml.safe_dump(data))
     spec = load_plan(lg).sut.pool
-    assert (spec.kind, spec.coordinator, spec.tags, spec.count, spec.wait) == \
-        ("labgrid", "127.0.0.1:20408", (("board", "altra"),), 2, 600.0)
+    assert (spec.kind, spec.coordinator, spec.tags, spec.count, spec.wait, spec.prio) == \
+        ("labgrid", "127.0.0.1:20408", (("board", "altra"),), 2, 600.0, 5.0)
 
 
 @pytest.mark.parametrize("change, message", [

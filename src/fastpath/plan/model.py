@@ -26,6 +26,7 @@ class PoolSpec:
     tags: tuple[tuple[str, str], ...] = ()   # labgrid: places must carry these tags
     count: int = 0                      # SUTs to reserve; 0 = every SUT of a static pool
     wait: float | None = None           # labgrid: seconds to wait for the places; None = forever
+    prio: float = 0.0                   # labgrid: reservation priority (higher goes first)
 
     @property
     def kind(self) -> str:

@@ -7,7 +7,7 @@
       count: 2                                # optional: use this many (default all)
 or
     pool:
-      labgrid: {coordinator: "lab.example:20408", tags: {board: altra}, count: 2, wait: 2h}
+      labgrid: {coordinator: "lab.example:20408", tags: {board: altra}, count: 2, wait: 2h, prio: 0}
 
 Fields a member leaves out (user, port, keyfile, known_hosts) come from ``sut.connection.params``.
 """
@@ -68,7 +68,8 @@ def _static(chk: Checker, path: tuple, base: Connection) -> PoolSpec:
 
 
 def _labgrid(chk: Checker, path: tuple) -> PoolSpec:
-    chk.mapping(path, {"coordinator", "tags", "count", "wait"}, {"coordinator", "tags", "count"})
+    chk.mapping(path, {"coordinator", "tags", "count", "wait", "prio"},
+                {"coordinator", "tags", "count"})
     coordinator = chk.string(path + ("coordinator",))
     host, sep, port = coordinator.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -87,4 +88,13 @@ def _labgrid(chk: Checker, path: tuple) -> PoolSpec:
         pairs.append((key, value))
     return PoolSpec(coordinator=coordinator, tags=tuple(sorted(pairs)),
                     count=chk.integer(path + ("count",), minimum=1),
-                    wait=chk.duration(path + ("wait",)))
+                    wait=chk.duration(path + ("wait",)), prio=_prio(chk, path + ("prio",)))
+
+
+def _prio(chk: Checker, path: tuple) -> float:
+    value = chk._opt(path)
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        chk.fail(path, "expected a number (labgrid reservation priority, default 0)")
+    return float(value)

@@ -152,7 +152,7 @@ class LabgridPool(Pool):
 
     async def _create(self) -> str:
         filt = self.pb2.Reservation.Filter(filter=dict(self.spec.tags))
-        req = self.pb2.CreateReservationRequest(filters={"main": filt}, prio=0.0)
+        req = self.pb2.CreateReservationRequest(filters={"main": filt}, prio=self.spec.prio)
         res = await self.session.stub.CreateReservation(req)
         return res.reservation.token
 
