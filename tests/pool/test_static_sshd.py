@@ -137,3 +137,13 @@ def test_a_sut_that_does_not_answer_is_released_and_the_others_run_everything(tm
     assert "pool: b does not answer" in out.getvalue()
     with open_store(f"sqlite:///{tmp_path}/r.db", readonly=True) as store:
         assert [s.id for s in store.suts()] == ["loop@a"]
+
+
+def test_sut_fingerprint_plan_fingerprints_every_sut_of_the_pool(tmp_path, sshd, capsys):
+    assert main(["sut", "fingerprint", "--plan", str(pool_plan(tmp_path, sshd))]) == 0
+    out = capsys.readouterr().out
+    data = yaml.safe_load(out)
+    assert set(data) == {"a", "b"} and data["a"]["HW"] == data["b"]["HW"]
+    assert "the 2 SUTs are identical" in out
+    assert main(["sut", "fingerprint"]) == 2
+    assert "give --host or --plan" in capsys.readouterr().err

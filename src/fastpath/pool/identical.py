@@ -35,3 +35,18 @@ def check_identical(fingerprints: dict) -> None:
 def _differ(key, a_name, a, b_name, b) -> str:
     return (f"the SUTs of the pool are not identical: {key} is {a!r} on {a_name} but {b!r} on "
             f"{b_name}; a pool must hold identical machines")
+
+
+def fingerprint_pool(sut, say=None) -> dict:
+    """Reserve every SUT of ``sut.pool``, fingerprint each, release them: ``{name: Fingerprint}``
+    (what `fastpath sut fingerprint --plan` prints before check_identical judges it)."""
+    from fastpath.pool import open_pool, pool_size
+    from fastpath.sut.fingerprint import fingerprint
+    from fastpath.sut.transport import Transport
+
+    out = {}
+    with open_pool(sut, say=say) as pool:
+        for lease in pool.reserve(pool_size(sut)):
+            with Transport(lease.connection) as t:
+                out[lease.name] = fingerprint(t)
+    return out
