@@ -202,3 +202,12 @@ def test_a_higher_priority_reservation_is_served_first(coord):
                    check=False)
         high.close()
         low.close()
+
+
+def test_an_unreachable_coordinator_is_one_pool_error():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(PoolError, match=rf"^labgrid coordinator 127.0.0.1:{port}: Could not connect"):
+        LabgridPool(PoolSpec(coordinator=f"127.0.0.1:{port}", tags=TAGS, count=1), Connection(host=""))

@@ -93,8 +93,9 @@ class LabgridPool(Pool):
         except self.grpc.aio.AioRpcError as err:
             raise PoolError(f"labgrid coordinator {self.spec.coordinator}: {err.details()}") from None
         except Exception as err:
-            if type(err).__module__.startswith("labgrid"):
-                raise PoolError(f"labgrid coordinator {self.spec.coordinator}: {err}") from None
+            if type(err).__module__.startswith("labgrid"):     # its Error's str adds "Error: "
+                text = " ".join(map(str, err.args)) or type(err).__name__
+                raise PoolError(f"labgrid coordinator {self.spec.coordinator}: {text}") from None
             raise
 
     async def _connect(self):
