@@ -46,7 +46,8 @@ def repo(tmp_path):
 
 def test_wanted_commits_are_built_ahead_in_order_and_get_returns_them(repo, tmp_path):
     tree, shas = repo
-    with BuildQueue(tree, tmp_path / "ahead", slots=1, command=CMD) as q:
+    q = BuildQueue(tree, tmp_path / "ahead", slots=1, command=CMD)
+    with q:
         q.want([shas[2], shas[0]])
         first = q.get(shas[2], timeout=30)
         assert first.image.read_text() == "kernel 2\n" and first.sha == shas[2]
@@ -57,6 +58,11 @@ def test_wanted_commits_are_built_ahead_in_order_and_get_returns_them(repo, tmp_
         again = q.get(shas[2])                    # built once, not again
         assert again.image == first.image
         assert q.get(shas[1], timeout=30).image.read_text() == "kernel 1\n"   # never wanted
+    assert git(tree, "worktree", "list").count("\n") == 1          # the slot stays for next time
+    with BuildQueue(tree, tmp_path / "ahead", slots=1, command=CMD) as again:
+        assert again.get(shas[1]).image.read_text() == "kernel 1\n"  # built: not rebuilt
+        assert again.get(shas[0], timeout=30).sha == shas[0]
+    q.close(remove_worktrees=True)
     assert git(tree, "worktree", "list").count("\n") == 0          # worktrees removed
     assert git(tree, "rev-parse", "HEAD") == shas[-1]               # the tree itself untouched
 

@@ -4,7 +4,7 @@
     q.want(["a1b2c3...", "d4e5f6..."])    # most wanted first: starts builds, stops unwanted ones
     build = q.get("a1b2c3...")            # waits for it (starting it now if nobody wanted it)
     build.image, build.modules, build.seconds
-    q.close()                             # stops every build, removes the worktrees
+    q.close()                             # stops every build (the worktrees stay, for next time)
 
 Each slot is a detached git worktree of the kernel tree, reused from build to build, so a
 build is incremental (and ccache, when installed, serves objects across slots). A build is one
@@ -106,14 +106,18 @@ class BuildQueue:
                 self.cond.wait(0.5 if left is None else min(left, 0.5))
             return self._result(sha)
 
-    def close(self) -> None:
-        """Stop every build and remove the worktrees (finished builds stay in out/)."""
+    def close(self, remove_worktrees: bool = False) -> None:
+        """Stop every build. The worktrees stay for the next queue on ``workdir`` (its builds
+        are then incremental); ``remove_worktrees`` deletes them (minutes for a kernel tree).
+        Finished builds stay in out/."""
         with self.cond:
             self.closed = True
             for sha in list(self.running):
                 self._stop(sha)
             self.cond.notify_all()
         self._watcher.join(5)
+        if not remove_worktrees:
+            return
         for slot in self.slots:
             if slot.exists():
                 subprocess.run(["git", "-C", str(self.tree), "worktree", "remove", "--force",
