@@ -17,6 +17,7 @@ translated into these classes in one place per backend.
                              no such host, a refused port on a SUT that should be up
         NothingMeasuredError a benchmark of a plan run gave no sample
         RemoteCommandError   a command ran and failed; keeps command, status, stdout, stderr
+        PoolError            a pool of SUTs cannot be had: coordinator gone, no matching place
       StoreError             the result store cannot be used
         StoreVersionError    written by a newer fastpath
         StoreReadOnlyError   a write to a store opened read-only
@@ -104,6 +105,11 @@ class RemoteCommandError(SutError):
         detail = f": {last[-1]}" if last else ""
         on = f" on {host}" if host else ""
         super().__init__(f"remote command failed{on} with status {status}: {cmd}{detail}")
+
+
+class PoolError(SutError):
+    """A pool of SUTs cannot give what was asked: the coordinator is unreachable, no place
+    matches, a reservation was lost, or every SUT of the pool has died."""
 
 
 class StoreError(FastpathError):

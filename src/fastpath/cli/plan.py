@@ -23,6 +23,10 @@ def exec_(plan_file: str, output: str, append: bool, no_progress: bool) -> None:
     Exit status 2 when a benchmark gave no sample (not installed on the SUT, failed, or its
     kernel did not boot); --append redoes the sessions that recorded an error.
 
+    With a pool (sut.pool: a static list or labgrid places) the SUTs are reserved and locked,
+    must be identical, and run the sessions side by side; the locks are released at the end,
+    on an error and on Ctrl-C.
+
     \b
     Example:
       fastpath plan exec --output sqlite:///results.db plan.yaml

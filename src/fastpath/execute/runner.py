@@ -67,13 +67,18 @@ class SwProfileOutcome:
 
 class Runner:
     def __init__(self, plan, store, progress: Progress | None = None,
-                 machine: SutMachine | None = None):
+                 machine: SutMachine | None = None, recover: bool = True):
+        if plan.sut.pool is not None:
+            raise UserError(f"SUT {plan.sut.name} is a pool: run the plan with run_plan "
+                            f"(plan exec), which gives each SUT of the pool its own Runner")
         self.plan, self.store = plan, store
         self.progress = progress or Progress(None, enabled=False)
         self.machine = machine or SutMachine(plan.sut, say=self.progress.note)
         self.sut_id = plan.sut.name
         self._current = ""                   # benchmark running now (for error records)
         self._started = False
+        self._recover_in_session = recover   # False: a failed session leaves the SUT broken
+        self._closed: set[str] = set()       # swprofiles whose stale sessions were closed
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -140,6 +145,19 @@ class Runner:
             else:
                 failures += 1
                 self.progress.grow(self.plan.samples_per_session(ordinal))
+        return out
+
+    def run_session(self, swp, ordinal: int) -> SwProfileOutcome:
+        """One new session of swp at the next free index, run as its ``ordinal``-th session
+        (which decides the benchmarks, as in run_swprofile). Used by the pool's workers."""
+        self.start()
+        if swp.name not in self._closed:
+            self._close_stale(swp.name)
+            self._closed.add(swp.name)
+        out = SwProfileOutcome(swp.name)
+        index = self._next_index(swp.name)
+        if self._session(swp, index, ordinal, list(self.plan.benchmarks), out):
+            out.sessions.append(index)
         return out
 
     def _next_index(self, swp_name: str) -> int:
@@ -240,6 +258,8 @@ class Runner:
 
     def _recover(self, swp, index, out) -> None:
         """Bring the SUT back to a shell; if that fails the run cannot go on (re-raised)."""
+        if not self._recover_in_session:
+            return
         try:
             self.machine.recover()
         except SutError as err:

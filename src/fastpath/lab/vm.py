@@ -266,6 +266,11 @@ def status(home: str | os.PathLike | None = None) -> dict:
             "serial_log": str(vm.serial_log), "sut_yaml": str(home / "sut.yaml")}
 
 
+def is_running(home: str | os.PathLike | None = None) -> bool:
+    """Whether the lab VM of ``home`` runs (its QEMU process; SSH is not asked)."""
+    return _running(_load(lab_home(home)))
+
+
 def current(home: str | os.PathLike | None = None) -> LabVm:
     """The running lab VM; UserError if none."""
     vm = _load(lab_home(home))
