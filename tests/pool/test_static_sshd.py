@@ -147,3 +147,27 @@ def test_sut_fingerprint_plan_fingerprints_every_sut_of_the_pool(tmp_path, sshd,
     assert "the 2 SUTs are identical" in out
     assert main(["sut", "fingerprint"]) == 2
     assert "give --host or --plan" in capsys.readouterr().err
+
+
+def test_a_pooled_run_that_measured_nothing_fails_and_append_measures_it_again(tmp_path, sshd, capsys):
+    """plan exec's exit 2 for a benchmark without a sample and --append redoing the sessions
+    that recorded an error (execute.run, runner.done_sessions) hold for a pool too."""
+    bin_dir = tmp_path / "bin"
+    path = pool_plan(tmp_path, sshd, sessions=2)
+    data = yaml.safe_load(path.read_text())
+    data["benchmarks"] = [{"suite": "x", "name": "one", "check": ["test", "-x", f"{bin_dir}/fp-one"],
+                           "command": [f"{bin_dir}/fp-one"], "parser": "keyvalue",
+                           "resultclasses": [{"name": "x-one", "metric": "value", "improvement": "lower"}]}]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    store = str(tmp_path / "res")
+    assert main(["plan", "exec", "--no-progress", "--output", store, str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == f"0 samples, 2 errors written to {store}\n"
+    assert err.startswith("Error: no sample of x/one on running: x/one is not installed on the SUT"), err
+    bin_dir.mkdir()
+    (bin_dir / "fp-one").write_text("#!/bin/sh\necho value=1.5\n")
+    (bin_dir / "fp-one").chmod(0o755)
+    assert main(["plan", "exec", "--no-progress", "--append", "--output", store, str(path)]) == 0
+    assert capsys.readouterr().out == f"4 samples, 0 errors written to {store}\n"
+    assert main(["plan", "exec", "--no-progress", "--append", "--output", store, str(path)]) == 0
+    assert capsys.readouterr().out == f"0 samples, 0 errors written to {store}\n"

@@ -19,7 +19,7 @@ import threading
 
 from fastpath.errors import PoolError, SutError
 from fastpath.execute.progress import Progress
-from fastpath.execute.runner import Runner, SwProfileOutcome
+from fastpath.execute.runner import Runner, SwProfileOutcome, done_sessions
 from fastpath.pool import open_pool, pool_size, signals_interrupt
 from fastpath.pool.identical import check_identical
 from fastpath.sut.machine import BROKEN, SHELL, SutMachine
@@ -73,8 +73,8 @@ def pool_sut_ids(plan, store) -> list[str]:
 
 
 def completed(plan, store, swp_name: str) -> int:
-    return sum(1 for sut in pool_sut_ids(plan, store) for s in store.sessions(sut, swp_name)
-               if s.status == "complete")
+    """Sessions of swp done on any SUT of the pool (runner.done_sessions: complete, no error)."""
+    return sum(done_sessions(store, sut, swp_name) for sut in pool_sut_ids(plan, store))
 
 
 def run_plan_pooled(plan, store, bar: Progress, pool=None):
@@ -234,6 +234,7 @@ class _Run:
             total.samples.extend(out.samples)
             total.errors.extend(out.errors)
             total.sessions.extend(out.sessions)
+            total.benchmarks.extend(b for b in out.benchmarks if b not in total.benchmarks)
             total.boot_failed = total.boot_failed or out.boot_failed
 
     def _drop_swprofile(self, name: str) -> None:
