@@ -145,8 +145,9 @@ def test_sut_fingerprint_plan_fingerprints_every_sut_of_the_pool(tmp_path, sshd,
     data = yaml.safe_load(out)
     assert set(data) == {"a", "b"} and data["a"]["HW"] == data["b"]["HW"]
     assert "the 2 SUTs are identical" in out
-    assert main(["sut", "fingerprint"]) == 2
-    assert "give --host or --plan" in capsys.readouterr().err
+    assert main(["sut", "fingerprint"]) == 1                  # a usage error (h-cli): exit 1, one line
+    err = capsys.readouterr().err
+    assert "give --host or --plan" in err and err.count("\n") == 1, err
 
 
 def test_a_pooled_run_that_measured_nothing_fails_and_append_measures_it_again(tmp_path, sshd, capsys):
