@@ -1,21 +1,29 @@
 """SQLAlchemy engines for the three SQL backends, and the one place driver errors become
-StoreError (with the password masked)."""
+StoreError (with the password masked): ``translated`` turns SQLAlchemy's and the drivers' own
+exceptions (raised by the raw DBAPI cursors of the bulk paths) into one line; a deadlock
+becomes StoreBusyError, which ``retried`` runs again."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
 import sqlite3
+import sys
+import time
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
-from fastpath.errors import StoreError
+from fastpath.errors import StoreBusyError, StoreError, UserError
 from fastpath.store.url import StoreUrl
 
 CONNECT_TIMEOUT = 5  # seconds, for MySQL and PostgreSQL
+DEADLOCK_RETRIES = 5
+_DEADLOCK_CODES = {1213}                          # MySQL: deadlock
+_DEADLOCK_STATES = {"40P01", "40001"}             # PostgreSQL: deadlock, serialization failure
 
 
 def make_engine(u: StoreUrl, readonly: bool) -> Engine:
@@ -24,12 +32,20 @@ def make_engine(u: StoreUrl, readonly: bool) -> Engine:
     query = dict(u.query)
     if u.scheme == "mysql":
         query.setdefault("charset", "utf8mb4")
+        _check_charset(u, query["charset"])
         url = URL.create("mysql+pymysql", u.user or None, u.password or None, u.host, u.port or 3306,
                          u.database, query)
     else:
         url = URL.create("postgresql+psycopg", u.user or None, u.password or None, u.host,
                          u.port or 5432, u.database, query)
     return create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT}, pool_pre_ping=True)
+
+
+def _check_charset(u: StoreUrl, name: str) -> None:
+    from pymysql.charset import charset_by_name
+    if charset_by_name(name) is None:
+        raise UserError(f"store URL {u.masked}: unknown MySQL charset '{name}' "
+                        f"(leave it out for utf8mb4)")
 
 
 def _sqlite_engine(u: StoreUrl, readonly: bool) -> Engine:
@@ -77,12 +93,57 @@ def reason(err: BaseException, password: str = "") -> str:
     return text
 
 
+def _driver_errors() -> tuple[type, ...]:
+    """The base exception classes of the drivers loaded so far (a driver not imported
+    cannot have raised)."""
+    found: list[type] = [SQLAlchemyError, sqlite3.Error]
+    if "pymysql" in sys.modules:
+        found.append(sys.modules["pymysql"].err.Error)
+    if "psycopg" in sys.modules:
+        found.append(sys.modules["psycopg"].Error)
+    return tuple(found)
+
+
+def is_deadlock(err: BaseException) -> bool:
+    orig = getattr(err, "orig", None) or err
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int):
+        return args[0] in _DEADLOCK_CODES
+    return getattr(orig, "sqlstate", None) in _DEADLOCK_STATES
+
+
+def interrupted(err: BaseException) -> BaseException | None:
+    """The KeyboardInterrupt (or SystemExit) this error was raised while handling, if any:
+    a driver whose socket read was interrupted fails again on the rollback that follows
+    (PyMySQL: error 0), and that second error must not hide the interrupt."""
+    seen = err.__context__
+    while seen is not None:
+        if isinstance(seen, (KeyboardInterrupt, SystemExit)):
+            return seen
+        seen = seen.__context__
+    return None
+
+
 @contextlib.contextmanager
 def translated(what: str, u: StoreUrl):
-    """Turn any SQLAlchemy/driver error inside the block into one StoreError line."""
+    """Turn any SQLAlchemy/driver error inside the block into one StoreError line
+    (StoreBusyError for a deadlock); an interrupt stays an interrupt."""
     try:
         yield
-    except SQLAlchemyError as err:
-        raise StoreError(f"{what} {u.masked}: {reason(err, u.password)}") from None
-    except sqlite3.Error as err:
-        raise StoreError(f"{what} {u.masked}: {reason(err, u.password)}") from None
+    except _driver_errors() as err:
+        stopped = interrupted(err)
+        if stopped is not None:
+            raise stopped from None
+        cls = StoreBusyError if is_deadlock(err) else StoreError
+        raise cls(f"{what} {u.masked}: {reason(err, u.password)}") from None
+
+
+def retried(fn, attempts: int = DEADLOCK_RETRIES):
+    """fn() run again (after a short random pause) while it fails with StoreBusyError."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except StoreBusyError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))

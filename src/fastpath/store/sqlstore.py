@@ -25,7 +25,7 @@ from fastpath.store import codec, schema as S
 from fastpath.store.base import SCHEMA_VERSION, SampleColumns, SessionAggregates, Store
 from fastpath.store.model import (Benchmark, ErrorRecord, ResultClass, Sample, Session, Sut,
                                   SwProfile)
-from fastpath.store.sqlengine import make_engine, reason, translated
+from fastpath.store.sqlengine import make_engine, reason, retried, translated
 from fastpath.store.url import StoreUrl
 
 CHUNK = 20000
@@ -281,7 +281,14 @@ class SqlStore(Store):
 
     def _write_batch(self, batch: list[tuple]) -> int:
         """Insert one batch in one transaction, skipping existing samples; returns how many
-        rows were new. Raw DBAPI executemany: the hot path of bulk ingest."""
+        rows were new. A deadlock victim is run again (nothing of it was committed)."""
+        def attempt() -> int:
+            with translated("cannot append samples to", self.u):
+                return self._insert_batch(batch)
+        return retried(attempt)
+
+    def _insert_batch(self, batch: list[tuple]) -> int:
+        """Raw DBAPI executemany (COPY on PostgreSQL): the hot path of bulk ingest."""
         dialect = self.engine.dialect.name
         with self.engine.begin() as conn:
             if dialect == "postgresql":
