@@ -136,3 +136,41 @@ def test_deadlock_during_sample_write_is_retried(kind, fresh_db_url):
         assert blocker.error is None, f"the test's transaction was the victim: {blocker.error}"
         assert new == 0                   # after the retry both were there (committed by the blocker)
         assert store.count_samples() == 42
+
+
+@pytest.mark.parametrize("kind", DB)
+def test_ctrl_c_while_an_import_waits_on_the_database_exits_130(kind, fresh_db_url, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    url = fresh_db_url(kind)
+    with open_store(url) as store:
+        _objects(store)
+        store._reload()
+        ids = (store.pks["swprofiles"]["p"], store.pks["resultclasses"][("fp/syscall", "ns")],
+               store.pks["suts"]["lab"])
+    src = tmp_path / "in.csv"
+    src.write_text(HEADER + "".join(f"lab,p,fp/syscall,ns,ns,lower,0,{r},1.5\n" for r in range(5)))
+    blocker = _Blocker(url, kind, ids)
+    try:
+        blocker.insert(0, 3)              # uncommitted: the import's insert waits for it
+        proc = subprocess.Popen([sys.executable, "-m", "fastpath.cli.main", "result", "import", url,
+                                 str(src)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        waiting = ("SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'"
+                   if kind == "mysql" else
+                   "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        probe = create_engine(blocker.engine.url, isolation_level="AUTOCOMMIT")
+        deadline = time.monotonic() + 30
+        with probe.connect() as conn:
+            while not conn.execute(text(waiting)).scalar():
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "the import never waited for the lock"
+                time.sleep(0.25)      # InnoDB refreshes innodb_trx only when unread for 0.1 s
+        probe.dispose()
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        blocker.close()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "cannot append" not in err
