@@ -21,6 +21,7 @@ from fastpath.errors import StoreBusyError, StoreError, UserError
 from fastpath.store.url import StoreUrl
 
 CONNECT_TIMEOUT = 5  # seconds, for MySQL and PostgreSQL
+SQLITE_BUSY_TIMEOUT = 60  # seconds a SQLite writer waits for another one
 DEADLOCK_RETRIES = 5
 _DEADLOCK_CODES = {1213}                          # MySQL: deadlock
 _DEADLOCK_STATES = {"40P01", "40001"}             # PostgreSQL: deadlock, serialization failure
@@ -59,7 +60,7 @@ def _sqlite_engine(u: StoreUrl, readonly: bool) -> Engine:
     mode = "ro" if readonly else "rwc"
 
     def connect():
-        return sqlite3.connect(f"file:{path}?mode={mode}", uri=True, timeout=60,
+        return sqlite3.connect(f"file:{path}?mode={mode}", uri=True, timeout=SQLITE_BUSY_TIMEOUT,
                                check_same_thread=False, isolation_level=None)
 
     engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool)
@@ -68,7 +69,7 @@ def _sqlite_engine(u: StoreUrl, readonly: bool) -> Engine:
     def _pragmas(dbapi_conn, _record):
         cur = dbapi_conn.cursor()
         if not readonly:
-            cur.execute("PRAGMA journal_mode=WAL")    # readers never block the writer
+            _wal(cur)                                 # readers never block the writer
         cur.execute("PRAGMA synchronous=FULL")        # a committed sample is on disk
         cur.close()
 
@@ -77,6 +78,21 @@ def _sqlite_engine(u: StoreUrl, readonly: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if not readonly else "BEGIN")
 
     return engine
+
+
+def _wal(cur) -> None:
+    """PRAGMA journal_mode=WAL, waiting up to the busy timeout: SQLite answers "database is
+    locked" at once, without calling the busy handler, while another connection holds a
+    write transaction in rollback-journal mode (a new file being written by someone else)."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def reason(err: BaseException, password: str = "") -> str:
