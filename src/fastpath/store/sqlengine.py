@@ -57,10 +57,12 @@ def _sqlite_engine(u: StoreUrl, readonly: bool) -> Engine:
         raise StoreError(f"no result store at {u.masked}: file {path} does not exist")
     if not readonly and not os.path.isdir(os.path.dirname(path)):
         raise StoreError(f"cannot create {u.masked}: directory {os.path.dirname(path)} does not exist")
-    mode = "ro" if readonly else "rwc"
+    uri = f"file:{path}?mode={'ro' if readonly else 'rwc'}"
+    if readonly and _unchangeable(path):
+        uri += "&immutable=1"
 
     def connect():
-        return sqlite3.connect(f"file:{path}?mode={mode}", uri=True, timeout=SQLITE_BUSY_TIMEOUT,
+        return sqlite3.connect(uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT,
                                check_same_thread=False, isolation_level=None)
 
     engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool)
@@ -78,6 +80,15 @@ def _sqlite_engine(u: StoreUrl, readonly: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if not readonly else "BEGIN")
 
     return engine
+
+
+def _unchangeable(path: str) -> bool:
+    """True when no writer can change the file: its directory is not writable (a read-only
+    mount or directory) and it has no write-ahead log. A WAL-mode reader then cannot create
+    the -shm file it needs, so it opens the file as immutable (no locks, no -shm) instead."""
+    wal = f"{path}-wal"
+    return (not os.access(os.path.dirname(path) or ".", os.W_OK)
+            and not (os.path.exists(wal) and os.path.getsize(wal)))
 
 
 def _wal(cur) -> None:
