@@ -21,13 +21,14 @@ class Tmpfs:
 
     def fill(self, leave: int = 0) -> None:
         """Write a filler file until ENOSPC, then give back ``leave`` bytes (rounded to pages)."""
-        with open(self.filler, "ab") as f:
-            try:
-                while True:
-                    f.write(b"\0" * 4096)
-                    f.flush()
-            except OSError:
-                pass
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
         if leave:
             size = os.path.getsize(self.filler)
             os.truncate(self.filler, max(0, size - leave))

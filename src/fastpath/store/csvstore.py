@@ -162,7 +162,14 @@ class CsvStore(Store):
             raise StoreError(f"{kind} '{'/'.join(map(str, k))}' already in {self.url} with different "
                              f"content ({codec.first_difference(old, obj)})")
         objs[k] = obj
-        rewrite(self._file(table), HEADERS[table], (codec.to_row(o).values() for o in objs.values()))
+        try:
+            rewrite(self._file(table), HEADERS[table], (codec.to_row(o).values() for o in objs.values()))
+        except StoreError:
+            if old is None:
+                del objs[k]
+            else:
+                objs[k] = old
+            raise
 
     def _require(self, table: str, k: tuple, kind: str, what: str) -> None:
         if k not in self.objects[table]:
@@ -189,10 +196,14 @@ class CsvStore(Store):
         self._put("sessions", session, "session")
 
     # -- samples and errors ------------------------------------------------------------
-    def _appender(self, table: str) -> Appender:
-        if table not in self._appenders:
-            self._appenders[table] = Appender(self._file(table))
-        return self._appenders[table]
+    def _append(self, table: str, text: str) -> None:
+        """Append to DIR/table.csv; all of text is on disk, or none of it (StoreError)."""
+        try:
+            if table not in self._appenders:
+                self._appenders[table] = Appender(self._file(table))
+            self._appenders[table].append(text)
+        except OSError as err:
+            raise StoreError(f"cannot append to {self._file(table)}: {err.strerror}") from None
 
     def _new_samples(self, samples: Iterable[Sample]) -> list[Sample]:
         self._writable()
@@ -222,10 +233,10 @@ class CsvStore(Store):
             rows = ((s.sut, s.swprofile, s.benchmark, s.resultclass, s.session, s.repeat,
                      repr(float(s.value)), s.timestamp) for s in new)
             try:
-                self._appender("samples").append(format_rows(rows))
-            except OSError as err:
+                self._append("samples", format_rows(rows))
+            except StoreError:
                 self._sample_keys = None   # reload from disk: the file is the truth
-                raise StoreError(f"cannot append to {self._file('samples')}: {err.strerror}") from None
+                raise
         return len(new)
 
     def record_error(self, error: ErrorRecord) -> None:
@@ -233,7 +244,7 @@ class CsvStore(Store):
         k = codec.key(error)
         if k in self.objects["errors"]:
             return
-        self._appender("errors").append(format_rows([codec.to_row(error).values()]))
+        self._append("errors", format_rows([codec.to_row(error).values()]))
         self.objects["errors"][k] = error
 
     # -- reads -------------------------------------------------------------------------
