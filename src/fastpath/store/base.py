@@ -179,6 +179,14 @@ class Store(abc.ABC):
     def put_session(self, session: Session) -> None:
         """Insert or update (status, finished, boot_id, kernel_release) a session."""
 
+    @abc.abstractmethod
+    def new_session(self, session: Session) -> Session:
+        """Insert ``session`` under the next free index of its (SUT, swprofile) and return it
+        with that index (its own ``session`` field is ignored). The index is allocated
+        atomically in the store: concurrent writers never get the same one. Free means
+        above every session row and every sample of the pair (imported samples may have
+        no session row)."""
+
     # -- samples and errors -------------------------------------------------------------
     @abc.abstractmethod
     def append_sample(self, sample: Sample) -> None:

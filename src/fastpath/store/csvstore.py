@@ -20,10 +20,12 @@ naming file:line.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gc
 import io
 import logging
 import os
+import threading
 import warnings
 from operator import methodcaller
 from collections.abc import Iterable, Iterator
@@ -51,6 +53,7 @@ class CsvStore(Store):
         self._lock = None
         self._appenders: dict[str, Appender] = {}
         self._sample_keys: set | None = None
+        self._mutex = threading.RLock()     # orders this process's threads (one writer per store)
         if os.path.exists(self.dir) and not os.path.isdir(self.dir):
             raise StoreError(f"{self.dir} is a file, not a CSV store directory "
                              f"(for a SQLite file use sqlite:///{self.dir})")
@@ -153,23 +156,24 @@ class CsvStore(Store):
             raise StoreReadOnlyError(f"store {self.url} is open read-only")
 
     def _put(self, table: str, obj, kind: str) -> None:
-        self._writable()
-        objs, k = self.objects[table], codec.key(obj)
-        old = objs.get(k)
-        if old == obj:
-            return
-        if old is not None and table != "sessions":
-            raise StoreError(f"{kind} '{'/'.join(map(str, k))}' already in {self.url} with different "
-                             f"content ({codec.first_difference(old, obj)})")
-        objs[k] = obj
-        try:
-            rewrite(self._file(table), HEADERS[table], (codec.to_row(o).values() for o in objs.values()))
-        except StoreError:
-            if old is None:
-                del objs[k]
-            else:
-                objs[k] = old
-            raise
+        with self._mutex:
+            self._writable()
+            objs, k = self.objects[table], codec.key(obj)
+            old = objs.get(k)
+            if old == obj:
+                return
+            if old is not None and table != "sessions":
+                raise StoreError(f"{kind} '{'/'.join(map(str, k))}' already in {self.url} with different "
+                                 f"content ({codec.first_difference(old, obj)})")
+            objs[k] = obj
+            try:
+                rewrite(self._file(table), HEADERS[table], (codec.to_row(o).values() for o in objs.values()))
+            except StoreError:
+                if old is None:
+                    del objs[k]
+                else:
+                    objs[k] = old
+                raise
 
     def _require(self, table: str, k: tuple, kind: str, what: str) -> None:
         if k not in self.objects[table]:
@@ -195,6 +199,20 @@ class CsvStore(Store):
         self._require("swprofiles", (session.swprofile,), "swprofile", "session")
         self._put("sessions", session, "session")
 
+    def new_session(self, session: Session) -> Session:
+        """The next index after the pair's session rows and samples; this process holds the
+        store's only write lock, and the mutex orders its threads."""
+        self._require("suts", (session.sut,), "SUT", "session")
+        self._require("swprofiles", (session.swprofile,), "swprofile", "session")
+        with self._mutex:
+            self._writable()
+            pair = (session.sut, session.swprofile)
+            used = [s.session for s in self.objects["sessions"].values() if (s.sut, s.swprofile) == pair]
+            used += [k[4] for k in self._keys() if k[:2] == pair]
+            new = dataclasses.replace(session, session=max(used, default=-1) + 1)
+            self._put("sessions", new, "session")
+            return new
+
     # -- samples and errors ------------------------------------------------------------
     def _append(self, table: str, text: str) -> None:
         """Append to DIR/table.csv; all of text is on disk, or none of it (StoreError)."""
@@ -205,11 +223,17 @@ class CsvStore(Store):
         except OSError as err:
             raise StoreError(f"cannot append to {self._file(table)}: {err.strerror}") from None
 
-    def _new_samples(self, samples: Iterable[Sample]) -> list[Sample]:
-        self._writable()
+    def _keys(self) -> set:
+        """The identities (sut, swprofile, benchmark, result class, session, repeat) of the
+        samples on disk, read once."""
         if self._sample_keys is None:
             self._sample_keys = {(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]))
                                  for _, r in self._rows("samples", HEADERS["samples"])}
+        return self._sample_keys
+
+    def _new_samples(self, samples: Iterable[Sample]) -> list[Sample]:
+        self._writable()
+        self._keys()
         new, checked = [], set()
         for s in samples:
             k = codec.key(s)
@@ -228,6 +252,10 @@ class CsvStore(Store):
         self.append_samples([sample])
 
     def append_samples(self, samples: Iterable[Sample]) -> int:
+        with self._mutex:
+            return self._append_samples(samples)
+
+    def _append_samples(self, samples: Iterable[Sample]) -> int:
         new = self._new_samples(samples)
         if new:
             rows = ((s.sut, s.swprofile, s.benchmark, s.resultclass, s.session, s.repeat,
@@ -242,10 +270,11 @@ class CsvStore(Store):
     def record_error(self, error: ErrorRecord) -> None:
         self._writable()
         k = codec.key(error)
-        if k in self.objects["errors"]:
-            return
-        self._append("errors", format_rows([codec.to_row(error).values()]))
-        self.objects["errors"][k] = error
+        with self._mutex:
+            if k in self.objects["errors"]:
+                return
+            self._append("errors", format_rows([codec.to_row(error).values()]))
+            self.objects["errors"][k] = error
 
     # -- reads -------------------------------------------------------------------------
     def suts(self) -> list[Sut]:

@@ -10,6 +10,7 @@ ON CONFLICT DO NOTHING), so concurrent writers lose nothing and never double a s
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import time
 import warnings
@@ -243,6 +244,36 @@ class SqlStore(Store):
                     return
                 except IntegrityError:
                     continue    # raced with another writer's insert: update instead
+
+    def new_session(self, session: Session) -> Session:
+        self._writable()
+        row = codec.to_row(session)
+        sut_pk = self._pk("suts", row.pop("sut"), "session")
+        swp_pk = self._pk("swprofiles", row.pop("swprofile"), "session")
+        row.pop("session")
+        t, samples = S.sessions, S.samples
+
+        def attempt() -> int | None:
+            with translated("cannot write session to", self.u):
+                try:
+                    with self.engine.begin() as conn:
+                        top = [conn.execute(select(func.max(tab.c.session)).where(
+                            (tab.c.sut_pk == sut_pk) & (tab.c.swprofile_pk == swp_pk))).scalar()
+                            for tab in (t, samples)]
+                        index = max((x for x in top if x is not None), default=-1) + 1
+                        conn.execute(t.insert(), [{"sut_pk": sut_pk, "swprofile_pk": swp_pk,
+                                                   "session": index, **row}])
+                    return index
+                except IntegrityError:
+                    return None     # another writer took that index first: look again
+        deadline = time.monotonic() + CREATE_RACE_TIMEOUT
+        while True:
+            index = retried(attempt)
+            if index is not None:
+                return dataclasses.replace(session, session=index)
+            if time.monotonic() > deadline:
+                raise StoreError(f"cannot allocate a session in {self.url}: other writers kept "
+                                 f"taking the next index for {CREATE_RACE_TIMEOUT} s")
 
     # -- samples and errors ------------------------------------------------------------
     def _insert_ignore(self, table):
