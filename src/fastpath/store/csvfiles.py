@@ -9,6 +9,9 @@
 - ``complete_size``: the length of a file up to its last newline. Anything after it is a
   torn line left by a writer that crashed mid-append (never acknowledged).
 - ``DirLock``: an exclusive fcntl lock on ``DIR/.lock`` held by the one writer.
+- ``Journal``: ``DIR/.transaction``, the sizes of the append-only files when a transaction
+  began; while it exists, what lies beyond those sizes is uncommitted (readers stop there,
+  the next writer cuts it away).
 """
 
 from __future__ import annotations
@@ -141,3 +144,50 @@ class DirLock:
     def release(self) -> None:
         if not self.file.closed:
             self.file.close()
+
+
+class Journal:
+    def __init__(self, directory: str):
+        self.path = os.path.join(directory, ".transaction")
+
+    def sizes(self) -> dict[str, int] | None:
+        """{file name: committed size}, or None when no transaction is open."""
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                rows = list(csv.reader(f))[1:]
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise StoreError(f"cannot read {self.path}: {err.strerror}") from None
+        try:
+            return {name: int(size) for name, size in rows}
+        except ValueError:
+            raise StoreError(f"{self.path}: not a transaction journal (corrupt store?)") from None
+
+    def begin(self, directory: str, names) -> dict[str, int]:
+        sizes = {n: os.path.getsize(os.path.join(directory, n)) for n in names}
+        rewrite(self.path, ("file", "size"), sizes.items())
+        return sizes
+
+    def roll_back(self, directory: str, sizes: dict[str, int]) -> None:
+        """Cut every file back to its committed size, then end the transaction."""
+        try:
+            for name, size in sizes.items():
+                path = os.path.join(directory, name)
+                if os.path.getsize(path) > size:
+                    with open(path, "r+b") as f:
+                        f.truncate(size)
+                        os.fsync(f.fileno())
+        except OSError as err:
+            raise StoreError(f"cannot roll back {directory}: {err.strerror}") from None
+        self.end()
+
+    def end(self) -> None:
+        try:
+            os.unlink(self.path)
+            fsync_dir(os.path.dirname(self.path))
+        except FileNotFoundError:
+            pass
+        except OSError as err:
+            raise StoreError(f"cannot end the transaction in {os.path.dirname(self.path)}: "
+                             f"{err.strerror}") from None

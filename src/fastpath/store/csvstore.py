@@ -6,6 +6,8 @@
     DIR/samples.csv        sut,swprofile,benchmark,resultclass,session,repeat,value,timestamp
     DIR/errors.csv         append-only; samples.csv too: one write + fsync per append
     DIR/.lock              fcntl lock held by the one writer (holds its pid)
+    DIR/.transaction       while a transaction() is open: the committed sizes of the
+                           append-only files (see csvfiles.Journal)
 
 Columns are the fields of the model dataclasses (model.py); tuples and dicts are JSON text.
 Values are written with ``repr`` so floats round-trip exactly.
@@ -19,6 +21,7 @@ naming file:line.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import gc
@@ -35,8 +38,8 @@ import numpy as np
 from fastpath.errors import StoreError, StoreReadOnlyError, StoreVersionError
 from fastpath.store import codec
 from fastpath.store.base import SCHEMA_VERSION, SampleColumns, Store
-from fastpath.store.csvfiles import (Appender, DirLock, complete_size, format_rows, read_text,
-                                     rewrite)
+from fastpath.store.csvfiles import (Appender, DirLock, Journal, complete_size, format_rows,
+                                     read_text, rewrite)
 from fastpath.store.model import (Benchmark, ErrorRecord, ResultClass, Sample, Session, Sut,
                                   SwProfile)
 from fastpath.store.url import StoreUrl
@@ -54,6 +57,7 @@ class CsvStore(Store):
         self._appenders: dict[str, Appender] = {}
         self._sample_keys: set | None = None
         self._mutex = threading.RLock()     # orders this process's threads (one writer per store)
+        self._journal, self._in_tx = Journal(self.dir), False
         if os.path.exists(self.dir) and not os.path.isdir(self.dir):
             raise StoreError(f"{self.dir} is a file, not a CSV store directory "
                              f"(for a SQLite file use sqlite:///{self.dir})")
@@ -97,6 +101,11 @@ class CsvStore(Store):
             raise StoreVersionError(
                 f"store {self.url} has schema version {version}, newer than this fastpath "
                 f"supports ({SCHEMA_VERSION}): upgrade fastpath to use it")
+        sizes = None if self.readonly else self._journal.sizes()
+        if sizes is not None:
+            log.warning("%s: dropping what an interrupted transaction (e.g. an import) appended",
+                        self.dir)
+            self._journal.roll_back(self.dir, sizes)
         for table, header in HEADERS.items():
             path = self._file(table)
             if not os.path.exists(path):
@@ -104,6 +113,49 @@ class CsvStore(Store):
                     rewrite(path, header, [])
             elif not self.readonly and table in APPEND_TABLES:
                 self._drop_torn_tail(path)
+
+    def _complete(self, path: str) -> tuple[int, int]:
+        """complete_size(path), limited to what is committed while another process has a
+        transaction open (or left one behind)."""
+        good, size = complete_size(path)
+        if not self._in_tx:
+            sizes = self._journal.sizes()
+            if sizes and os.path.basename(path) in sizes:
+                good = min(good, sizes[os.path.basename(path)])
+        return good, size
+
+    @contextlib.contextmanager
+    def transaction(self):
+        with self._mutex:
+            self._writable()
+            if self._in_tx:
+                yield self
+                return
+            saved = {t: dict(v) for t, v in self.objects.items()}
+            sizes = self._journal.begin(self.dir, [f"{t}.csv" for t in APPEND_TABLES])
+            self._in_tx = True
+            try:
+                yield self
+            except BaseException:
+                self._in_tx = False
+                self._undo(saved, sizes)
+                raise
+            finally:
+                self._in_tx = False
+            self._journal.end()
+
+    def _undo(self, saved: dict, sizes: dict[str, int]) -> None:
+        """Put the object tables back as they were, then cut the appended files back (the
+        journal stays, for the next writer, if that fails too)."""
+        self._sample_keys = None
+        for table, objs in saved.items():
+            if table not in APPEND_TABLES and self.objects[table] != objs:
+                with contextlib.suppress(StoreError):
+                    rewrite(self._file(table), HEADERS[table],
+                            (codec.to_row(o).values() for o in objs.values()))
+            self.objects[table] = objs
+        with contextlib.suppress(StoreError):
+            self._journal.roll_back(self.dir, sizes)
 
     def _drop_torn_tail(self, path: str) -> None:
         good, size = complete_size(path)
@@ -119,8 +171,10 @@ class CsvStore(Store):
         path = self._file(table)
         if not os.path.exists(path):
             return
-        good, size = complete_size(path)
-        if good < size:
+        good, size = self._complete(path)
+        if good < size and complete_size(path)[0] == size:
+            log.warning("%s: ignoring what an open or interrupted transaction appended", path)
+        elif good < size:
             log.warning("%s: ignoring a torn last line left by an interrupted writer", path)
         reader = csv.reader(io.StringIO(read_text(path, good), newline=""))
         try:
@@ -321,7 +375,7 @@ class CsvStore(Store):
         path = self._file("samples")
         if not os.path.exists(path):
             return [[] for _ in range(8)], 0
-        good, _ = complete_size(path)
+        good, _ = self._complete(path)
         text = read_text(path, good)
         header_end = text.find("\n") + 1
         if '"' not in text and "\r" not in text and text[:header_end - 1] == ",".join(HEADERS["samples"]):
@@ -374,7 +428,7 @@ class CsvStore(Store):
         path = self._file("samples")
         if not os.path.exists(path):
             return None
-        good, _ = complete_size(path)
+        good, _ = self._complete(path)
         with open(path, "rb") as fh:
             data = fh.read(good)
         header = ",".join(HEADERS["samples"]).encode()

@@ -1,13 +1,12 @@
 """SQLAlchemy engines for the three SQL backends, and the one place driver errors become
 StoreError (with the password masked): ``translated`` turns SQLAlchemy's and the drivers' own
 exceptions (raised by the raw DBAPI cursors of the bulk paths) into one line; a deadlock
-becomes StoreBusyError, which ``retried`` runs again."""
+becomes StoreBusyError, which ``base.retried`` runs again."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import random
 import sqlite3
 import sys
 import time
@@ -163,14 +162,3 @@ def translated(what: str, u: StoreUrl):
             raise stopped from None
         cls = StoreBusyError if is_deadlock(err) else StoreError
         raise cls(f"{what} {u.masked}: {reason(err, u.password)}") from None
-
-
-def retried(fn, attempts: int = DEADLOCK_RETRIES):
-    """fn() run again (after a short random pause) while it fails with StoreBusyError."""
-    for attempt in range(attempts):
-        try:
-            return fn()
-        except StoreBusyError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))

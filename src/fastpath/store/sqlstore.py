@@ -23,10 +23,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from fastpath.errors import StoreError, StoreReadOnlyError, StoreVersionError
 from fastpath.store import codec, schema as S
-from fastpath.store.base import SCHEMA_VERSION, SampleColumns, SessionAggregates, Store
+from fastpath.store.base import SCHEMA_VERSION, SampleColumns, SessionAggregates, Store, retried
 from fastpath.store.model import (Benchmark, ErrorRecord, ResultClass, Sample, Session, Sut,
                                   SwProfile)
-from fastpath.store.sqlengine import make_engine, reason, retried, translated
+from fastpath.store.sqlengine import make_engine, reason, translated
 from fastpath.store.url import StoreUrl
 
 CHUNK = 20000
@@ -62,6 +62,7 @@ class SqlStore(Store):
         self.u, self.url, self.readonly = parsed, parsed.masked, readonly
         self.engine = make_engine(parsed, readonly)
         self.pks: dict[str, dict] = {}
+        self._tx = None              # the connection of an open transaction()
         self.ids: dict[str, dict] = {}
         try:
             with translated("cannot open", parsed):
@@ -153,9 +154,57 @@ class SqlStore(Store):
             conn.execute(S.meta.update().where(S.meta.c.key == "schema_version")
                          .values(value=str(SCHEMA_VERSION)))
 
+    # -- transactions ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self):
+        """Every write inside the block commits together at its end, or none does (an
+        exception, a kill: the database rolls it back). Reads inside see the block's writes."""
+        self._writable()
+        if self._tx is not None:
+            yield self
+            return
+        with translated("cannot write to", self.u):
+            conn = self.engine.connect()
+            conn.begin()
+        self._tx = conn
+        try:
+            yield self
+            with translated("cannot commit to", self.u):
+                conn.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            self._tx = None
+            with contextlib.suppress(Exception):
+                self._reload()     # forget the pks of objects that were rolled back
+            raise
+        finally:
+            self._tx = None
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    @contextlib.contextmanager
+    def _begin(self):
+        """A connection in a transaction of its own, or a savepoint of the open transaction
+        (so that a failed statement, e.g. a raced insert, undoes only itself)."""
+        if self._tx is None:
+            with self.engine.begin() as conn:
+                yield conn
+        else:
+            with self._tx.begin_nested():
+                yield self._tx
+
+    @contextlib.contextmanager
+    def _connect(self):
+        if self._tx is None:
+            with self.engine.connect() as conn:
+                yield conn
+        else:
+            yield self._tx
+
     # -- id <-> pk maps ----------------------------------------------------------------
     def _reload(self) -> None:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             for name, table in _BY_ID.items():
                 self.pks[name] = dict(conn.execute(select(table.c.id, table.c.pk)).all())
             rc = S.resultclasses
@@ -192,7 +241,7 @@ class SqlStore(Store):
             if old is None:
                 row = self._row(obj)
                 try:
-                    with self.engine.begin() as conn:
+                    with self._begin() as conn:
                         conn.execute(getattr(S, table).insert(), [row])
                     return
                 except IntegrityError:
@@ -203,7 +252,7 @@ class SqlStore(Store):
 
     def _one(self, table: str, cls, k: str):
         t = _BY_ID[table]
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(select(t).where(t.c.id == k)).mappings().first()
         return codec.from_row(cls, row) if row else None
 
@@ -236,7 +285,7 @@ class SqlStore(Store):
         with translated("cannot write session to", self.u):
             for _ in range(2):
                 try:
-                    with self.engine.begin() as conn:
+                    with self._begin() as conn:
                         if conn.execute(select(func.count()).select_from(t).where(where)).scalar():
                             conn.execute(t.update().where(where).values(**row))
                         else:
@@ -256,7 +305,7 @@ class SqlStore(Store):
         def attempt() -> int | None:
             with translated("cannot write session to", self.u):
                 try:
-                    with self.engine.begin() as conn:
+                    with self._begin() as conn:
                         top = [conn.execute(select(func.max(tab.c.session)).where(
                             (tab.c.sut_pk == sut_pk) & (tab.c.swprofile_pk == swp_pk))).scalar()
                             for tab in (t, samples)]
@@ -314,23 +363,24 @@ class SqlStore(Store):
         """Insert one batch in one transaction, skipping existing samples; returns how many
         rows were new. A deadlock victim is run again (nothing of it was committed)."""
         def attempt() -> int:
-            with translated("cannot append samples to", self.u):
-                return self._insert_batch(batch)
-        return retried(attempt)
+            with translated("cannot append samples to", self.u), self._begin() as conn:
+                return self._insert_batch(conn, batch)
+        # In a transaction() a deadlock ends it whole (InnoDB rolls all of it back): its
+        # owner retries it, not this batch.
+        return attempt() if self._tx is not None else retried(attempt)
 
-    def _insert_batch(self, batch: list[tuple]) -> int:
+    def _insert_batch(self, conn, batch: list[tuple]) -> int:
         """Raw DBAPI executemany (COPY on PostgreSQL): the hot path of bulk ingest."""
         dialect = self.engine.dialect.name
-        with self.engine.begin() as conn:
-            if dialect == "postgresql":
-                return self._pg_copy(conn.connection.dbapi_connection, batch)
-            sql = _SQLITE_INSERT if dialect == "sqlite" else _MYSQL_INSERT
-            cursor = conn.connection.dbapi_connection.cursor()
-            try:
-                cursor.executemany(sql, batch)
-                return cursor.rowcount
-            finally:
-                cursor.close()
+        if dialect == "postgresql":
+            return self._pg_copy(conn.connection.dbapi_connection, batch)
+        sql = _SQLITE_INSERT if dialect == "sqlite" else _MYSQL_INSERT
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.executemany(sql, batch)
+            return cursor.rowcount
+        finally:
+            cursor.close()
 
     @staticmethod
     def _pg_copy(raw, batch: list[tuple]) -> int:
@@ -344,18 +394,20 @@ class SqlStore(Store):
                     copy.write_row(row)
             cursor.execute(f"INSERT INTO samples ({_COLS}) SELECT {_COLS} FROM fp_incoming "
                            "ON CONFLICT DO NOTHING")
-            return cursor.rowcount
+            new = cursor.rowcount
+            cursor.execute("DELETE FROM fp_incoming")    # the next batch of a transaction()
+            return new
 
     def record_error(self, error: ErrorRecord) -> None:
         self._writable()
         row = {**codec.to_row(error), "digest": codec.error_digest(error)}
         with translated("cannot record an error in", self.u):
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 conn.execute(self._insert_ignore(S.errors), [row])
 
     # -- reads -------------------------------------------------------------------------
     def _all(self, table, cls, stmt=None) -> list:
-        with translated("cannot read", self.u), self.engine.connect() as conn:
+        with translated("cannot read", self.u), self._connect() as conn:
             rows = conn.execute(stmt if stmt is not None else select(table)).mappings().all()
         return [codec.from_row(cls, r) for r in rows]
 
@@ -420,7 +472,7 @@ class SqlStore(Store):
             if stmt is None:
                 return
             sut_ids, swp_ids, rc_ids = self.ids["suts"], self.ids["swprofiles"], self.ids["resultclasses"]
-            with self.engine.connect() as conn:
+            with self._connect() as conn:
                 result = conn.execution_options(yield_per=CHUNK).execute(stmt)
                 for sut_pk, swp_pk, rc_pk, session, repeat, value, ts in result:
                     bench, name = rc_ids[rc_pk]
@@ -503,7 +555,7 @@ class SqlStore(Store):
         """([(swprofile_pk, resultclass_pk, sut_pk, session, count, mean, m2, min, max)] per
         group aggregated by the database, [combos to aggregate from their samples])."""
         parts, exact = [], []
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             for combo in combos:       # ints from our own maps: safe to inline
                 where = (f"swprofile_pk = {int(combo[0])} AND resultclass_pk = {int(combo[1])} "
                          f"AND sut_pk = {int(combo[2])}")
@@ -565,7 +617,7 @@ class SqlStore(Store):
     def _fetch_groups(self, combos: list[tuple[int, int, int]]) -> list[tuple]:
         """[(swprofile_pk, resultclass_pk, sut_pk, float64 matrix of session, repeat, value)]."""
         parts = []
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             cursor = conn.connection.dbapi_connection.cursor()
             mysql = self.engine.dialect.name == "mysql"
             try:
@@ -607,7 +659,7 @@ class SqlStore(Store):
         return flat.reshape(count, 3) if len(flat) == 3 * count else None
 
     def count_samples(self) -> int:
-        with translated("cannot read", self.u), self.engine.connect() as conn:
+        with translated("cannot read", self.u), self._connect() as conn:
             return conn.execute(select(func.count()).select_from(S.samples)).scalar()
 
     def close(self) -> None:
