@@ -59,3 +59,81 @@ def tmpfs(tmp_path):
     yield make
     for fs in made:
         fs.unmount()
+
+
+class TcpProxy:
+    """A real TCP proxy on 127.0.0.1 to ``target`` (host, port). ``blackhole()`` stops
+    forwarding in both directions but keeps every connection open and accepts new ones:
+    the peers' kernels still acknowledge what they send, nothing ever answers (a stalled
+    middlebox or a stopped proxy, as the fault probe saw)."""
+
+    def __init__(self, target: tuple[str, int]):
+        import socket
+        import threading
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.forwarding = threading.Event()
+        self.forwarding.set()
+        self.stopped = threading.Event()
+        self.sockets: list = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+        while not self.stopped.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.sockets.append(client)
+            if not self.forwarding.is_set():
+                continue                     # accepted, never connected onwards
+            server = socket.create_connection(self.target)
+            self.sockets.append(server)
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, src, dst) -> None:
+        while not self.stopped.is_set():
+            try:
+                data = src.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.forwarding.wait()           # blackholed: hold the data for ever
+            if self.stopped.is_set():
+                return
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def blackhole(self) -> None:
+        self.forwarding.clear()
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.forwarding.set()
+        for s in [self.listener, *self.sockets]:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def tcp_proxy():
+    """tcp_proxy(port) -> TcpProxy to 127.0.0.1:port, closed afterwards."""
+    made = []
+
+    def make(port: int) -> TcpProxy:
+        proxy = TcpProxy(("127.0.0.1", port))
+        made.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in made:
+        proxy.close()

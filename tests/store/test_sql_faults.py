@@ -174,3 +174,43 @@ def test_ctrl_c_while_an_import_waits_on_the_database_exits_130(kind, fresh_db_u
         blocker.close()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "cannot append" not in err
+
+
+@pytest.mark.parametrize("kind", DB)
+def test_blackholed_link_fails_in_bounded_time_with_one_line(kind, fresh_db_url, tcp_proxy, capsys,
+                                                             monkeypatch):
+    from fastpath.store import sqlengine
+    monkeypatch.setattr(sqlengine, "READ_TIMEOUT", 2)        # the defaults, made short
+    monkeypatch.setattr(sqlengine, "CONNECT_TIMEOUT", 2)
+    url = fresh_db_url(kind)
+    port = 3306 if kind == "mysql" else 5432
+    proxy = tcp_proxy(port)
+    via = url.replace(f":{port}/", f":{proxy.port}/")
+    outcome = []
+
+    def append_after_blackhole():
+        with open_store(via) as store:
+            _objects(store)
+            store.append_samples([Sample("lab", "p", "fp/syscall", "ns", 0, 0, 1.0)])
+            proxy.blackhole()
+            start = time.monotonic()
+            try:
+                store.append_samples([Sample("lab", "p", "fp/syscall", "ns", 0, 1, 2.0)])
+                outcome.append("written")
+            except StoreError as err:
+                outcome.append((str(err), time.monotonic() - start))
+
+    worker = threading.Thread(target=append_after_blackhole, daemon=True)
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive(), "the write hung on the blackholed link"
+    (message, took), = outcome
+    assert message.startswith(f"cannot append samples to {via}: ") and "\n" not in message
+    assert ("timed out" in message or "timeout expired" in message) and took < 12, (message, took)
+    start = time.monotonic()                  # a new connection through the dead link
+    assert main(["result", "list", via, "--object", "sut"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("Error: cannot open ") and err.count("\n") == 1, err
+    assert time.monotonic() - start < 12
+    with pytest.raises(Exception, match="read_timeout must be a whole number"):
+        open_store(url + "?read_timeout=soon")

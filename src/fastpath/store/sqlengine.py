@@ -20,6 +20,7 @@ from fastpath.errors import StoreBusyError, StoreError, UserError
 from fastpath.store.url import StoreUrl
 
 CONNECT_TIMEOUT = 5  # seconds, for MySQL and PostgreSQL
+READ_TIMEOUT = 60    # seconds without a byte from the server: MySQL and PostgreSQL
 SQLITE_BUSY_TIMEOUT = 60  # seconds a SQLite writer waits for another one
 DEADLOCK_RETRIES = 5
 _DEADLOCK_CODES = {1213}                          # MySQL: deadlock
@@ -27,18 +28,45 @@ _DEADLOCK_STATES = {"40P01", "40001"}             # PostgreSQL: deadlock, serial
 
 
 def make_engine(u: StoreUrl, readonly: bool) -> Engine:
+    """The engine of a store URL. MySQL and PostgreSQL URLs may set ``?connect_timeout=S``
+    (default CONNECT_TIMEOUT) and ``?read_timeout=S`` (default READ_TIMEOUT): a server that
+    sends nothing for that long (a dead or blackholed link) fails the operation."""
     if u.scheme == "sqlite":
         return _sqlite_engine(u, readonly)
     query = dict(u.query)
+    connect = _seconds(u, query, "connect_timeout", CONNECT_TIMEOUT)
+    read = _seconds(u, query, "read_timeout", READ_TIMEOUT)
     if u.scheme == "mysql":
         query.setdefault("charset", "utf8mb4")
         _check_charset(u, query["charset"])
         url = URL.create("mysql+pymysql", u.user or None, u.password or None, u.host, u.port or 3306,
                          u.database, query)
-    else:
-        url = URL.create("postgresql+psycopg", u.user or None, u.password or None, u.host,
-                         u.port or 5432, u.database, query)
-    return create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT}, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, connect_args={
+            "connect_timeout": connect, "read_timeout": read, "write_timeout": read})
+    url = URL.create("postgresql+psycopg", u.user or None, u.password or None, u.host,
+                     u.port or 5432, u.database, query)
+    engine = create_engine(url, connect_args={"connect_timeout": connect}, pool_pre_ping=True)
+
+    @event.listens_for(engine, "do_connect")
+    def _timed(_dialect, _record, cargs, cparams):
+        from fastpath.store.pgtimeout import TimedConnection
+        return TimedConnection.connect_timed(read, *cargs, **cparams)
+
+    return engine
+
+
+def _seconds(u: StoreUrl, query: dict, key: str, default: int) -> int:
+    text = query.pop(key, None)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UserError(f"store URL {u.masked}: {key} must be a whole number of seconds >= 1, "
+                        f"not '{text}'")
+    return value
 
 
 def _check_charset(u: StoreUrl, name: str) -> None:
