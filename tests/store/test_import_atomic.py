@@ -113,3 +113,23 @@ def test_csv_writer_killed_inside_a_transaction_leaves_nothing_readable(tmp_path
     assert not os.path.exists(tmp_path / "store" / ".transaction")
     with open_store(url, readonly=True) as store:
         assert sorted(s.value for s in store.samples()) == [1.0, 3.0]
+
+
+@pytest.mark.parametrize("kind", DB)
+def test_two_imports_of_the_same_rows_in_opposite_orders_both_succeed(kind, fresh_db_url, tmp_path):
+    url = fresh_db_url(kind)
+    with open_store(url) as store:
+        _objects(store)
+    rows = [f"lab,p,fp/syscall,ns,ns,lower,{i // 100},{i % 100},{i}.25\n" for i in range(30000)]
+    files = []
+    for name, order in (("up.csv", rows), ("down.csv", rows[::-1])):
+        (tmp_path / name).write_text(HEADER + "".join(order))
+        files.append(str(tmp_path / name))
+    procs = [subprocess.Popen([sys.executable, "-m", "fastpath.cli.main", "result", "import", url, f],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for f in files]
+    results = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, results):
+        assert p.returncode == 0, err
+    assert sum(int(out.split()[1]) for out, _ in results) == 30000   # "imported N new samples"
+    with open_store(url, readonly=True) as store:
+        assert store.count_samples() == 30000

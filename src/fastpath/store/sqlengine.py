@@ -158,12 +158,18 @@ def _driver_errors() -> tuple[type, ...]:
     return tuple(found)
 
 
-def is_deadlock(err: BaseException) -> bool:
-    orig = getattr(err, "orig", None) or err
-    args = getattr(orig, "args", ())
-    if args and isinstance(args[0], int):
-        return args[0] in _DEADLOCK_CODES
-    return getattr(orig, "sqlstate", None) in _DEADLOCK_STATES
+def deadlock(err: BaseException | None) -> BaseException | None:
+    """The deadlock this error is, or was raised while handling (InnoDB rolls the whole
+    transaction back, so the savepoint rollback that follows fails with 1305), or None."""
+    while err is not None:
+        orig = getattr(err, "orig", None) or err
+        args = getattr(orig, "args", ())
+        if args and isinstance(args[0], int) and args[0] in _DEADLOCK_CODES:
+            return err
+        if getattr(orig, "sqlstate", None) in _DEADLOCK_STATES:
+            return err
+        err = err.__context__
+    return None
 
 
 def interrupted(err: BaseException) -> BaseException | None:
@@ -188,5 +194,7 @@ def translated(what: str, u: StoreUrl):
         stopped = interrupted(err)
         if stopped is not None:
             raise stopped from None
-        cls = StoreBusyError if is_deadlock(err) else StoreError
-        raise cls(f"{what} {u.masked}: {reason(err, u.password)}") from None
+        victim = deadlock(err)
+        if victim is not None:
+            raise StoreBusyError(f"{what} {u.masked}: {reason(victim, u.password)}") from None
+        raise StoreError(f"{what} {u.masked}: {reason(err, u.password)}") from None
