@@ -6,15 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from fastpath.cli.main import main
 from fastpath.store import open_store
 from fastpath.store.model import Sample
-from tests.store.test_sql_faults import DB, HEADER, _Blocker, _objects
+from tests.store.test_sql_faults import DB, HEADER, _Blocker, _objects, _objects_and_pks
 
 
 def _write_import(path, n, sut="lab", swprofile="p"):
@@ -28,11 +26,7 @@ def _write_import(path, n, sut="lab", swprofile="p"):
 @pytest.mark.parametrize("kind", DB)
 def test_killed_import_leaves_no_committed_batch(kind, fresh_db_url, tmp_path):
     url = fresh_db_url(kind)
-    with open_store(url) as store:
-        _objects(store)
-        store._reload()
-        ids = (store.pks["swprofiles"]["p"], store.pks["resultclasses"][("fp/syscall", "ns")],
-               store.pks["suts"]["lab"])
+    ids = _objects_and_pks(url)
     n = 30000                                 # two batches (sqlstore.CHUNK = 20000)
     src = _write_import(tmp_path / "in.csv", n, sut="other")
     blocker = _Blocker(url, kind, ids)
@@ -42,17 +36,7 @@ def test_killed_import_leaves_no_committed_batch(kind, fresh_db_url, tmp_path):
         blocker.insert(0, 7)
         proc = subprocess.Popen([sys.executable, "-m", "fastpath.cli.main", "result", "import", url,
                                  src], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        waiting = ("SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'"
-                   if kind == "mysql" else
-                   "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-        probe = create_engine(blocker.engine.url, isolation_level="AUTOCOMMIT")
-        deadline = time.monotonic() + 60
-        with probe.connect() as conn:
-            while not conn.execute(text(waiting)).scalar():
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, "the import never reached its last batch"
-                time.sleep(0.25)
-        probe.dispose()
+        blocker.wait_for_a_lock_wait()
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=30)
         blocker.conn.rollback()

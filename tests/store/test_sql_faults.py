@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -10,7 +14,7 @@ from sqlalchemy import create_engine, text
 
 from fastpath.cli.main import main
 from fastpath.errors import StoreError
-from fastpath.store import open_store
+from fastpath.store import open_store, sqlengine
 from fastpath.store.model import Benchmark, ResultClass, Sample, Sut, SwProfile
 
 DB = [pytest.param(k, marks=pytest.mark.db) for k in ("mysql", "postgresql")]
@@ -22,6 +26,15 @@ def _objects(store):
     store.put_swprofile(SwProfile("p"))
     store.put_benchmark(Benchmark("fp/syscall", "fp", "syscall"))
     store.put_resultclass(ResultClass("fp/syscall", "ns", "ns", "lower"))
+
+
+def _objects_and_pks(url):
+    """Write the objects; their (swprofile, result class, SUT) pks, for raw sample rows."""
+    with open_store(url) as store:
+        _objects(store)
+        store._reload()
+        return (store.pks["swprofiles"]["p"], store.pks["resultclasses"][("fp/syscall", "ns")],
+                store.pks["suts"]["lab"])
 
 
 def _user(server, kind, database, user, password, grant_select_only=True):
@@ -99,10 +112,26 @@ class _Blocker:
             self.insert(1, r)
         self.insert(0, 1)                 # B
 
-    def then_take_a(self, delay):
+    def wait_for_a_lock_wait(self, timeout=30):
+        """Return once another transaction waits for a lock (InnoDB refreshes innodb_trx
+        only when it has not been read for 0.1 s: poll slower than that)."""
+        waiting = ("SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'"
+                   if self.kind == "mysql" else
+                   "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        probe = create_engine(self.engine.url, isolation_level="AUTOCOMMIT")
+        deadline = time.monotonic() + timeout
+        try:
+            with probe.connect() as conn:
+                while not conn.execute(text(waiting)).scalar():
+                    assert time.monotonic() < deadline, "nothing ever waited for a lock"
+                    time.sleep(0.25 if self.kind == "mysql" else 0.02)
+        finally:
+            probe.dispose()
+
+    def then_take_a(self):
         def run():
             try:
-                time.sleep(delay)
+                self.wait_for_a_lock_wait()
                 self.insert(0, 0)         # A: now both wait for each other
                 self.conn.commit()
             except Exception as err:      # noqa: BLE001 - reported by the test
@@ -117,17 +146,16 @@ class _Blocker:
 
 
 @pytest.mark.parametrize("kind", DB)
-def test_deadlock_during_sample_write_is_retried(kind, fresh_db_url):
+def test_deadlock_during_sample_write_is_retried(kind, db_server, fresh_db_url):
     url = fresh_db_url(kind)
+    if kind == "postgresql":      # the store's backend looks for the deadlock 3 s into its wait
+        db_server(kind).sql(f"ALTER DATABASE {url.rsplit('/', 1)[1]} SET deadlock_timeout = '3s'")
+    ids = _objects_and_pks(url)
     with open_store(url) as store:
-        _objects(store)
-        store._reload()
-        ids = (store.pks["swprofiles"]["p"], store.pks["resultclasses"][("fp/syscall", "ns")],
-               store.pks["suts"]["lab"])
         blocker = _Blocker(url, kind, ids)
         try:
             blocker.hold()
-            thread = blocker.then_take_a(1.0)
+            thread = blocker.then_take_a()
             new = store.append_samples([Sample("lab", "p", "fp/syscall", "ns", 0, r, 1.0)
                                         for r in range(2)])       # A then B
             thread.join()
@@ -140,16 +168,8 @@ def test_deadlock_during_sample_write_is_retried(kind, fresh_db_url):
 
 @pytest.mark.parametrize("kind", DB)
 def test_ctrl_c_while_an_import_waits_on_the_database_exits_130(kind, fresh_db_url, tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
     url = fresh_db_url(kind)
-    with open_store(url) as store:
-        _objects(store)
-        store._reload()
-        ids = (store.pks["swprofiles"]["p"], store.pks["resultclasses"][("fp/syscall", "ns")],
-               store.pks["suts"]["lab"])
+    ids = _objects_and_pks(url)
     src = tmp_path / "in.csv"
     src.write_text(HEADER + "".join(f"lab,p,fp/syscall,ns,ns,lower,0,{r},1.5\n" for r in range(5)))
     blocker = _Blocker(url, kind, ids)
@@ -157,17 +177,7 @@ def test_ctrl_c_while_an_import_waits_on_the_database_exits_130(kind, fresh_db_u
         blocker.insert(0, 3)              # uncommitted: the import's insert waits for it
         proc = subprocess.Popen([sys.executable, "-m", "fastpath.cli.main", "result", "import", url,
                                  str(src)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        waiting = ("SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'"
-                   if kind == "mysql" else
-                   "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-        probe = create_engine(blocker.engine.url, isolation_level="AUTOCOMMIT")
-        deadline = time.monotonic() + 30
-        with probe.connect() as conn:
-            while not conn.execute(text(waiting)).scalar():
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, "the import never waited for the lock"
-                time.sleep(0.25)      # InnoDB refreshes innodb_trx only when unread for 0.1 s
-        probe.dispose()
+        blocker.wait_for_a_lock_wait()
         os.kill(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -179,7 +189,6 @@ def test_ctrl_c_while_an_import_waits_on_the_database_exits_130(kind, fresh_db_u
 @pytest.mark.parametrize("kind", DB)
 def test_blackholed_link_fails_in_bounded_time_with_one_line(kind, fresh_db_url, tcp_proxy, capsys,
                                                              monkeypatch):
-    from fastpath.store import sqlengine
     monkeypatch.setattr(sqlengine, "READ_TIMEOUT", 2)        # the defaults, made short
     monkeypatch.setattr(sqlengine, "CONNECT_TIMEOUT", 2)
     url = fresh_db_url(kind)

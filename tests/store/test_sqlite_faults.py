@@ -6,6 +6,7 @@ import sqlite3
 import threading
 import time
 
+from fastpath.cli.main import main
 from fastpath.store import open_store
 from tests.store import dataset
 
@@ -30,7 +31,6 @@ def test_new_file_waits_for_a_writer_holding_it(tmp_path):
 
 
 def test_store_in_a_read_only_directory_can_be_read(tmpfs, tmp_path, capsys):
-    from fastpath.cli.main import main
     fs = tmpfs("4m")
     url = f"sqlite:///{fs.path / 'r.db'}"
     with open_store(url) as store:
