@@ -4,7 +4,9 @@ engines and error translation in sqlengine.py, the columnar reads in sqlcolumns.
 Samples refer to SUTs, swprofiles and result classes by integer keys (``pk``); this class
 keeps the id <-> pk maps and reloads them when it meets an id it does not know (another
 writer may have added it). Every write is one transaction, committed before the call
-returns; duplicate samples are skipped by the database (INSERT OR IGNORE / INSERT IGNORE /
+returns, unless it runs inside ``transaction()`` (then all of them commit at its end, each
+in a savepoint); session indexes come from ``new_session``, which inserts the row under the
+next free index and retries on a duplicate key; duplicate samples are skipped by the database (INSERT OR IGNORE / INSERT IGNORE /
 ON CONFLICT DO NOTHING), so concurrent writers lose nothing and never double a sample.
 """
 
