@@ -21,6 +21,7 @@ translated into these classes in one place per backend.
       StoreError             the result store cannot be used
         StoreVersionError    written by a newer fastpath
         StoreReadOnlyError   a write to a store opened read-only
+        StoreBusyError       a transient conflict (deadlock): the write may be retried
       BuildError             a kernel did not build
 """
 
@@ -124,6 +125,11 @@ class StoreVersionError(StoreError):
 
 class StoreReadOnlyError(StoreError):
     """A write was attempted on a store opened read-only."""
+
+
+class StoreBusyError(StoreError):
+    """The database chose this write as a deadlock victim (or could not serialise it):
+    nothing of it was committed, and running it again may succeed."""
 
 
 class BuildError(FastpathError):

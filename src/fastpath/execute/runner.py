@@ -4,8 +4,9 @@
         outcome = runner.run_swprofile(swp)        # boots sessions, returns SwProfileOutcome
         outcome = runner.run_swprofile(swp, sessions=1, benchmarks=["sysbench/thread"])
 
-A session is one fresh boot. Its index continues after every session of (sut, swprofile)
-already in the store, so a resumed or repeated call never reuses an index: a sample is
+A session is one fresh boot. Once booted, its row and index are allocated by the store
+(``new_session``: after every session and sample of (sut, swprofile) already there,
+atomically), so neither a resumed call nor a concurrent run reuses an index: a sample is
 never written twice and none is lost. Failures are data: they become ErrorRecords and the
 run goes on; a kernel that does not boot ends that swprofile (after the SUT is recovered).
 A session counts as done (``done_sessions``) when it is complete and recorded no error, so a
@@ -135,11 +136,11 @@ class Runner:
                 "result show counts them as one boot")
         failures, ordinal = 0, done
         while len(out.sessions) < wanted and failures <= wanted + 1:
-            index = self._next_index(swp.name)
-            ok = self._session(swp, index, ordinal if sessions is None else 0, benches, out)
+            index = self._session(swp, self._next_index(swp.name), ordinal if sessions is None else 0,
+                                  benches, out)
             if out.boot_failed:
                 break
-            if ok:
+            if index is not None:
                 out.sessions.append(index)
                 ordinal += 1
             else:
@@ -161,6 +162,8 @@ class Runner:
         return out
 
     def _next_index(self, swp_name: str) -> int:
+        """The index a session will likely get (shown, and named in a boot failure's error
+        record); the store allocates the real one after the boot."""
         return max((s.session for s in self.store.sessions(self.sut_id, swp_name)), default=-1) + 1
 
     def _close_stale(self, swp_name: str) -> None:
@@ -170,8 +173,8 @@ class Runner:
                 self.store.put_session(dataclasses.replace(s, status="failed",
                                                            finished=s.finished or now()))
 
-    def _session(self, swp, index: int, ordinal: int, benches, out) -> bool:
-        """One boot of swp; True when it completed."""
+    def _session(self, swp, index: int, ordinal: int, benches, out) -> int | None:
+        """One boot of swp (``index`` as expected so far); its index when it completed."""
         self.progress.at(swp.name, str(index))
         self._current = ""
         session = Session(self.sut_id, swp.name, index, "running", started=now())
@@ -181,9 +184,10 @@ class Runner:
             self.store.put_swprofile(SwProfile(swp.name, fp.sw["kernel_name"], swp.kernel_git_sha,
                                                fp.sw["userspace"], swp.cmdline, swp.sysctl,
                                                swp.bootscript))
-            session = dataclasses.replace(session, boot_id=info.boot_id if info else fp.boot_id,
-                                          kernel_release=fp.sw["kernel_name"])
-            self.store.put_session(session)
+            session = self.store.new_session(dataclasses.replace(
+                session, boot_id=info.boot_id if info else fp.boot_id,
+                kernel_release=fp.sw["kernel_name"]))
+            index = session.session
             self.machine.setup(swp)
             for b in benches:
                 if ordinal < b.sessions or ordinal >= self.plan.sessions:
@@ -196,26 +200,26 @@ class Runner:
             self._fail(swp, index, "boot", str(err), out, session)
             out.boot_failed = True
             self._recover(swp, index, out)
-            return False
+            return None
         except SutTransientError as err:
             self._fail(swp, index, "benchmark" if session.boot_id else "boot", str(err), out,
                        session, bench=self._current if session.boot_id else "")
             self._recover(swp, index, out)
-            return False
+            return None
         except SutError as err:      # deterministic: deploying (before a boot) or setup after it
             self._fail(swp, index, "setup" if session.boot_id else "boot", str(err), out, session,
                        getattr(err, "stdout", ""))
             out.boot_failed = True
             if self.machine.state == BROKEN:     # e.g. kexec refused the image: the SUT still answers
                 self._recover(swp, index, out)
-            return False
+            return None
         except BaseException:        # Ctrl-C: keep what we have, mark the session failed
             if session.boot_id:
                 self.store.put_session(dataclasses.replace(session, status="failed",
                                                            finished=now()))
             raise
         self.store.put_session(dataclasses.replace(session, status="complete", finished=now()))
-        return True
+        return index
 
     def _benchmark(self, swp, index: int, b, out) -> None:
         self._current = b.id

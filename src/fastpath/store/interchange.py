@@ -9,7 +9,8 @@ CSV with a header row, or JSON (a list of objects with the same keys):
 ``value`` a finite number. Import validates the whole file first and writes nothing if any
 row is bad (UserError naming file:line and column); then it creates the SUTs, swprofiles,
 benchmarks and result classes the rows name (when absent) and appends the samples,
-skipping those already in the store. A JSON file is ``.json`` or starts with ``[``.
+skipping those already in the store, all in one ``Store.transaction()``: a failed or killed
+import leaves nothing behind (a deadlock victim is run again). A JSON file is ``.json`` or starts with ``[``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import TextIO
 
 from fastpath.errors import UserError
 from fastpath.store import open_store
-from fastpath.store.base import Store
+from fastpath.store.base import Store, retried
 from fastpath.store.model import DIRECTIONS, Benchmark, ResultClass, Sample, Sut, SwProfile
 
 COLUMNS = ("sut", "swprofile", "benchmark", "resultclass", "unit", "improvement", "session",
@@ -211,11 +212,15 @@ def import_file(url: str, path: str) -> ImportReport:
         objects, samples = load(path, store)
         put = {Sut: store.put_sut, SwProfile: store.put_swprofile, Benchmark: store.put_benchmark,
                ResultClass: store.put_resultclass}
-        for cls in (Sut, SwProfile, Benchmark, ResultClass):   # benchmarks before result classes
-            for obj in objects:
-                if type(obj) is cls:
-                    put[cls](obj)
-        new = store.append_samples(samples)
+
+        def write() -> int:
+            with store.transaction():         # all of the file or nothing of it
+                for cls in (Sut, SwProfile, Benchmark, ResultClass):   # benchmarks first
+                    for obj in objects:
+                        if type(obj) is cls:
+                            put[cls](obj)
+                return store.append_samples(samples)
+        new = retried(write)                  # a deadlock victim is run again, whole
         return ImportReport(path, store.url, len(samples), new, len(objects))
 
 
