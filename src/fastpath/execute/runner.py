@@ -149,15 +149,16 @@ class Runner:
         return out
 
     def run_session(self, swp, ordinal: int) -> SwProfileOutcome:
-        """One new session of swp at the next free index, run as its ``ordinal``-th session
-        (which decides the benchmarks, as in run_swprofile). Used by the pool's workers."""
+        """One new session of swp at the index the store allocates, run as its ``ordinal``-th
+        session (which decides the benchmarks, as in run_swprofile). Used by the pool's workers."""
         self.start()
         if swp.name not in self._closed:
             self._close_stale(swp.name)
             self._closed.add(swp.name)
         out = SwProfileOutcome(swp.name)
-        index = self._next_index(swp.name)
-        if self._session(swp, index, ordinal, list(self.plan.benchmarks), out):
+        index = self._session(swp, self._next_index(swp.name), ordinal, list(self.plan.benchmarks),
+                              out)
+        if index is not None:             # the index the store allocated (0 is one)
             out.sessions.append(index)
         return out
 
