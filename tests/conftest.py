@@ -5,12 +5,14 @@ fixtures), so that ``-m`` selects a tier (README, Development):
 
 - ``ssh``: the loopback OpenSSH server (``sshd``, ``sshd_conn``, ``plan_file``, ...);
 - ``db``: the machine's MariaDB and PostgreSQL (``db_server``, ``fresh_db_url``; the server
-  parameters of ``any_store_url`` carry it already, its csv and sqlite ones do not);
+  parameters of ``any_store_url`` carry it already, its csv and sqlite ones do not, and so for
+  a test whose own parametrize marks its server parameters db);
 - ``lab``: the QEMU lab (``lab_tree``, ``lab_kernel``, ``lab_vm``, ``lab_sut``);
 - ``slow``: marked by hand, for a test that takes long without those parts (a wheel build).
 """
 
 import pytest
+from _pytest.mark.structures import ParameterSet
 
 pytest_plugins = ["tests.fixtures.stores", "tests.fixtures.sshd", "tests.fixtures.lab"]
 
@@ -31,7 +33,19 @@ def parts_used(item) -> set[str]:
         direct = set(getattr(getattr(item, "_fixtureinfo", None), "argnames", ()))
         if not direct & PARTS["db"] and not any(m.name == "db" for m in item.iter_markers()):
             used.discard("db")
+    elif "db" in used and params_mark_db(item) and not item.get_closest_marker("db"):
+        # a test parametrized over backends (kind = csv, sqlite, mysql, ...) that marks its
+        # server parameters db itself: its csv and sqlite cases use no server
+        used.discard("db")
     return used
+
+
+def params_mark_db(item) -> bool:
+    """True when the test's own parametrize marks some parameters db (pytest.param(...,
+    marks=pytest.mark.db)), so the parameters, not the fixtures, say which use a server."""
+    return any(isinstance(v, ParameterSet) and any(mk.name == "db" for mk in v.marks)
+               for m in item.iter_markers("parametrize")
+               for v in (m.args[1] if len(m.args) > 1 else ()))
 
 
 def pytest_collection_modifyitems(config, items):
