@@ -47,6 +47,6 @@ def test_command_is_documented(path):
 
 def test_unknown_command_is_one_line_and_nonzero(capsys):
     status = main(["no-such-group"])
-    assert status == 2
+    assert status == 1
     err = capsys.readouterr().err
     assert "No such command" in err and "Traceback" not in err

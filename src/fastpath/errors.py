@@ -9,13 +9,19 @@ translated into these classes in one place per backend.
       UserError              bad input: plan, URL, flag, file (exit 1)
         PlanError            a plan or context file is malformed (names file, key path, line)
       SutError               the SUT misbehaves
-        SutTransientError    retry allowed: connection refused or dropped, timeout
+        SutTransientError    retry allowed: connection dropped, timeout, no route
+          SshRefusedError    nothing listens on the SSH port: transient while the SUT reboots
         SutStableError       retrying will not help: kernel did not boot, wrong kernel
           KernelBootError
+          SshRejectedError   ssh will not go on: host key unknown or CHANGED, login refused,
+                             no such host, a refused port on a SUT that should be up
+        NothingMeasuredError a benchmark of a plan run gave no sample
         RemoteCommandError   a command ran and failed; keeps command, status, stdout, stderr
+        PoolError            a pool of SUTs cannot be had: coordinator gone, no matching place
       StoreError             the result store cannot be used
         StoreVersionError    written by a newer fastpath
         StoreReadOnlyError   a write to a store opened read-only
+        StoreBusyError       a transient conflict (deadlock): the write may be retried
       BuildError             a kernel did not build
 """
 
@@ -64,6 +70,30 @@ class KernelBootError(SutStableError):
     """A deployed kernel did not come up, or a different kernel came up."""
 
 
+class SshRefusedError(SutTransientError):
+    """The SUT's address answers but nothing listens on the SSH port. Transient while the SUT
+    reboots (sshd is not up yet); the caller that expects the SUT up makes it SshRejectedError."""
+
+    def __init__(self, message: str, stderr: str = ""):
+        super().__init__(message)
+        self.stderr = stderr
+
+
+class SshRejectedError(SutStableError):
+    """ssh itself refused to go on, and waiting will not change it: the host key is unknown or
+    has changed, the login was refused, the host name does not resolve. ``kind`` names which
+    (host-key-unknown, host-key-changed, login, host, refused, config); ``stderr`` is ssh's."""
+
+    def __init__(self, message: str, kind: str, stderr: str = ""):
+        super().__init__(message)
+        self.kind, self.stderr = kind, stderr
+
+
+class NothingMeasuredError(SutError):
+    """A benchmark of a plan run gave no sample (not installed, failed, unparsable output, or
+    its kernel did not boot): the run measured nothing of it."""
+
+
 class RemoteCommandError(SutError):
     """A remote command ran and exited non-zero."""
 
@@ -78,6 +108,11 @@ class RemoteCommandError(SutError):
         super().__init__(f"remote command failed{on} with status {status}: {cmd}{detail}")
 
 
+class PoolError(SutError):
+    """A pool of SUTs cannot give what was asked: the coordinator is unreachable, no place
+    matches, a reservation was lost, or every SUT of the pool has died."""
+
+
 class StoreError(FastpathError):
     """The result store cannot be opened, read or written."""
 
@@ -90,6 +125,11 @@ class StoreVersionError(StoreError):
 
 class StoreReadOnlyError(StoreError):
     """A write was attempted on a store opened read-only."""
+
+
+class StoreBusyError(StoreError):
+    """The database chose this write as a deadlock victim (or could not serialise it):
+    nothing of it was committed, and running it again may succeed."""
 
 
 class BuildError(FastpathError):

@@ -1,4 +1,5 @@
-"""The `result show` examples in docs/results.md are real: run them and compare the output."""
+"""The `result show` and `result list` examples in docs/results.md are real: run them on the
+demo dataset and compare the output (regenerate them with `python tests/analysis/test_docs_results.py`)."""
 
 from __future__ import annotations
 
@@ -15,16 +16,18 @@ DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "results.md"
 
 
 def console_examples() -> list[tuple[str, str]]:
-    """(command, expected output) for every `$ fastpath result show` line in console blocks."""
+    """(command, expected output) for every `$ fastpath result show` line, and every
+    `$ fastpath result list sqlite:///demo.db` line, in console blocks."""
     examples = []
     for block in re.findall(r"```console\n(.*?)```", DOC.read_text(), flags=re.S):
         for chunk in re.split(r"^\$ ", block, flags=re.M)[1:]:
             command, _, output = chunk.partition("\n")
-            if command.startswith("fastpath result show"):
+            if command.startswith(RUN):
                 examples.append((command, output))
     return examples
 
 
+RUN = ("fastpath result show", "fastpath result list sqlite:///demo.db")
 EXAMPLES = console_examples()
 
 
@@ -45,3 +48,29 @@ def test_example_output(demo_dir, command, expected):
     done = subprocess.run(shlex.split(command), cwd=demo_dir, capture_output=True, text=True)
     assert done.stdout + done.stderr == expected
     assert (done.returncode != 0) == expected.startswith("Error:")
+
+
+def regenerate() -> None:
+    """Rewrite the output under every checked example from the real command."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as where:
+        subprocess.run(["fastpath", "result", "import", "sqlite:///demo.db",
+                        str(make_demo.DEMO_CSV)], cwd=where, check=True, capture_output=True)
+
+        def block(match):
+            chunks = re.split(r"^\$ ", match.group(1), flags=re.M)
+            out = [chunks[0]]
+            for chunk in chunks[1:]:
+                command, _, output = chunk.partition("\n")
+                if command.startswith(RUN):
+                    done = subprocess.run(shlex.split(command), cwd=where, capture_output=True,
+                                          text=True)
+                    output = done.stdout + done.stderr
+                out.append(f"$ {command}\n{output}")
+            return "```console\n" + "".join(out) + "```"
+        DOC.write_text(re.sub(r"```console\n(.*?)```", block, DOC.read_text(), flags=re.S))
+
+
+if __name__ == "__main__":
+    regenerate()

@@ -10,7 +10,7 @@ import pytest
 
 from fastpath.analysis.group import group_samples
 from fastpath.analysis.render import fmt_num, render
-from fastpath.analysis.report import CONTRACT_KEYS, Report, ResultClassInfo, build_rows
+from fastpath.analysis.report import CONTRACT_KEYS, KEYS, Report, ResultClassInfo, build_rows
 from fastpath.data import make_demo
 
 BASE, CAND = "6.1-baseline", "6.1-regression"
@@ -46,8 +46,10 @@ def test_rows_in_json_follow_the_contract():
     assert len(data) == 6
     for row in data:
         assert tuple(row)[:len(CONTRACT_KEYS)] == CONTRACT_KEYS
-        assert tuple(row)[len(CONTRACT_KEYS):] == ("baseline", "change_pct", "significance",
-                                                   "sessions", "ci_basis")
+        assert tuple(row)[len(CONTRACT_KEYS):] == (
+            "baseline", "change_pct", "significance", "sessions", "ci_basis", "boots",
+            "stddev_pct", "change_ci95min", "change_ci95max", "p_value", "test_basis",
+            "incomplete_sessions", "incomplete_samples")
     cand = [r for r in data if r["swprofile"] == CAND]
     assert {r["baseline"] for r in cand} == {BASE}
     base = [r for r in data if r["swprofile"] == BASE]
@@ -56,10 +58,24 @@ def test_rows_in_json_follow_the_contract():
     assert thread["significance"] == "R" and thread["change_pct"] > 5 and thread["unit"] == "ms"
 
 
-def test_single_swprofile_json_has_no_comparison_keys():
-    data = json.loads(render(demo_report((BASE,)), "json"))
-    assert tuple(data[0]) == CONTRACT_KEYS + ("sessions", "ci_basis")
-    assert all(r["count"] == 15 and r["sessions"] == 3 for r in data)
+@pytest.mark.parametrize("swprofiles", [(BASE,), (BASE, CAND), (CAND, BASE, "6.1-extra")])
+def test_columns_are_the_same_whatever_the_number_of_swprofiles(swprofiles):
+    """The DESIGN.md keys first, then the rest, for one, two or three swprofiles, in JSON and CSV
+    (a swprofile absent from the data, here 6.1-extra, changes nothing)."""
+    report = demo_report(swprofiles)
+    data = json.loads(render(report, "json"))
+    assert all(tuple(r) == KEYS for r in data)
+    assert tuple(KEYS[:len(CONTRACT_KEYS) + 3]) == CONTRACT_KEYS + (
+        "baseline", "change_pct", "significance")
+    header = render(report, "csv").splitlines()[0]
+    assert header == ",".join(KEYS)
+    assert all(r["count"] == 15 and r["sessions"] == 3 == r["boots"] for r in data)
+    base = [r for r in data if r["swprofile"] == swprofiles[0]]
+    assert all(r["baseline"] is None and r["p_value"] is None for r in base)
+
+
+def test_empty_report_still_has_the_csv_header():
+    assert render(Report("demo", (BASE,), "lab", ()), "csv") == ",".join(KEYS) + "\n"
 
 
 def test_csv_equals_json():
@@ -76,7 +92,7 @@ def test_csv_equals_json():
 def test_compare_table_marks_changes():
     text = render(demo_report())
     thread = next(line for line in text.splitlines() if "sysbenchthread-110" in line)
-    assert "(R)" in thread and thread.split("|")[-1].strip().startswith("+")
+    assert "(R)" in thread and thread.split("|")[-3].strip().startswith("+")
     assert "(I)" in next(line for line in text.splitlines() if "events-per-second" in line)
     syscall = next(line for line in text.splitlines() if "ns_per_call" in line)
     assert "(R)" not in syscall and "(I)" not in syscall
@@ -87,7 +103,7 @@ def test_missing_candidate_class_shows_a_dash_and_no_row():
     report = demo_report(drop=(CAND, "ns_per_call"))
     assert [r.swprofile for r in report.rows if r.resultclass == "ns_per_call"] == [BASE]
     line = next(x for x in render(report).splitlines() if "ns_per_call" in x)
-    assert line.rstrip().endswith("-")
+    assert [c.strip() for c in line.split("|")][-6:] == ["-"] * 6
 
 
 def test_relative_table_shows_percent_of_mean():

@@ -96,13 +96,16 @@ def test_welch_over_session_means_matches_scipy():
     assert c.change_pct == pytest.approx((cand - base) / base * 100)
 
 
-def test_welch_falls_back_to_samples_when_a_side_has_one_session():
+def test_a_side_with_one_session_gets_no_test_and_no_mark():
+    """Even where a flat test over the samples would call it significant."""
     rng = np.random.default_rng(5)
     a, ai = booted(rng, 10.0, 1, 6, 0.5, 0.2)
-    b, bi = booted(rng, 10.5, 3, 6, 0.5, 0.2)
+    b, bi = booted(rng, 12.0, 3, 6, 0.5, 0.2)
+    assert sps.ttest_ind(a, b, equal_var=False).pvalue < 0.001
     c = compare(summarize(a, ai), summarize(b, bi), LOWER)
-    assert c.basis == SAMPLES
-    assert c.p_value == pytest.approx(sps.ttest_ind(a, b, equal_var=False).pvalue)
+    assert (c.basis, c.p_value, c.significance, c.ci95min, c.ci95max) == (
+        "none", None, None, None, None)
+    assert c.change_pct == pytest.approx((np.mean(b) - np.mean(a)) / np.mean(a) * 100)
 
 
 def test_session_test_is_more_cautious_than_a_flat_one():
@@ -207,3 +210,51 @@ def test_summary_from_session_aggregates_equals_summary_from_samples():
     for field in ("mean", "ci95min", "ci95max", "cv", "min", "max", "sample_mean", "sample_sd"):
         assert getattr(from_aggregates, field) == pytest.approx(getattr(direct, field), rel=1e-9)
     assert direct.sample_sd == pytest.approx(np.std(values, ddof=1), rel=1e-12)
+
+
+@pytest.mark.parametrize("seed, improvement", [(31, HIGHER), (32, LOWER), (33, HIGHER)])
+def test_change_interval_and_p_match_scipy_welch(seed, improvement):
+    """change_pct's 95% interval is scipy's Welch interval of the difference / |baseline mean|,
+    and the p-value scipy's; the interval excludes 0 exactly when p < 0.05."""
+    rng = np.random.default_rng(seed)
+    a, ai = booted(rng, 200.0, 4, 5, 2.0, 0.5)
+    b, bi = booted(rng, 200.0 * rng.uniform(0.97, 1.03), 3, 7, 1.0, 0.5)
+    c = compare(summarize(a, ai), summarize(b, bi), improvement)
+    ma, mb = by_session(a, ai), by_session(b, bi)
+    res = sps.ttest_ind(mb, ma, equal_var=False)
+    lo, hi = res.confidence_interval(0.95)
+    base = np.mean(ma)
+    assert c.p_value == pytest.approx(res.pvalue, rel=1e-9)
+    assert (c.ci95min, c.ci95max) == (pytest.approx(lo / base * 100, rel=1e-9),
+                                      pytest.approx(hi / base * 100, rel=1e-9))
+    assert c.ci95min < c.change_pct < c.ci95max
+    assert (c.significance is not None) == (c.ci95min > 0 or c.ci95max < 0)
+
+
+def test_stddev_pct_is_the_spread_of_the_session_means():
+    rng = np.random.default_rng(34)
+    a, ai = booted(rng, 50.0, 5, 4, 1.0, 0.2)
+    means = by_session(a, ai)
+    assert summarize(a, ai).stddev_pct == pytest.approx(np.std(means, ddof=1) / np.mean(means) * 100)
+    assert summarize([1.0, 2.0, 3.0], [0, 0, 0]).stddev_pct is None      # one session
+
+
+def test_sessions_merged_into_boots_are_summarised_as_one_session_each():
+    """merge_units: sessions 0-2 in one boot, 3 and 4 in their own; the summary is the one of
+    the samples relabelled by boot, and still counts 5 sessions."""
+    from fastpath.analysis.stats import merge_units, session_aggregates, summarize_sessions
+
+    rng = np.random.default_rng(35)
+    values, ids = booted(rng, 10.0, 5, 4, 0.5, 0.1)
+    boot = {0: "x", 1: "x", 2: "x", 3: "y", 4: "z"}
+    n, m, m2, lo, hi = session_aggregates(values, ids)
+    merged = summarize_sessions(*merge_units([boot[i] for i in range(5)], n, m, m2, lo, hi),
+                                sessions=5)
+    direct = summarize(values, [{"x": 0, "y": 1, "z": 2}[boot[i]] for i in ids])
+    assert (merged.sessions, merged.boots, direct.boots) == (5, 3, 3)
+    for field in ("mean", "ci95min", "ci95max", "cv", "min", "max", "sample_sd", "session_sd"):
+        assert getattr(merged, field) == pytest.approx(getattr(direct, field), rel=1e-12)
+    assert merged.session_means == pytest.approx(direct.session_means, rel=1e-12)
+    one_boot = summarize_sessions(*merge_units(["b"] * 5, n, m, m2, lo, hi), sessions=5)
+    assert (one_boot.boots, one_boot.basis) == (1, SAMPLES)
+    assert compare(one_boot, direct, HIGHER).basis == "none"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import platform
+
 import numpy as np
 import pytest
 
@@ -23,11 +26,13 @@ def add_sessions(store, swprofile, means, sut="lab", repeats=3, first=0, seed=0)
 
 
 def make_baseline_store(url, *, good_mean=100.0, bad_mean=110.0, sessions=8, sd=1.0, numa_nodes=1,
-                        bad_profile=None, improvement="lower", seed=1):
+                        bad_profile=None, improvement="lower", seed=1, sut_fields=None):
     rng = np.random.default_rng(seed)
     with open_store(url) as store:
-        store.put_sut(Sut("lab", host_name="lab-vm", architecture="x86_64", cpu_count=2,
-                          numa_nodes=numa_nodes))
+        # this machine's fingerprint (the tests' SUT is the loopback sshd): bisect start compares
+        fields = {"host_name": "lab-vm", "architecture": platform.machine(), "cpu_count": os.cpu_count(),
+                  "numa_nodes": numa_nodes, **(sut_fields or {})}
+        store.put_sut(Sut("lab", **fields))
         store.put_swprofile(SwProfile("v-good", kernel_name="6.1.0", kernel_git_sha=GOOD_SHA,
                                       userspace="busybox", cmdline=("quiet",)))
         store.put_swprofile(bad_profile or SwProfile("v-bad", kernel_name="6.1.1", kernel_git_sha=BAD_SHA,

@@ -148,6 +148,29 @@ def test_unreachable_sut(sshd, tmp_path, baseline_store, capsys):
     status = main(start_args(sshd, baseline_store, tmp_path / "ctx.yaml", **{"--port": str(port)}))
     err = capsys.readouterr().err
     assert status == 2 and len(err.strip().splitlines()) == 1 and "Error:" in err, err
+    assert "Connection refused" in err and "bisect start: " in err and "--port" in err
+
+
+def test_seed_flags_without_known_hosts_say_what_to_do(sshd, tmp_path, baseline_store, capsys):
+    """The seed's --host --user --port --keyfile, with a known_hosts that does not pin the key."""
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    status = main(start_args(sshd, baseline_store, tmp_path / "ctx.yaml", **{"--known-hosts": str(empty)}))
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and not (tmp_path / "ctx.yaml").exists()
+    assert err.startswith(f"Error: ssh to {sshd.user}@{sshd.host}:{sshd.port}: the SUT's host key is unknown")
+    assert "Host key verification failed." in err
+    assert ("bisect start: give the known_hosts file that pins the SUT's key with --known-hosts FILE; the "
+            "connection flags are --host, --port, --user, --keyfile, --known-hosts and --power-cycle (a local "
+            "command that power-cycles the SUT), and `fastpath lab up` prints them for the lab") in err
+
+
+def test_a_rejected_key_names_the_flags_to_check(sshd, tmp_path, baseline_store, capsys):
+    import subprocess
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "k")], check=True)
+    status = main(start_args(sshd, baseline_store, tmp_path / "ctx.yaml", **{"--keyfile": str(tmp_path / "k")}))
+    err = capsys.readouterr().err
+    assert status == 2 and "the SUT refused the login" in err and "bisect start: check --user and --keyfile" in err
 
 
 def test_missing_store(sshd, tmp_path, capsys):
@@ -179,4 +202,133 @@ def test_bad_policy_params_are_one_line(sshd, tmp_path, baseline_store, capsys, 
     status = main(start_args(sshd, baseline_store, tmp_path / "ctx.yaml") + ["--policy-param", param])
     err = capsys.readouterr().err.strip()
     assert status == 1 and message in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "ctx.yaml").exists()
+
+
+def test_lab_up_prints_bisect_start_flags_that_work(sshd, tmp_path, baseline_store, monkeypatch):
+    """LabVm.bisect_flags() (the line `fastpath lab up` prints), for a "lab" whose home holds the
+    sshd fixture's key and known_hosts: pasted into bisect start, it connects and starts."""
+    import os
+    import shlex
+    import shutil
+
+    from fastpath.lab.vm import LabVm
+    home = tmp_path / "lab home"
+    home.mkdir()
+    shutil.copy(sshd.keyfile, home / "id_ed25519")
+    shutil.copy(sshd.known_hosts, home / "known_hosts")
+    monkeypatch.setenv("FASTPATH_LAB_HOME", str(tmp_path / "default-home"))
+    lab = LabVm(home=str(home), pid=1, port=sshd.port, accel="tcg", kernel="k", initrd="i", cmdline="",
+                started="", boot_seconds=1.0)
+    flags = lab.bisect_flags()
+    assert shlex.split(flags) == [
+        "--host", "127.0.0.1", "--port", str(sshd.port), "--user", "root", "--keyfile", str(home / "id_ed25519"),
+        "--known-hosts", str(home / "known_hosts"), "--power-cycle", f"fastpath lab power-cycle --home '{home}'"]
+    monkeypatch.setenv("FASTPATH_LAB_HOME", str(home))
+    assert shlex.split(LabVm(**{**lab.__dict__}).bisect_flags())[-1] == "fastpath lab power-cycle"
+    if os.geteuid() != 0:
+        pytest.skip("the lab logs in as root; the sshd fixture logs in only its own user")
+    cut = start_args(sshd, baseline_store, tmp_path / "ctx.yaml", **{k: None for k in (
+        "--host", "--user", "--port", "--keyfile", "--known-hosts")})
+    assert main(["bisect", "start", *shlex.split(flags), *cut[2:]]) == 0
+    assert "power_cycle: fastpath lab power-cycle" in (tmp_path / "ctx.yaml").read_text()
+
+
+# -- what start writes: the context and the output store (issue 14, item 8) -----------------
+def context_with_a_tested_commit(sshd, tmp_path, baseline_store, capsys) -> pathlib.Path:
+    ctx_file = tmp_path / "ctx.yaml"
+    assert main(start_args(sshd, baseline_store, ctx_file)) == 0
+    ctx = contexts.load(ctx_file)
+    ctx.tested.append({"sha": BAD_SHA, "swprofile": "bisect-" + BAD_SHA[:12], "outcome": "BAD"})
+    contexts.save(ctx, ctx_file)
+    capsys.readouterr()
+    return ctx_file
+
+
+def test_a_context_with_tested_commits_is_not_overwritten(sshd, tmp_path, baseline_store, capsys):
+    ctx_file = context_with_a_tested_commit(sshd, tmp_path, baseline_store, capsys)
+    before = ctx_file.read_text()
+    assert main(start_args(sshd, baseline_store, ctx_file)) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "records 1 tested commit(s) of an earlier bisection" in err, err
+    assert "--force" in err and ctx_file.read_text() == before
+    assert main([*start_args(sshd, baseline_store, ctx_file), "--force"]) == 0
+    assert contexts.load(ctx_file).tested == []
+
+
+def test_a_context_without_tested_commits_may_be_written_again(sshd, tmp_path, baseline_store, capsys):
+    ctx_file = tmp_path / "ctx.yaml"
+    assert main(start_args(sshd, baseline_store, ctx_file)) == 0
+    assert main(start_args(sshd, baseline_store, ctx_file)) == 0
+
+
+def test_a_file_that_is_no_context_is_not_overwritten(sshd, tmp_path, baseline_store, capsys):
+    other = tmp_path / "notes.yaml"
+    other.write_text("my: notes\n")
+    assert main(start_args(sshd, baseline_store, other)) == 1
+    assert "exists and is not a bisection context" in capsys.readouterr().err
+    assert other.read_text() == "my: notes\n"
+
+
+def test_a_missing_directory_is_not_created(sshd, tmp_path, baseline_store, capsys):
+    ctx_file = tmp_path / "nonexistent" / "c.yaml"
+    assert main(start_args(sshd, baseline_store, ctx_file)) == 1
+    err = capsys.readouterr().err
+    assert f"directory {ctx_file.parent} does not exist (create it, or give --force)" in err, err
+    assert not ctx_file.parent.exists()
+    assert main([*start_args(sshd, baseline_store, ctx_file), "--force"]) == 0
+    assert contexts.load(ctx_file).good_sha == GOOD_SHA
+
+
+def test_output_store_is_the_one_given(sshd, tmp_path, baseline_store, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ctx_file = tmp_path / "ctx.yaml"
+    assert main([*start_args(sshd, baseline_store, ctx_file), "--output-resultstore", "sqlite:///out.db"]) == 0
+    ctx = contexts.load(ctx_file)
+    assert ctx.output_resultstore == f"sqlite:///{tmp_path}/out.db"       # absolute: read from the tree
+    with open_store(ctx.output_resultstore, readonly=True) as out:
+        assert {s.id for s in out.swprofiles()} == {"v-good", "v-bad"} and out.count_samples() == 2 * 8 * 3
+    assert f"output-resultstore: sqlite:///{tmp_path}/out.db" in capsys.readouterr().out
+
+
+def test_output_store_must_be_new_or_empty_and_not_the_original(sshd, tmp_path, baseline_store, capsys):
+    ctx_file = tmp_path / "ctx.yaml"
+    assert main([*start_args(sshd, baseline_store, ctx_file), "--output-resultstore", baseline_store]) == 1
+    assert "is the --resultstore; the original store is never written" in capsys.readouterr().err
+    used = f"sqlite:///{tmp_path}/used.db"
+    make_baseline_store(used)
+    assert main([*start_args(sshd, baseline_store, ctx_file), "--output-resultstore", used]) == 1
+    err = capsys.readouterr().err
+    assert "already holds 2 swprofile(s) (v-bad, v-good); give a new or empty store, or --force" in err, err
+    assert not ctx_file.exists()
+    assert main([*start_args(sshd, baseline_store, ctx_file), "--output-resultstore", used, "--force"]) == 0
+
+
+def live_memory() -> int:
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no MemTotal")
+
+
+@pytest.mark.parametrize("fields, differ", [
+    ({"cpu_model": "Neoverse-N1", "cpu_count": 128}, ["cpu_count 128 recorded", "cpu_model 'Neoverse-N1' recorded"]),
+    ({"architecture": "aarch64"}, ["architecture 'aarch64' recorded"]),
+    ({"memory": "x1.5"}, ["memory"]),
+    ({"memory": "x1.01"}, []),                  # MemTotal moves a little between kernels
+    ({"host_name": "another-name", "product_name": "renamed"}, []),
+])
+def test_a_sut_with_another_fingerprint_is_refused(sshd, tmp_path, capsys, fields, differ):
+    if fields.get("memory"):
+        fields = {"memory": int(live_memory() * float(fields["memory"][1:]))}
+    url = make_baseline_store(f"sqlite:///{tmp_path}/o.db", sut_fields=fields)
+    status = main(start_args(sshd, url, tmp_path / "ctx.yaml"))
+    err = capsys.readouterr().err
+    if not differ:
+        assert status == 0, err
+        return
+    assert status == 1 and err.count("\n") == 1, err
+    assert f"--host {sshd.host}: not the machine the baselines of SUT 'lab' in sqlite:///" in err, err
+    for text in differ:
+        assert text in err, err
     assert not (tmp_path / "ctx.yaml").exists()

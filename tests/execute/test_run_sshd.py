@@ -91,6 +91,17 @@ def test_ssh_drop_mid_benchmark_loses_and_duplicates_nothing(tmp_path, sshd):
     run_plan(plan, url, append=True, progress=False)
     with open_store(url, readonly=True) as store:
         assert identities(store) == ids and len(store.sessions()) == 3
+    # result show leaves the failed session's 3 samples out of the statistics, and says so
+    import json
+
+    from fastpath.analysis.show import show
+
+    cpu = next(r for r in json.loads(show(url, ["running"], fmt="json").text)
+               if r["resultclass"] == "sysbenchcpu-2000")
+    assert (cpu["count"], cpu["sessions"], cpu["incomplete_sessions"],
+            cpu["incomplete_samples"]) == (6, 2, 1, 3)
+    assert ("running: left out of the statistics: incomplete session 0 (failed), 3 samples."
+            in show(url, ["running"]).text)
 
 
 def test_ctrl_c_then_append_loses_and_duplicates_nothing(tmp_path, sshd):
@@ -157,7 +168,13 @@ def test_failures_are_data_and_the_run_goes_on(tmp_path, sshd):
     assert any(e[2] == "broken/garbage" and e[1] == "parse" for e in errors)
     exits = next(e for e in outcome.swprofiles[0].errors if e.benchmark == "broken/exits")
     assert exits.output.startswith("about to fail")
-    assert len(errors) == 1 + 2 * 2      # "absent" is reported once, the others per session
+    assert len(errors) == 3 * 2          # each session records what failed in it
+    assert outcome.unmeasured() == [
+        f"{b} on running: {m}" for b, m in (
+            ("broken/exits", "broken/exits exited with status 4"),
+            ("broken/garbage", "broken/garbage: no key=value pairs in output"),
+            ("broken/absent", "broken/absent is not installed on the SUT (check failed: sh -c "
+                              "command -v no-such-benchmark-xyz)"))]
 
 
 def test_runner_api_runs_more_sessions_of_one_swprofile(tmp_path, sshd):
@@ -172,18 +189,52 @@ def test_runner_api_runs_more_sessions_of_one_swprofile(tmp_path, sshd):
         assert len(list(store.samples())) == 9 and runner.completed(swp.name) == 3
 
 
-def test_unreachable_sut_is_one_line_exit_2(tmp_path, sshd, capsys):
-    import dataclasses, socket  # noqa: E401
+def other_key(tmp_path) -> str:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")],
+                   check=True)
+    return str(tmp_path / "other")
+
+
+def closed_port() -> int:
+    import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    dead = dataclasses.replace(sshd, port=port)
-    plan = sshd_plan(tmp_path, dead, CPU, extra_sut="")
-    text = open(plan).read().replace("name: loopback", "name: loopback\n  boot_timeout: 3s")
-    open(plan, "w").write(text)
+        return s.getsockname()[1]
+
+
+def unknown_key(tmp_path, sshd):
+    (tmp_path / "empty_known_hosts").write_text("")
+    return {"known_hosts": str(tmp_path / "empty_known_hosts")}, "the SUT's host key is unknown"
+
+
+def changed_key(tmp_path, sshd):
+    kind, key = open(other_key(tmp_path) + ".pub").read().split()[:2]
+    (tmp_path / "wrong_known_hosts").write_text(f"[127.0.0.1]:{sshd.port} {kind} {key}\n")
+    return {"known_hosts": str(tmp_path / "wrong_known_hosts")}, "the SUT's host key has CHANGED"
+
+
+def rejected_key(tmp_path, sshd):
+    return {"keyfile": other_key(tmp_path)}, "the SUT refused the login"
+
+
+def refused_port(tmp_path, sshd):
+    return {"port": closed_port()}, "connection refused (nothing listens on that port)"
+
+
+@pytest.mark.parametrize("fault", [unknown_key, changed_key, rejected_key, refused_port])
+def test_permanent_ssh_failures_stop_plan_exec_at_once_with_ssh_reason(tmp_path, sshd, capsys, fault):
+    """The plan keeps the default boot_timeout (300 s): nothing of it is waited out."""
+    import dataclasses
+    change, reason = fault(tmp_path, sshd)
+    plan = sshd_plan(tmp_path, dataclasses.replace(sshd, **change), CPU)
+    start = time.monotonic()
     assert main(["plan", "exec", "--output", str(tmp_path / "res"), plan]) == 2
+    assert time.monotonic() - start < 10
     err = capsys.readouterr().err
-    assert err.startswith("Error: timed out after 3 s waiting for SSH on ") and err.count("\n") == 1
+    assert err.count("\n") == 1 and "waiting" not in err
+    assert err.startswith("Error: ssh to ") and reason in err and "ssh said: " in err
+    if fault is changed_key:
+        assert "ssh-keygen -f" in err and "-R" in err and "unknown" not in err
 
 
 def test_a_store_with_another_machine_under_the_sut_name_is_refused(plan_file, tmp_path, capsys):
@@ -196,3 +247,103 @@ def test_a_store_with_another_machine_under_the_sut_name_is_refused(plan_file, t
         "Error: SUT 'loopback' in sqlite:///")
     with open_store(url, readonly=True) as store:
         assert list(store.samples()) == []
+
+
+def test_a_run_that_measured_nothing_fails_and_append_measures_it_again(tmp_path, sshd, capsys):
+    bin_dir = tmp_path / "bin"
+    absent = "".join(f"""\
+- suite: x
+  name: {name}
+  check: [test, -x, "{bin_dir}/fp-{name}"]
+  command: ["{bin_dir}/fp-{name}"]
+  parser: keyvalue
+  resultclasses: [{{name: x-{name}, metric: value, improvement: lower}}]
+""" for name in ("one", "two"))
+    plan, store = sshd_plan(tmp_path, sshd, absent), str(tmp_path / "res")
+    assert main(["plan", "exec", "--no-progress", "--output", store, plan]) == 2
+    out, err = capsys.readouterr()
+    assert out == f"0 samples, 4 errors written to {store}\n"
+    assert err == (f"Error: no sample of x/one on running: x/one is not installed on the SUT (check "
+                   f"failed: test -x {bin_dir}/fp-one); of x/two on running: x/two is not installed "
+                   f"on the SUT (check failed: test -x {bin_dir}/fp-two)\n")
+    bin_dir.mkdir()
+    for name in ("one", "two"):           # the benchmarks get installed on the SUT
+        (bin_dir / f"fp-{name}").write_text("#!/bin/sh\necho value=1.5\n")
+        (bin_dir / f"fp-{name}").chmod(0o755)
+    assert main(["plan", "exec", "--no-progress", "--append", "--output", store, plan]) == 0
+    assert capsys.readouterr().out == f"12 samples, 0 errors written to {store}\n"
+    with open_store(store, readonly=True) as s:
+        assert [(x.session, x.status) for x in s.sessions()] == [(i, "complete") for i in range(4)]
+        assert {x.session for x in s.samples()} == {2, 3} and len(s.errors()) == 4
+    assert main(["plan", "exec", "--no-progress", "--append", "--output", store, plan]) == 0
+    assert capsys.readouterr().out == f"0 samples, 0 errors written to {store}\n"
+
+
+def test_a_kernel_that_did_not_boot_and_gave_no_sample_is_unmeasured():
+    from fastpath.execute import PlanOutcome, SwProfileOutcome
+    from fastpath.store.model import ErrorRecord, Sample
+    boot = ErrorRecord("sut", "6.9", "boot", "127.0.0.1 did not come back within 300 s", session=0)
+    dead = SwProfileOutcome("6.9", errors=[boot], boot_failed=True)
+    fine = SwProfileOutcome("6.8", samples=[Sample("sut", "6.8", "a/b", "rc", 0, 0, 1.0)],
+                            sessions=[0], benchmarks=["a/b"])
+    assert PlanOutcome("s", [fine]).unmeasured() == []
+    assert PlanOutcome("s", [fine, dead]).unmeasured() == [
+        "every benchmark on 6.9: 127.0.0.1 did not come back within 300 s"]
+
+
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie counts: this container's init may not reap it)."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_ctrl_c_stops_the_benchmark_on_the_sut_and_keeps_its_samples(tmp_path, sshd):
+    """Two quick runs give samples, the third hangs (a child of the benchmark's shell sleeps);
+    SIGINT to `plan exec`: exit 130, both samples kept, nothing of the benchmark left running."""
+    count, pids = tmp_path / "count", tmp_path / "pids"
+    slow = f"""\
+- suite: x
+  name: hangs
+  command: [sh, -c, "n=$(cat {count} 2>/dev/null || echo 0); echo $((n+1)) > {count}; if [ $n -ge 2 ]; then sleep 120 & echo $$ $! > {pids}; wait; fi; echo value=1"]
+  parser: keyvalue
+  resultclasses: [{{name: x-hangs, metric: value, improvement: lower}}]
+  warmups: 0
+  repeats: 5
+"""
+    plan, store = sshd_plan(tmp_path, sshd, slow), tmp_path / "res"
+    proc = subprocess.Popen([sys.executable, "-m", "fastpath", "plan", "exec", "--output",
+                             str(store), plan], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (pids.exists() and len(pids.read_text().split()) == 2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    shell, sleeper = map(int, pids.read_text().split())
+    assert not gone(shell) and not gone(sleeper)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(30) == 130
+    assert "Traceback" not in proc.stderr.read()
+    assert gone(shell) and gone(sleeper)
+    with open_store(str(store), readonly=True) as s:
+        assert sorted((x.session, x.repeat, x.value) for x in s.samples()) == [(0, 0, 1.0), (0, 1, 1.0)]
+        assert [(x.session, x.status) for x in s.sessions()] == [(0, "failed")]
+
+
+def test_a_plan_without_a_kernel_says_its_sessions_share_one_boot(plan_file, tmp_path):
+    """No kernel, no reboot: both sessions carry this host's boot id; plan exec says so, and
+    result show counts them as one boot (no interval over sessions, no test)."""
+    import json
+
+    from fastpath.analysis.show import show
+
+    out = io.StringIO()
+    url = f"sqlite:///{tmp_path}/r.db"
+    run_plan(load_plan(plan_file), url, stream=out)
+    assert ("note: swprofile running has no kernel: its sessions run in the running kernel "
+            "without a reboot (one boot id)") in out.getvalue()
+    with open_store(url, readonly=True) as store:
+        assert len({s.boot_id for s in store.sessions()}) == 1 and len(store.sessions()) == 2
+    rows = json.loads(show(url, ["running"], fmt="json").text)
+    assert {(r["sessions"], r["boots"], r["ci_basis"]) for r in rows} == {(2, 1, "samples")}
+    assert ("running: sessions 0, 1 ran in one boot (the same boot id; a plan without a kernel "
+            "does not reboot)") in show(url, ["running"]).text

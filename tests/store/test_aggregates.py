@@ -113,7 +113,7 @@ def test_small_spread_on_a_large_mean_keeps_its_digits(any_store_url):
     samples = precise_store(any_store_url, np.random.default_rng(3))
     with open_store(any_store_url, readonly=True) as store:
         got = as_dict(store.session_aggregates())
-    # per-session M2 is promised to about 1e-9 (see sqlstore.MAX_SESSION_RATIO)
+    # per-session M2 is promised to about 1e-9 (see sqlcolumns.MAX_SESSION_RATIO)
     assert_same(got, expected(samples), m2_rtol=1e-9)
     totals = {}
     for key, sessions in got.items():

@@ -57,3 +57,26 @@ def test_bad_urls(url, message, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "Sekr1t" not in err
+
+
+@pytest.mark.parametrize("password", ["Sec/ret", "Sec#ret", "Sec?ret", "Sec/r#e?t@x"])
+def test_password_with_reserved_characters_never_leaks(password, capsys):
+    url = f"mysql://u:{password}@127.0.0.1:1/db"
+    u = parse(url)
+    assert (u.user, u.password, u.host, u.port, u.database) == ("u", password, "127.0.0.1", 1, "db")
+    assert u.masked == "mysql://u:***@127.0.0.1:1/db"
+    for bad in (url.replace(":1/", ":x/"), url.replace("/db", "")):
+        with pytest.raises(UserError) as err:
+            parse(bad)
+        assert not any(part in str(err.value) for part in ("Sec", "ret"))
+        assert main(["result", "list", bad, "--object", "sut"]) == 1
+        out = capsys.readouterr()
+        assert "Sec" not in out.err + out.out and out.err.count("\n") == 1
+
+
+def test_password_from_the_environment(monkeypatch):
+    monkeypatch.setenv("FASTPATH_STORE_PASSWORD", "fr0m-env")
+    u = parse("postgresql://fp@db:5432/team")
+    assert (u.password, u.masked) == ("fr0m-env", "postgresql://fp@db:5432/team")
+    assert parse("postgresql://fp:given@db:5432/team").password == "given"   # the URL's wins
+    assert parse("postgresql://db:5432/team").password == ""                # no user: none

@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import subprocess
 import time
 
 import pytest
 
-from fastpath.errors import RemoteCommandError, SutTransientError
+from fastpath.errors import (RemoteCommandError, SshRefusedError, SshRejectedError, SutError,
+                             SutTransientError)
 from fastpath.sut.transport import Connection, Transport, quote_command
 
 
@@ -50,38 +52,141 @@ def test_timeout_is_transient(sshd_conn):
         assert t.run(["true"]).ok      # the transport still works
 
 
-def test_unknown_host_key_is_refused_unless_accept_new(sshd_conn, tmp_path):
+def other_key(tmp_path, name="other") -> str:
+    """A real ed25519 key pair that the sshd fixture does not know."""
+    path = tmp_path / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+    return str(path)
+
+
+def fails_fast(conn, *, up=True, seconds=5.0):
+    """The error of wait_for(300 s) on conn, and that it came within ``seconds``."""
+    lines = []
+    with Transport(conn, say=lines.append) as t:
+        start = time.monotonic()
+        with pytest.raises(SutError) as info:
+            t.wait_for(timeout=300, up=up)
+        assert time.monotonic() - start < seconds
+    assert lines == []          # nothing was waited for
+    return info.value
+
+
+def test_unknown_host_key_fails_at_once_unless_accept_new(sshd_conn, tmp_path):
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     strict = dataclasses.replace(sshd_conn, known_hosts=str(empty))
-    with Transport(strict) as t, pytest.raises(SutTransientError, match="Host key verification"):
-        t.run(["true"])
+    err = fails_fast(strict)
+    assert isinstance(err, SshRejectedError) and err.kind == "host-key-unknown"
+    text = str(err)
+    assert text.startswith(f"ssh to {strict.label}: the SUT's host key is unknown (not in {empty})")
+    assert "--known-hosts" in text and "accept_new_host_key" in text and "\n" not in text
+    assert f"ssh said: No ED25519 host key is known for [127.0.0.1]:{sshd_conn.port}" in text
+    assert text.endswith("Host key verification failed.") and "CHANGED" not in text
     with Transport(dataclasses.replace(strict, accept_new_host_key=True)) as t:
         assert t.run(["true"]).ok
     pinned_key = open(sshd_conn.known_hosts).read().split()[2]
     assert pinned_key in empty.read_text()     # remembered (possibly with a hashed host name)
 
 
-def test_wrong_host_key_is_refused_even_with_accept_new(sshd_conn, tmp_path):
+def test_changed_host_key_fails_at_once_even_with_accept_new_and_keeps_the_hint(sshd_conn, tmp_path):
+    other = open(other_key(tmp_path) + ".pub").read().split()
     wrong = tmp_path / "known_hosts"
-    wrong.write_text(f"[127.0.0.1]:{sshd_conn.port} ssh-ed25519 "
-                     "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n")
-    conn = dataclasses.replace(sshd_conn, known_hosts=str(wrong), accept_new_host_key=True)
-    with Transport(conn) as t, pytest.raises(SutTransientError):
-        t.run(["true"])
+    wrong.write_text(f"[127.0.0.1]:{sshd_conn.port} {other[0]} {other[1]}\n")
+    for accept_new in (False, True):
+        conn = dataclasses.replace(sshd_conn, known_hosts=str(wrong), accept_new_host_key=accept_new)
+        err = fails_fast(conn)
+        assert isinstance(err, SshRejectedError) and err.kind == "host-key-changed"
+        text = str(err)
+        assert text.startswith(f"ssh to {conn.label}: the SUT's host key has CHANGED since it was "
+                               f"pinned in {wrong}: someone may be intercepting the connection")
+        assert "unknown" not in text and "\n" not in text and "@@@" not in text
+        assert "IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!" in text
+        assert f"Offending ED25519 key in {wrong}:1" in text
+        assert f'ssh-keygen -f "{wrong}" -R "[127.0.0.1]:{sshd_conn.port}"' in text
+        assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in err.stderr     # ssh's whole stderr kept
+    assert wrong.read_text().split()[2] == other[1]      # the pinned key was not replaced
 
 
-def test_unreachable_port_is_transient(tmp_path):
+def test_rejected_key_fails_at_once_naming_user_and_key(sshd_conn, tmp_path):
+    conn = dataclasses.replace(sshd_conn, keyfile=other_key(tmp_path))
+    err = fails_fast(conn)
+    assert isinstance(err, SshRejectedError) and err.kind == "login"
+    assert str(err) == (f"ssh to {conn.label}: the SUT refused the login (user {conn.user}, key "
+                        f"{conn.keyfile}): is the key's public half in the SUT's authorized_keys? "
+                        f"ssh said: {conn.user}@127.0.0.1: Permission denied (publickey).")
+    absent = dataclasses.replace(sshd_conn, keyfile=str(tmp_path / "absent"))
+    assert f"key {tmp_path / 'absent'}, which does not exist" in str(fails_fast(absent))
+
+
+def closed_port() -> int:
     import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return s.getsockname()[1]
+
+
+def test_closed_port_is_final_on_a_sut_that_is_up_and_awaited_during_a_reboot(sshd_conn):
+    port = closed_port()
+    conn = dataclasses.replace(sshd_conn, port=port)
+    with Transport(conn) as t:
+        with pytest.raises(SshRefusedError, match=f"port {port}: Connection refused"):
+            t.run(["true"])          # transient: sshd may not be up yet after a reboot
+        assert not t.reachable()
+    err = fails_fast(conn, up=True)
+    assert isinstance(err, SshRejectedError) and err.kind == "refused"
+    assert str(err) == (f"ssh to {conn.label}: connection refused (nothing listens on that port): "
+                        f"ssh said: ssh: connect to host 127.0.0.1 port {port}: Connection refused; "
+                        f"the SUT answers, so it is up: check the host and port, and that sshd runs")
+    lines = []
+    with Transport(conn, say=lines.append) as t:       # while rebooting: waited out, and shown
+        t.report_every = 1.0
+        with pytest.raises(SutTransientError) as info:
+            t.wait_for(timeout=3, interval=0.5, what="the moon")
+    assert str(info.value) == (f"timed out after 3 s waiting for the moon (last: ssh: connect to "
+                               f"host 127.0.0.1 port {port}: Connection refused)")
+    assert lines[0] == (f"waiting up to 3 s for the moon (last: ssh: connect to host 127.0.0.1 "
+                        f"port {port}: Connection refused)")
+    assert len(lines) >= 2 and all(line.startswith("still waiting for the moon: ") and " s of 3 s" in line
+                                   for line in lines[1:])
+
+
+def test_waiting_reports_when_it_is_over(sshd_conn):
+    lines, calls = [], []
+    with Transport(sshd_conn, say=lines.append) as t:
+        assert t.poll_until(lambda: calls.append(1) or len(calls) >= 3, timeout=10, interval=0.01,
+                            what="three calls")
+        assert t.poll_until(lambda: True, timeout=10, what="nothing")    # no wait: silent
+    assert lines == ["waiting up to 10 s for three calls", "three calls: done after 0 s"]
+
+
+def test_unreachable_port_is_transient():
+    port = closed_port()
     with Transport(Connection("127.0.0.1", port=port, connect_timeout=2)) as t:
         with pytest.raises(SutTransientError, match=f"127.0.0.1:{port}"):
             t.run(["true"])
         assert not t.reachable()
         with pytest.raises(SutTransientError, match="timed out after 2 s waiting for SSH"):
             t.wait_for(timeout=2)
+
+
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie counts: this container's init may not reap it)."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_run_stoppable_kills_the_remote_process_group_on_timeout(sshd_conn, tmp_path):
+    pidfile = tmp_path / "pid"
+    script = f"sleep 60 & echo $! > {pidfile}; echo started; wait"
+    with Transport(sshd_conn) as t:
+        assert t.run_stoppable(["sh", "-c", "echo $$; exit 3"]).status == 3
+        with pytest.raises(SutTransientError, match="timed out after 2 s"):
+            t.run_stoppable(["sh", "-c", script], timeout=2)
+        pid = int(pidfile.read_text())
+        assert gone(pid)             # the grandchild too: the whole group was killed
+        assert t.run(["true"]).ok
 
 
 def test_connection_is_reused_through_a_private_control_master(sshd_conn):
@@ -118,3 +223,59 @@ def test_verbose_logs_every_command_with_timing(sshd_conn, caplog):
     with Transport(sshd_conn) as t:
         t.run(["echo", "hello world"])
     assert any("echo 'hello world' -> 0 in" in r.getMessage() for r in caplog.records)
+
+
+def test_a_changed_key_after_a_reboot_or_in_recovery_is_not_waited_out(sshd_conn, tmp_path):
+    """wait_reboot and recover() (even with a power-cycle hook) stop at once on a changed key."""
+    from fastpath.plan.model import SutSpec
+    from fastpath.sut import deploy
+    from fastpath.sut.machine import BROKEN, SutMachine
+    other = open(other_key(tmp_path) + ".pub").read().split()
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text(f"[127.0.0.1]:{sshd_conn.port} {other[0]} {other[1]}\n")
+    conn = dataclasses.replace(sshd_conn, known_hosts=str(wrong))
+    with Transport(conn) as t:
+        start = time.monotonic()
+        with pytest.raises(SshRejectedError, match="host key has CHANGED"):
+            deploy.wait_reboot(t, "old-boot-id", timeout=300)
+        assert time.monotonic() - start < 5
+    hook = tmp_path / "power-cycled"
+    machine = SutMachine(SutSpec("loopback", conn, power_cycle=f"touch {hook}"))
+    machine.state = BROKEN
+    with pytest.raises(SshRejectedError, match="host key has CHANGED"):
+        machine.recover()
+    assert machine.state == BROKEN and not hook.exists()
+    machine.close()
+
+
+def test_machine_reports_its_waiting_through_say(sshd_conn):
+    from fastpath.plan.model import SutSpec
+    from fastpath.sut.machine import BROKEN, SHELL, SutMachine
+    port = closed_port()
+    lines = []
+    spec = SutSpec("loopback", dataclasses.replace(sshd_conn, port=port), power_cycle="true",
+                   boot_timeout=2)
+    machine = SutMachine(spec, say=lines.append)
+    machine.state = BROKEN
+    with pytest.raises(SutTransientError) as info:
+        machine.recover()        # after a power-cycle the port is refused while sshd starts
+    assert str(info.value) == (f"SUT loopback did not answer SSH within 2 s after recovery (last: ssh: "
+                               f"connect to host 127.0.0.1 port {port}: Connection refused)")
+    assert lines[0].startswith(f"waiting up to 2 s for {spec.connection.label} to answer SSH after "
+                               f"the power-cycle (last: ")
+    machine.close()
+    ok = SutMachine(SutSpec("loopback", sshd_conn), say=lines.append)
+    ok.transition(SHELL)
+    assert ok.state == SHELL
+    ok.close()
+
+
+def test_key_and_known_hosts_paths_with_blanks(sshd_conn, tmp_path):
+    import shutil
+    where = tmp_path / "lab home"
+    where.mkdir()
+    shutil.copy(sshd_conn.keyfile, where / "id key")
+    shutil.copy(sshd_conn.known_hosts, where / "known hosts")
+    conn = dataclasses.replace(sshd_conn, keyfile=str(where / "id key"), known_hosts=str(where / "known hosts"))
+    with Transport(conn) as t:
+        assert t.run(["true"]).ok

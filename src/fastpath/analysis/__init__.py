@@ -9,8 +9,9 @@ unit of replication: see the ``stats`` module docstring for the exact interval a
 
 from fastpath.analysis.report import Report, Row, compare_swprofiles
 from fastpath.analysis.stats import (ALPHA, CONFIDENCE, Comparison, Summary, change_pct, compare,
-                                     compare_samples, mean_ci, significance, summarize, welch_p)
+                                     compare_samples, mean_ci, significance, summarize, welch,
+                                     welch_p)
 
 __all__ = ["ALPHA", "CONFIDENCE", "Comparison", "Report", "Row", "Summary", "change_pct",
            "compare", "compare_samples", "compare_swprofiles", "mean_ci", "significance",
-           "summarize", "welch_p"]
+           "summarize", "welch", "welch_p"]

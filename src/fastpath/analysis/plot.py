@@ -61,24 +61,31 @@ def _draw(ax, rows: list[Row], swprofiles: tuple[str, ...]) -> None:
     ax.margins(y=0.15)
 
 
-def plot(report: Report, path: str) -> int:
-    """Write a PNG with one panel per result class (at most MAX_PANELS); returns panel count."""
+def figure(report: Report):
+    """The matplotlib Figure of ``plot`` (the caller closes it)."""
     panels = _panels(report)[:MAX_PANELS]
     cols = min(3, len(panels))
     nrows = math.ceil(len(panels) / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.6 * cols, 3.8 * nrows), squeeze=False)
+    # constrained layout reserves room for the suptitle, so it never overlaps the first row
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.6 * cols, 3.8 * nrows), squeeze=False,
+                             layout="constrained")
     for ax, rows in zip(axes.flat, panels):
         _draw(ax, rows, report.swprofiles)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=7, loc="best")
     fig.suptitle(f"SUT {report.sut}: per-session means and 95% CI of the mean "
-                 f"(baseline {report.swprofiles[0]})", fontsize=10)
-    fig.tight_layout()
+                 f"(baseline {report.swprofiles[0]})", fontsize=11)
+    return fig
+
+
+def plot(report: Report, path: str) -> int:
+    """Write a PNG with one panel per result class (at most MAX_PANELS); returns panel count."""
+    fig = figure(report)
     try:
         fig.savefig(path, dpi=110)
     except (OSError, ValueError) as err:
         raise UserError(f"cannot write plot {path}: {err}") from None
     finally:
         plt.close(fig)
-    return len(panels)
+    return min(len(_panels(report)), MAX_PANELS)

@@ -7,13 +7,12 @@ import io
 import json
 import math
 
-from fastpath.analysis.report import Report, Row
-from fastpath.analysis.stats import SAMPLES, SESSIONS
+from fastpath.analysis.report import KEYS, Report, Row
+from fastpath.analysis.stats import NONE, SAMPLES
 
 SINGLE_HEADER = ("Benchmark", "Result Class", "min", "ci95min", "mean", "ci95max", "max", "cv",
-                 "count")
+                 "%stddev", "samples", "sessions")
 ONE_SESSION = "*"
-SAMPLE_TEST = "+"
 
 
 def fmt_num(x: float | None) -> str:
@@ -42,6 +41,18 @@ def _rc_label(row: Row) -> str:
     return f"{row.resultclass} ({row.unit})" if row.unit else row.resultclass
 
 
+def fmt_p(p: float | None) -> str:
+    if p is None:
+        return "-"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _sessions_cell(s) -> str:
+    if s.boots == s.sessions:
+        return str(s.sessions)
+    return f"{s.sessions} in {s.boots} boot" + ("s" if s.boots > 1 else "")
+
+
 def _single_cells(row: Row, relative: bool) -> list[str]:
     s = row.summary
     mark = ONE_SESSION if s.basis == SAMPLES else ""
@@ -52,76 +63,142 @@ def _single_cells(row: Row, relative: bool) -> list[str]:
         lo, hi, mn, mx = fmt_num(s.ci95min), fmt_num(s.ci95max), fmt_num(s.min), fmt_num(s.max)
     cv = "-" if s.cv is None else fmt_pct(s.cv * 100, signed=False)
     return [row.benchmark, _rc_label(row), mn, lo + mark, fmt_num(s.mean), hi + mark, mx, cv,
-            f"{s.count} ({s.sessions})"]
+            fmt_pct(s.stddev_pct, signed=False), str(s.count), _sessions_cell(s)]
 
 
-def _compare_cell(row: Row) -> str:
-    c = row.comparison
-    if c is None:
-        return "n/a"
-    mark = f" ({c.significance})" if c.significance else ""
-    return fmt_pct(c.change_pct) + mark + (SAMPLE_TEST if c.basis == SAMPLES else "")
-
-
-def _grid(header: list[str], body: list[list[str]], left: int) -> list[str]:
+def _grid(header: list[str], body: list[list[str]], left: int,
+          groups: list[tuple[str, int]] | None = None) -> list[str]:
+    """Aligned columns; ``groups`` labels spans of columns after the ``left`` ones, in a line
+    above the header (label, number of columns)."""
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    if groups:                  # widen a span's last column when its label is longer
+        at = left
+        for label, n in groups:
+            span = sum(widths[at:at + n]) + 3 * (n - 1)
+            widths[at + n - 1] += max(0, len(label) - span)
+            at += n
 
     def line(cells):
         return " | ".join(c.ljust(w) if i < left else c.rjust(w)
                           for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-    return [line(header), "-+-".join("-" * w for w in widths), *(line(r) for r in body)]
+    lines = [line(header), "-+-".join("-" * w for w in widths), *(line(r) for r in body)]
+    if groups:
+        cells, at = [" " * w for w in widths[:left]], left
+        for label, n in groups:
+            cells.append(label.ljust(sum(widths[at:at + n]) + 3 * (n - 1)))
+            at += n
+        lines.insert(0, " | ".join(cells).rstrip())
+    return lines
+
+
+KERNEL_COLUMNS = ("mean", "%stddev", "sessions")
+CHANGE_COLUMNS = ("%change", "95% CI", "p")
 
 
 def table(report: Report, relative: bool = False) -> str:
-    """The human view: one swprofile in full, or the baseline's mean and % changes."""
+    """The human view: one swprofile in full; several as lkp shows them (every swprofile's
+    mean, %stddev and sessions; for each compared one the change, its interval and p)."""
     head = f"SUT: {report.sut}    store: {report.store}"
     if len(report.swprofiles) == 1:
         lines = [head, f"swprofile: {report.swprofiles[0]}", ""]
         lines += _grid(list(SINGLE_HEADER), [_single_cells(r, relative) for r in report.rows], 2)
         notes = _single_notes(report, relative)
     else:
-        lines = [head, f"baseline: {report.swprofiles[0]} (mean); other columns: change of the "
-                       "mean", ""]
-        lines += _grid(["Benchmark", "Result Class", *report.swprofiles], _compare_body(report), 2)
+        lines = [head, f"baseline: {report.swprofiles[0]}", ""]
+        groups = [(sw, len(KERNEL_COLUMNS) + (len(CHANGE_COLUMNS) if i else 0))
+                  for i, sw in enumerate(report.swprofiles)]
+        header = ["Benchmark", "Result Class", *KERNEL_COLUMNS]
+        header += [*KERNEL_COLUMNS, *CHANGE_COLUMNS] * (len(report.swprofiles) - 1)
+        lines += _grid(header, _compare_body(report), 2, groups)
         notes = _compare_notes(report)
+    notes += _session_notes(report)
+    if report.hidden:
+        notes.append(f"--changed-only: {len(_classes(report))} of "
+                     f"{len(_classes(report)) + report.hidden} result classes shown (those marked "
+                     "(R) or (I)).")
     return "\n".join(lines + [""] + notes) + "\n"
 
 
+def _classes(report: Report) -> set[tuple[str, str]]:
+    return {(r.benchmark, r.resultclass) for r in report.rows}
+
+
+def _kernel_cells(row: Row | None, compared: bool) -> list[str]:
+    if row is None:
+        return ["-"] * (len(KERNEL_COLUMNS) + (len(CHANGE_COLUMNS) if compared else 0))
+    s = row.summary
+    cells = [fmt_num(s.mean), fmt_pct(s.stddev_pct, signed=False), _sessions_cell(s)]
+    if compared:
+        c = row.comparison
+        if c is None:
+            return cells + ["-"] * len(CHANGE_COLUMNS)
+        mark = f" ({c.significance})" if c.significance else ""
+        ci = ("-" if c.ci95min is None
+              else f"{fmt_pct(c.ci95min)[:-1]}..{fmt_pct(c.ci95max)}")
+        cells += [fmt_pct(c.change_pct) + mark, ci, fmt_p(c.p_value)]
+    return cells
+
+
 def _compare_body(report: Report) -> list[list[str]]:
-    body: dict[tuple[str, str], list[str]] = {}
+    by_class: dict[tuple[str, str], dict[str, Row]] = {}
     for row in report.rows:
-        cells = body.setdefault((row.benchmark, row.resultclass),
-                                [row.benchmark, _rc_label(row)] + ["-"] * len(report.swprofiles))
-        i = report.swprofiles.index(row.swprofile)
-        s = row.summary
-        cells[2 + i] = (fmt_num(s.mean) + (ONE_SESSION if s.basis == SAMPLES else "")
-                        if i == 0 else _compare_cell(row))
-    return list(body.values())
+        by_class.setdefault((row.benchmark, row.resultclass), {})[row.swprofile] = row
+    body = []
+    for per in by_class.values():
+        first = next(iter(per.values()))
+        cells = [first.benchmark, _rc_label(first)]
+        for i, sw in enumerate(report.swprofiles):
+            cells += _kernel_cells(per.get(sw), i > 0)
+        body.append(cells)
+    return body
 
 
 def _single_notes(report: Report, relative: bool) -> list[str]:
-    notes = ["count: samples (sessions). ci95min/ci95max: 95% Student-t interval of the mean over "
-             "per-session means (sessions-1 df).",
-             "cv: sample standard deviation / mean over all samples."]
+    notes = ["ci95min/ci95max: 95% Student-t interval of the mean over per-session means "
+             "(sessions-1 df).",
+             "cv: sample standard deviation / mean over all samples; %stddev: standard deviation "
+             "of the session means / mean."]
     if relative:
         notes.append("min, ci95min, ci95max, max: % difference from the mean.")
     if any(r.summary.basis == SAMPLES for r in report.rows):
-        notes.append(f"{ONE_SESSION} one session only: interval over that boot's samples "
+        notes.append(f"{ONE_SESSION} one session (boot) only: interval over that boot's samples "
                      "(count-1 df); it misses boot-to-boot noise.")
     return notes
 
 
 def _compare_notes(report: Report) -> list[str]:
-    notes = ["(R) regression, (I) improvement: Welch's t-test, two-sided, p < 0.05, over "
-             "per-session means, by the result class's direction."]
-    if any(r.comparison and r.comparison.basis == SAMPLES for r in report.rows):
-        notes.append(f"{SAMPLE_TEST} a side has one session: test over all samples (repeats in one "
-                     "boot are correlated; treat as indicative).")
-    if any(r.summary.basis == SAMPLES for r in report.rows if r.swprofile == report.swprofiles[0]):
-        notes.append(f"{ONE_SESSION} baseline has one session.")
-    if any(r.comparison and r.comparison.basis not in (SESSIONS, SAMPLES) for r in report.rows):
-        notes.append("no mark possible where a side has a single sample.")
+    notes = ["mean: mean of the per-session means; %stddev: standard deviation of the session "
+             "means / mean; sessions: sessions counted.",
+             "%change: change of the mean from the baseline's, with its 95% interval (Welch); "
+             "p: Welch's t-test, two-sided, over per-session means;",
+             "(R) regression, (I) improvement: p < 0.05, by the result class's direction."]
+    untested = [sw for sw in report.swprofiles
+                if any(r.swprofile == sw and r.summary.boots < 2 for r in report.rows)]
+    if untested and any(r.comparison and r.comparison.basis == NONE for r in report.rows):
+        notes.append(f"no test, no mark where a side has fewer than 2 sessions (boots): "
+                     f"{', '.join(untested)}; repeats within one boot are not independent.")
     return notes
+
+
+def _session_notes(report: Report) -> list[str]:
+    notes = []
+    for sw in report.swprofiles:
+        info = report.notes.get(sw)
+        if info is None:
+            continue
+        for group in info.shared_boots:
+            notes.append(f"{sw}: sessions {_ids(group)} ran in one boot (the same boot id; a plan "
+                         f"without a kernel does not reboot): not independent, counted as one boot.")
+        if info.left_out:
+            listed = ", ".join(f"{i} ({status})" for i, status in info.left_out)
+            notes.append(f"{sw}: left out of the statistics: incomplete session"
+                         f"{'s' if len(info.left_out) > 1 else ''} {listed}, "
+                         f"{info.left_out_samples} samples.")
+    return notes
+
+
+def _ids(ids) -> str:
+    return ", ".join(str(i) for i in ids)
 
 
 def to_json(report: Report) -> str:
@@ -131,7 +208,7 @@ def to_json(report: Report) -> str:
 def to_csv(report: Report) -> str:
     rows = report.dicts()
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else [], lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=list(KEYS), lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})

@@ -8,7 +8,19 @@
 
 The first swprofile is the baseline; every other swprofile's rows carry a Comparison with it
 (statistics in fastpath.analysis.stats). ``build_rows`` (from grouped samples) and
-``rows_from_summaries`` are the pure part, usable without a store.
+``rows_from_summaries`` are the pure part, usable without a store. Rows come in natural order
+of (benchmark, result class): bench2 before bench12.
+
+Which sessions count (read from the store's sessions table):
+
+- a session whose row says it did not complete (``failed``, or ``running``: interrupted or
+  still going) is left out of the statistics; ``Row.incomplete_sessions`` and
+  ``incomplete_samples`` say what was left out and ``Report.notes`` lists those sessions;
+- sessions that share a boot id ran in one boot (a plan without a kernel does not reboot):
+  they are merged into one unit (``stats.merge_units``), so the statistics run over boots and
+  ``Summary.boots`` < ``Summary.sessions``; ``Report.notes`` lists them;
+- a session with no row (samples brought by ``result import``) counts as complete and as its
+  own boot.
 
 Every statistic comes from per-session aggregates (count, mean, M2, min, max; see
 ``stats.summarize_sessions``), so ``compare_swprofiles`` asks the store for those
@@ -17,18 +29,26 @@ Every statistic comes from per-session aggregates (count, mean, M2, min, max; se
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from fastpath.analysis.group import Group
-from fastpath.analysis.stats import Comparison, Summary, compare, summarize, summarize_sessions
+from fastpath.analysis.stats import (Comparison, Summary, compare, merge_units, summarize,
+                                     summarize_sessions)
 from fastpath.errors import UserError
+from fastpath.natsort import natural_key
 
 CONTRACT_KEYS = ("benchmark", "resultclass", "unit", "swprofile", "min", "ci95min", "mean",
                  "ci95max", "max", "cv", "count")
 COMPARISON_KEYS = ("baseline", "change_pct", "significance")
-EXTRA_KEYS = ("sessions", "ci_basis")
+EXTRA_KEYS = ("sessions", "ci_basis", "boots", "stddev_pct", "change_ci95min", "change_ci95max",
+              "p_value", "test_basis", "incomplete_sessions", "incomplete_samples")
+KEYS = CONTRACT_KEYS + COMPARISON_KEYS + EXTRA_KEYS
+COMPLETE = "complete"
 
 
 def _sig(x: float | None) -> float | None:
@@ -54,27 +74,39 @@ class Row:
     summary: Summary
     baseline: str | None = None
     comparison: Comparison | None = None
+    incomplete_sessions: int = 0  # sessions left out (did not complete), with samples here
+    incomplete_samples: int = 0   # their samples, not counted
 
-    def as_dict(self, compared: bool) -> dict:
-        """The interchange row (DESIGN.md section 3), then ``sessions`` and ``ci_basis``;
-        computed values rounded to 12 significant digits.
-
-        ``compared``: the report has several swprofiles, so every row carries ``baseline``,
-        ``change_pct`` and ``significance`` (None on the baseline's own rows).
-        """
+    def as_dict(self) -> dict:
+        """The interchange row (DESIGN.md section 3), then the comparison keys and the extra
+        keys (``KEYS``, the same whatever the number of swprofiles; None where they do not
+        apply, e.g. the comparison on the baseline's own rows); computed values rounded to
+        12 significant digits."""
         s = self.summary
-        row = {"benchmark": self.benchmark, "resultclass": self.resultclass, "unit": self.unit,
-               "swprofile": self.swprofile, "min": s.min, "ci95min": _sig(s.ci95min),
-               "mean": _sig(s.mean), "ci95max": _sig(s.ci95max), "max": s.max, "cv": _sig(s.cv),
-               "count": s.count}
-        if compared:
-            c = self.comparison
-            row["baseline"] = self.baseline
-            row["change_pct"] = _sig(c.change_pct) if c else None
-            row["significance"] = c.significance if c else None
-        row["sessions"] = s.sessions
-        row["ci_basis"] = s.basis
-        return row
+        c = self.comparison
+        return {"benchmark": self.benchmark, "resultclass": self.resultclass, "unit": self.unit,
+                "swprofile": self.swprofile, "min": s.min, "ci95min": _sig(s.ci95min),
+                "mean": _sig(s.mean), "ci95max": _sig(s.ci95max), "max": s.max,
+                "cv": _sig(s.cv), "count": s.count,
+                "baseline": self.baseline, "change_pct": _sig(c.change_pct) if c else None,
+                "significance": c.significance if c else None,
+                "sessions": s.sessions, "ci_basis": s.basis, "boots": s.boots,
+                "stddev_pct": _sig(s.stddev_pct),
+                "change_ci95min": _sig(c.ci95min) if c else None,
+                "change_ci95max": _sig(c.ci95max) if c else None,
+                "p_value": _sig(c.p_value) if c else None,
+                "test_basis": c.basis if c else None,
+                "incomplete_sessions": self.incomplete_sessions,
+                "incomplete_samples": self.incomplete_samples}
+
+
+@dataclass(frozen=True)
+class SessionNotes:
+    """What `result show` says about one swprofile's sessions (see the module docstring)."""
+
+    left_out: tuple[tuple[int, str], ...] = ()        # (session, status) not counted
+    shared_boots: tuple[tuple[int, ...], ...] = ()    # counted sessions that ran in one boot
+    left_out_samples: int = 0                         # samples of the left-out sessions
 
 
 @dataclass(frozen=True)
@@ -83,9 +115,20 @@ class Report:
     swprofiles: tuple[str, ...]   # the first is the baseline
     sut: str
     rows: tuple[Row, ...]
+    notes: Mapping[str, SessionNotes] = field(default_factory=dict)   # by swprofile
+    hidden: int = 0               # result classes left out by changed_only()
 
     def dicts(self) -> list[dict]:
-        return [r.as_dict(len(self.swprofiles) > 1) for r in self.rows]
+        return [r.as_dict() for r in self.rows]
+
+    def changed_only(self) -> "Report":
+        """The rows of the result classes where some swprofile is marked (R) or (I)."""
+        changed = {(r.benchmark, r.resultclass) for r in self.rows
+                   if r.comparison and r.comparison.significance}
+        every = {(r.benchmark, r.resultclass) for r in self.rows}
+        return dataclasses.replace(
+            self, rows=tuple(r for r in self.rows if (r.benchmark, r.resultclass) in changed),
+            hidden=self.hidden + len(every - changed))
 
 
 def build_rows(groups: Mapping[str, Sequence[Group]], swprofiles: Sequence[str],
@@ -102,9 +145,14 @@ def build_rows(groups: Mapping[str, Sequence[Group]], swprofiles: Sequence[str],
 
 def rows_from_summaries(summaries: Mapping[str, Mapping[tuple[str, str], Summary]],
                         swprofiles: Sequence[str],
-                        resultclasses: Mapping[tuple[str, str], ResultClassInfo]) -> list[Row]:
-    """build_rows from ``summaries[swprofile][(benchmark, result class)]`` (one SUT)."""
-    keys = sorted({k for per in summaries.values() for k in per})
+                        resultclasses: Mapping[tuple[str, str], ResultClassInfo],
+                        left_out: Mapping[str, Mapping[tuple[str, str], tuple[int, int]]]
+                        | None = None) -> list[Row]:
+    """build_rows from ``summaries[swprofile][(benchmark, result class)]`` (one SUT);
+    ``left_out[swprofile][key]`` is (sessions, samples) not counted there."""
+    keys = sorted({k for per in summaries.values() for k in per},
+                  key=lambda k: (natural_key(k[0]), natural_key(k[1])))
+    left_out = left_out or {}
     base = swprofiles[0]
     rows = []
     for key in keys:
@@ -114,8 +162,10 @@ def rows_from_summaries(summaries: Mapping[str, Mapping[tuple[str, str], Summary
             comparison = None
             if sw != base and base in present:
                 comparison = compare(present[base], summary, info.improvement)
+            gone = left_out.get(sw, {}).get(key, (0, 0))
             rows.append(Row(key[0], key[1], info.unit, info.improvement, sw, summary,
-                            baseline=base if sw != base else None, comparison=comparison))
+                            baseline=base if sw != base else None, comparison=comparison,
+                            incomplete_sessions=gone[0], incomplete_samples=gone[1]))
     return rows
 
 
@@ -131,17 +181,24 @@ def compare_swprofiles(store, swprofiles: Sequence[str], *, benchmark: str = "*"
     url = getattr(store, "url", "the store")
     _check_ids(store, url, swprofiles, sut)
     infos = _matching_resultclasses(store, url, benchmark, resultclass)
-    found = _summaries(store, swprofiles, sut, infos)
+    found, gone, notes = _summaries(store, swprofiles, sut, infos)
     for sw, per in found.items():
         if not per:
+            dropped = sum(n for (*_, s), (_, n) in gone[sw].items() if not sut or s == sut)
             raise UserError(f"no samples for swprofile '{sw}' in store {url} with --benchmark "
                             f"'{benchmark}' --resultclass '{resultclass}'"
-                            + (f" on SUT '{sut}'" if sut else ""))
+                            + (f" on SUT '{sut}'" if sut else "")
+                            + (f" from complete sessions ({dropped} samples of incomplete "
+                               "sessions left out)" if dropped else ""))
     the_sut = _one_sut(found, url)
-    summaries = {sw: {(b, n): summary for (b, n, _), summary in per.items()}
+    summaries = {sw: {(b, n): summary for (b, n, s), summary in per.items() if s == the_sut}
                  for sw, per in found.items()}
+    left = {sw: {(b, n): v for (b, n, s), v in per.items() if s == the_sut}
+            for sw, per in gone.items()}
     return Report(store=url, swprofiles=tuple(swprofiles), sut=the_sut,
-                  rows=tuple(rows_from_summaries(summaries, swprofiles, infos)))
+                  rows=tuple(rows_from_summaries(summaries, swprofiles, infos, left)),
+                  notes={sw: notes[(sw, the_sut)] for sw in swprofiles
+                         if (sw, the_sut) in notes})
 
 
 def _check_ids(store, url: str, swprofiles: Sequence[str], sut: str | None) -> None:
@@ -183,27 +240,56 @@ def _matching_resultclasses(store, url: str, benchmark: str,
 
 
 def _summaries(store, swprofiles: Sequence[str], sut: str | None,
-               infos: Mapping[tuple[str, str], ResultClassInfo]
-               ) -> dict[str, dict[tuple[str, str, str], Summary]]:
-    """{swprofile: {(benchmark, result class, SUT): Summary}} from the store's per-session
-    aggregates (no sample is read). When one benchmark (or one result class) is selected the
-    store filters the rows itself."""
+               infos: Mapping[tuple[str, str], ResultClassInfo]):
+    """From the store's per-session aggregates (no sample is read) and its sessions table:
+    {swprofile: {(benchmark, result class, SUT): Summary}} over the complete sessions, merged
+    per boot; {swprofile: {same key: (sessions, samples) left out}}; {(swprofile, SUT):
+    SessionNotes}. When one benchmark (or one result class) is selected the store filters
+    the rows itself."""
     benchmarks = {b for b, _ in infos}
     names = {n for _, n in infos}
     aggs = store.session_aggregates(
         swprofiles=list(swprofiles), sut=sut,
         benchmark=next(iter(benchmarks)) if len(benchmarks) == 1 else None,
         resultclass=next(iter(names)) if len(names) == 1 else None)
+    rows = {(s.sut, s.swprofile, s.session): s for sw in swprofiles
+            for s in store.sessions(sut=sut, swprofile=sw)}
     out: dict[str, dict[tuple[str, str, str], Summary]] = {sw: {} for sw in swprofiles}
+    gone: dict[str, dict[tuple[str, str, str], tuple[int, int]]] = {sw: {} for sw in swprofiles}
+    left_out: dict[tuple[str, str], dict[int, str]] = {}
+    shared: dict[tuple[str, str], dict[str, set[int]]] = {}
     for (bench, name, sw, sut_id), idx in aggs.groups().items():
-        if (bench, name) in infos and sw in out:
-            out[sw][(bench, name, sut_id)] = summarize_sessions(
-                aggs.count[idx], aggs.mean[idx], aggs.m2[idx], aggs.min[idx], aggs.max[idx])
-    return out
+        if (bench, name) not in infos or sw not in out:
+            continue
+        key = (bench, name, sut_id)
+        info = [rows.get((sut_id, sw, int(i))) for i in aggs.session[idx]]
+        keep = np.array([r is None or r.status == COMPLETE for r in info], dtype=bool)
+        if not keep.all():
+            gone[sw][key] = (int((~keep).sum()), int(aggs.count[idx][~keep].sum()))
+            left_out.setdefault((sw, sut_id), {}).update(
+                (r.session, r.status) for r, k in zip(info, keep) if not k)
+        counted = [(r, int(i)) for r, i, k in zip(info, aggs.session[idx], keep) if k]
+        if not counted:
+            continue
+        units = [r.boot_id if r is not None and r.boot_id else ("session", i) for r, i in counted]
+        for unit, (r, i) in zip(units, counted):
+            if isinstance(unit, str):
+                shared.setdefault((sw, sut_id), {}).setdefault(unit, set()).add(i)
+        kept = idx[keep]
+        out[sw][key] = summarize_sessions(
+            *merge_units(units, aggs.count[kept], aggs.mean[kept], aggs.m2[kept], aggs.min[kept],
+                         aggs.max[kept]), sessions=len(counted))
+    notes = {(sw, su): SessionNotes(
+        left_out=tuple(sorted(left_out.get((sw, su), {}).items())),
+        shared_boots=tuple(sorted(tuple(sorted(v)) for v in shared.get((sw, su), {}).values()
+                                  if len(v) > 1)),
+        left_out_samples=sum(n for (*_, s), (_, n) in gone[sw].items() if s == su))
+        for sw, su in set(left_out) | set(shared)}
+    return out, gone, notes
 
 
 def _one_sut(found: Mapping[str, Mapping[tuple[str, str, str], Summary]], url: str) -> str:
-    suts = sorted({k[2] for per in found.values() for k in per})
+    suts = sorted({k[2] for per in found.values() for k in per}, key=natural_key)
     if len(suts) > 1:
         raise UserError(f"the swprofiles have samples on several SUTs in store {url} "
                         f"({_few(suts)}): choose one with --sut")

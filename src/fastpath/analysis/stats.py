@@ -15,14 +15,22 @@ Hence, for one result class of one swprofile:
   With a single sample there is no interval (``None``, ``basis == "none"``).
 - ``min``, ``max``, ``count`` and ``cv`` (sample standard deviation / mean, ddof=1) describe all
   samples, flat.
+- ``stddev_pct`` (lkp's %stddev) is the spread over sessions: sd of the session means / |mean|
+  in %; None with a single session.
+
+Sessions that ran in one boot (the same boot id: a plan without a kernel does not reboot) are
+not independent replications. The caller merges them into one unit first (``merge_units``):
+the statistics then run over **boots**, ``Summary.boots`` counts them and ``Summary.sessions``
+still counts the sessions. Where every session is its own boot the two are equal.
 
 A candidate is compared with a baseline by ``change_pct`` (relative change of the means, in %)
-and Welch's unequal-variance t-test, two-sided, at alpha 0.05:
-
-- over per-session means when both sides have at least two sessions (``basis "sessions"``);
-- otherwise over all samples (``basis "samples"``, flagged: repeats within one boot are
-  correlated, so this p-value is optimistic);
-- no test when either side has a single sample (``basis "none"``, significance ``None``).
+and Welch's unequal-variance t-test, two-sided, at alpha 0.05, over per-session (per-boot)
+means, when both sides have at least two boots (``basis "sessions"``). The 95% interval of
+the change is Welch's interval of the difference of the means (Welch-Satterthwaite df) divided
+by |baseline mean|, in % (the baseline mean is taken as exact there). With fewer than two
+boots on a side there is no test, no interval and no mark (``basis "none"``): a test over the
+samples of one boot treats correlated repeats as independent and marks unchanged kernels as
+changed (37-67% false alarms measured in docs/results.md).
 
 Welch's test is used because the two kernels need not share a variance (a regression often
 changes the noise too) and it is exact-enough for the small, roughly normal session means
@@ -54,7 +62,7 @@ class Summary:
     """Statistics of one result class for one swprofile (see the module docstring)."""
 
     count: int                    # samples
-    sessions: int                 # distinct sessions (boots)
+    sessions: int                 # distinct sessions counted
     min: float
     max: float
     mean: float                   # mean of per-session means
@@ -62,10 +70,22 @@ class Summary:
     ci95max: float | None
     cv: float | None              # sample sd / |sample mean| over all samples; None if count < 2
     basis: str                    # what the CI is over: "sessions", "samples" or "none"
-    session_means: tuple[float, ...]  # one per session, in session order
+    session_means: tuple[float, ...]  # one per boot (per session), in session order
     sample_mean: float
     sample_sd: float              # ddof=1; nan when count < 2
-    session_sd: float             # sd of the session means, ddof=1; nan when sessions < 2
+    session_sd: float             # sd of the session (boot) means, ddof=1; nan when boots < 2
+    boots: int = 0                # independent units the statistics run over (0: = sessions)
+
+    def __post_init__(self):
+        if not self.boots:
+            object.__setattr__(self, "boots", self.sessions)
+
+    @property
+    def stddev_pct(self) -> float | None:
+        """lkp's %stddev: sd of the session (boot) means / |mean|, in %; None below 2 boots."""
+        if self.boots < 2 or self.mean == 0:
+            return None
+        return self.session_sd / abs(self.mean) * 100.0
 
 
 @dataclass(frozen=True)
@@ -75,7 +95,9 @@ class Comparison:
     change_pct: float | None      # (candidate.mean - baseline.mean) / |baseline.mean| * 100
     p_value: float | None         # Welch's t-test, two-sided; None when no test is possible
     significance: str | None      # "R", "I" or None
-    basis: str                    # "sessions", "samples" or "none" (what the test was over)
+    basis: str                    # "sessions" (the test ran over session means) or "none"
+    ci95min: float | None = None  # 95% interval of change_pct (Welch); None without a test
+    ci95max: float | None = None
 
 
 def mean_ci(values, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
@@ -125,9 +147,12 @@ def summarize(values, sessions, confidence: float = CONFIDENCE) -> Summary:
     return summarize_sessions(*session_aggregates(values, sessions), confidence=confidence)
 
 
-def summarize_sessions(counts, means, m2s, mins, maxs, confidence: float = CONFIDENCE) -> Summary:
+def summarize_sessions(counts, means, m2s, mins, maxs, confidence: float = CONFIDENCE,
+                       sessions: int | None = None) -> Summary:
     """The same Summary from per-session aggregates (one entry per session, in session order):
     sample count, mean, M2 (sum of squared deviations from that session's mean), min, max.
+    When the entries are boots merged from more sessions (``merge_units``), ``sessions`` is
+    how many sessions they hold.
 
     This is what a store can compute in SQL (M2 = sum(v*v) - sum(v)^2/n) without shipping
     every sample; the samples' spread is recombined exactly (Chan et al.'s pairwise formula).
@@ -150,11 +175,37 @@ def summarize_sessions(counts, means, m2s, mins, maxs, confidence: float = CONFI
         basis, half = NONE, None
     cv = sample_sd / abs(sample_mean) if total > 1 and sample_mean != 0 else None
     return Summary(
-        count=total, sessions=int(means.size), min=float(np.min(mins)), max=float(np.max(maxs)),
+        count=total, sessions=int(means.size if sessions is None else sessions),
+        boots=int(means.size), min=float(np.min(mins)), max=float(np.max(maxs)),
         mean=mean, ci95min=None if half is None else mean - half,
         ci95max=None if half is None else mean + half, cv=cv, basis=basis,
         session_means=tuple(float(m) for m in means), sample_mean=sample_mean,
         sample_sd=sample_sd, session_sd=session_sd)
+
+
+def merge_units(units, counts, means, m2s, mins, maxs) -> tuple[np.ndarray, ...]:
+    """Merge per-session aggregates that belong to one unit (e.g. sessions sharing a boot id).
+
+    ``units[i]`` is the unit of session i (any hashable). Returns (counts, means, m2s, mins,
+    maxs), one entry per unit in the order of its first session; the M2 of a unit combines its
+    sessions' M2 exactly (Chan et al.). Sessions with distinct units come back unchanged.
+    """
+    order: dict = {}
+    codes = np.fromiter((order.setdefault(u, len(order)) for u in units), dtype=np.int64)
+    n = np.asarray(counts, dtype=np.int64)
+    means = np.asarray(means, dtype=float)
+    if len(order) == codes.size:
+        return n, means, np.asarray(m2s, dtype=float), np.asarray(mins, float), np.asarray(maxs, float)
+    k = len(order)
+    cnt = np.bincount(codes, weights=n, minlength=k)
+    mean = np.bincount(codes, weights=n * means, minlength=k) / cnt
+    m2 = (np.bincount(codes, weights=np.asarray(m2s, dtype=float), minlength=k)
+          + np.bincount(codes, weights=n * (means - mean[codes]) ** 2, minlength=k))
+    lo = np.full(k, np.inf)
+    hi = np.full(k, -np.inf)
+    np.minimum.at(lo, codes, np.asarray(mins, dtype=float))
+    np.maximum.at(hi, codes, np.asarray(maxs, dtype=float))
+    return cnt.astype(np.int64), mean, m2, lo, hi
 
 
 def change_pct(baseline_mean: float, candidate_mean: float) -> float | None:
@@ -164,29 +215,35 @@ def change_pct(baseline_mean: float, candidate_mean: float) -> float | None:
     return (candidate_mean - baseline_mean) / abs(baseline_mean) * 100.0
 
 
-def welch_p(mean1: float, sd1: float, n1: int, mean2: float, sd2: float, n2: int) -> float:
-    """Two-sided p-value of Welch's t-test from summary statistics (n1, n2 >= 2).
+def welch(mean1: float, sd1: float, n1: int, mean2: float, sd2: float, n2: int,
+          confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Welch's t-test from summary statistics (n1, n2 >= 2): the two-sided p-value and the
+    ``confidence`` interval of mean2 - mean1, as (p, low, high).
 
     t = (mean2 - mean1) / sqrt(sd1^2/n1 + sd2^2/n2) with Welch-Satterthwaite degrees of
     freedom. When both sides have zero spread the difference is certain: p is 0 if the means
-    differ and 1 if they are equal.
+    differ and 1 if they are equal, and the interval is the difference itself.
     """
     v1, v2 = sd1 * sd1 / n1, sd2 * sd2 / n2
     se2 = v1 + v2
+    diff = mean2 - mean1
     if se2 == 0:
-        return 1.0 if mean1 == mean2 else 0.0
-    t = (mean2 - mean1) / math.sqrt(se2)
+        return (1.0 if mean1 == mean2 else 0.0), diff, diff
+    se = math.sqrt(se2)
     df = se2 * se2 / (v1 * v1 / (n1 - 1) + v2 * v2 / (n2 - 1))
-    return float(2.0 * stdtr(df, -abs(t)))
+    half = float(stdtrit(df, 0.5 + confidence / 2)) * se
+    return float(2.0 * stdtr(df, -abs(diff / se))), diff - half, diff + half
+
+
+def welch_p(mean1: float, sd1: float, n1: int, mean2: float, sd2: float, n2: int) -> float:
+    """Two-sided p-value of Welch's t-test from summary statistics (n1, n2 >= 2)."""
+    return welch(mean1, sd1, n1, mean2, sd2, n2)[0]
 
 
 def comparison_basis(baseline: Summary, candidate: Summary) -> str:
-    """What the significance test runs over: "sessions", "samples" or "none"."""
-    if baseline.sessions >= 2 and candidate.sessions >= 2:
-        return SESSIONS
-    if baseline.count >= 2 and candidate.count >= 2:
-        return SAMPLES
-    return NONE
+    """What the significance test runs over: "sessions" (both sides have two boots or more)
+    or "none" (no test)."""
+    return SESSIONS if baseline.boots >= 2 and candidate.boots >= 2 else NONE
 
 
 def significance(change: float | None, p_value: float | None, improvement: str,
@@ -205,16 +262,15 @@ def compare(baseline: Summary, candidate: Summary, improvement: str,
     """Compare a candidate's summary with the baseline's (see the module docstring)."""
     change = change_pct(baseline.mean, candidate.mean)
     basis = comparison_basis(baseline, candidate)
-    if basis == SESSIONS:
-        p = welch_p(baseline.mean, baseline.session_sd, baseline.sessions,
-                    candidate.mean, candidate.session_sd, candidate.sessions)
-    elif basis == SAMPLES:
-        p = welch_p(baseline.sample_mean, baseline.sample_sd, baseline.count,
-                    candidate.sample_mean, candidate.sample_sd, candidate.count)
-    else:
-        p = None
+    if basis != SESSIONS:
+        return Comparison(change_pct=change, p_value=None, significance=None, basis=basis)
+    p, lo, hi = welch(baseline.mean, baseline.session_sd, baseline.boots,
+                      candidate.mean, candidate.session_sd, candidate.boots, CONFIDENCE)
+    scale = 100.0 / abs(baseline.mean) if baseline.mean != 0 else None
     return Comparison(change_pct=change, p_value=p,
-                      significance=significance(change, p, improvement, alpha), basis=basis)
+                      significance=significance(change, p, improvement, alpha), basis=basis,
+                      ci95min=None if scale is None else lo * scale,
+                      ci95max=None if scale is None else hi * scale)
 
 
 def compare_samples(baseline_values, baseline_sessions, candidate_values, candidate_sessions,

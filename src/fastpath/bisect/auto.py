@@ -49,15 +49,15 @@ def skipped_candidates(output: str) -> list[str]:
 
 
 def find_scripts(given: str | None = None) -> pathlib.Path:
-    """The directory holding execute_bisection.sh: given, ./scripts, or the source checkout's."""
-    here = pathlib.Path(__file__).resolve()
-    candidates = [pathlib.Path(given)] if given else [pathlib.Path.cwd() / "scripts", here.parents[3] / "scripts"]
-    for path in candidates:
-        if (path / "execute_bisection.sh").is_file():
-            return path.resolve()
-    where = given or "./scripts"
-    raise UserError(f"cannot find execute_bisection.sh in {where}: run from the fastpath checkout or "
-                    f"give --scripts DIR")
+    """The directory holding execute_bisection.sh: given, or the one installed with fastpath."""
+    from fastpath import scripts
+
+    if not given:
+        return scripts.directory()
+    if (pathlib.Path(given) / "execute_bisection.sh").is_file():
+        return pathlib.Path(given).resolve()
+    raise UserError(f"cannot find execute_bisection.sh in {given}: give --scripts DIR, or leave it out "
+                    f"for the installed scripts (`fastpath scripts`)")
 
 
 @dataclass

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from fastpath.bisect import context as contexts
 from fastpath.bisect import data, policy as policies
 from fastpath.bisect.run import _swprofile_spec, baseline_values, step_plan, take_sessions
-from fastpath.bisect.start import StartOptions, start
+from fastpath.bisect.start import StartOptions, check_context_path, start
 from fastpath.errors import KernelBootError, UserError
 from fastpath.store import open_store
 
@@ -116,6 +116,7 @@ def rebaseline(ctx: contexts.Context, good_kernel: str, good_modules: str | None
     if os.path.exists(new_context):
         raise UserError(f"--new-context {new_context}: already exists (a context holds a bisection's record; "
                         f"give a new name)")
+    check_context_path(str(new_context), flag="--new-context")     # its directory, before any boot
     recorded = 0
     with open_store(ctx.output_resultstore) as store:
         old_good, _ = baseline_values(ctx, store)

@@ -3,18 +3,26 @@
 Checks, in order, each failing with one line (UserError, exit 1, unless the store or the SUT
 is at fault):
 
+0. the context file and the output store may be written (``check_context_path``,
+   ``check_output_store``): an existing context that records tested commits is not
+   overwritten, nor a file that is not a context, and a missing parent directory is not
+   created, unless ``force``; a chosen output store (``output_resultstore``) is not the
+   original store and holds no swprofile yet (``force``: add to it);
 1. the SUT, both swprofiles, the benchmark and the result class are in the store;
 2. both swprofiles have samples of that result class on that SUT (at least 2 sessions each);
 3. the swprofiles are identical except ``kernel_git_sha`` (every differing field is named;
    ``kernel_name``, the running kernel's release, follows from the SHA and is not compared),
    and both have a ``kernel_git_sha``;
 4. the SUT is single-node: ``numa_nodes`` of its fingerprint in the store, and of its live
-   fingerprint taken over SSH with the given connection (an unreachable SUT fails here);
+   fingerprint taken over SSH with the given connection (an unreachable SUT fails here); and
+   the live fingerprint is the stored one (``sut.fingerprint.mismatches``: architecture,
+   cpu_count, cpu_model, memory within 2%; fields the store does not know are skipped), or
+   the baselines were recorded on another machine: the differing fields are named;
 5. the bad swprofile is significantly worse than the good one in the result class's direction
    (else: both means and intervals), and the policy can tell them apart (sprt says how many
    baseline sessions would be enough);
-6. the baselines are merged into a new temporary SQLite store (``output-resultstore``); the
-   original is opened read-only and never written.
+6. the baselines are merged into the output store (``output-resultstore``): the one given,
+   or a new temporary SQLite store; the original is opened read-only and never written.
 """
 
 from __future__ import annotations
@@ -29,7 +37,8 @@ from fastpath.bisect.baselines import difference_problem
 from fastpath.errors import UserError
 from fastpath.store import open_store
 from fastpath.store.merge import merge
-from fastpath.store.model import SwProfile
+from fastpath.store.model import Sut, SwProfile
+from fastpath.store.url import mask, parse as parse_url
 
 NOT_COMPARED = {"id", "kernel_git_sha", "kernel_name"}
 
@@ -54,6 +63,8 @@ class StartOptions:
     policy: str = policies.DEFAULT_POLICY
     policy_params: dict | None = None   # overrides of the policy's parameters (SprtParams, CiParams)
     output_dir: str | None = None       # parent of the temporary store (default: the system tmp)
+    output_resultstore: str | None = None   # the output store (default: a new temporary one)
+    force: bool = False                 # overwrite a context, create its directory, add to an output store
 
 
 def profile_differences(good: SwProfile, bad: SwProfile) -> list[str]:
@@ -78,14 +89,42 @@ def _connection(o: StartOptions) -> dict:
     return {"method": "SSH", "params": params}
 
 
+# What to do when the SUT cannot be reached, by SshRejectedError.kind (others: "transient").
+_CONNECTION_ADVICE = {
+    "host-key-unknown": "give the known_hosts file that pins the SUT's key with --known-hosts FILE",
+    "host-key-changed": "check the SUT's new key before trusting it (--known-hosts FILE names the "
+                        "known_hosts file to check against)",
+    "login": "check --user and --keyfile",
+    "host": "check --host",
+    "refused": "check --host and --port",
+    "config": "check the SSH options and ~/.ssh/config",
+    "transient": "the SUT must answer SSH now: check --host and --port, and that it is up",
+}
+
+
+def connection_advice(kind: str) -> str:
+    """The sentence bisect start adds to a connection failure: what to change, and which
+    connection flags exist (the seed's four lack --known-hosts and --power-cycle)."""
+    return (f"bisect start: {_CONNECTION_ADVICE.get(kind, _CONNECTION_ADVICE['transient'])}; the "
+            f"connection flags are --host, --port, --user, --keyfile, --known-hosts and --power-cycle "
+            f"(a local command that power-cycles the SUT), and `fastpath lab up` prints them for the lab")
+
+
 def check_live_sut(o: StartOptions) -> dict:
-    """The SUT's live hardware fingerprint, over SSH (it must be reachable to bisect on it)."""
+    """The SUT's live hardware fingerprint, over SSH (it must be reachable to bisect on it).
+    A connection failure keeps ssh's reason and says which flag to change."""
+    from fastpath.errors import SshRejectedError, SutTransientError
     from fastpath.sut.fingerprint import fingerprint
     from fastpath.sut.transport import Connection, Transport
 
-    with Transport(Connection(host=o.host, user=o.user or None, port=o.port, keyfile=o.keyfile,
-                              known_hosts=o.known_hosts)) as transport:
-        return dict(fingerprint(transport).hw)
+    try:
+        with Transport(Connection(host=o.host, user=o.user or None, port=o.port, keyfile=o.keyfile,
+                                  known_hosts=o.known_hosts)) as transport:
+            return dict(fingerprint(transport).hw)
+    except SshRejectedError as err:
+        raise SshRejectedError(f"{err}; {connection_advice(err.kind)}", err.kind, err.stderr) from None
+    except SutTransientError as err:     # a refused port, a timeout, a dropped link
+        raise SutTransientError(f"{err}; {connection_advice('transient')}") from None
 
 
 def _benchmark_entry(bench) -> dict:
@@ -103,9 +142,76 @@ def _benchmark_entry(bench) -> dict:
     return {"include": f"{bench.id}.yaml", **({"params": params} if params else {})}
 
 
+def check_context_path(path: str, force: bool = False, flag: str = "--context") -> None:
+    """Refuse to overwrite a context holding tested commits (or a file that is no context),
+    and to create a missing directory for it, unless ``force``."""
+    if force:
+        return
+    target = os.path.abspath(os.path.expanduser(path))
+    parent = os.path.dirname(target)
+    if not os.path.isdir(parent):
+        raise UserError(f"{flag} {path}: directory {parent} does not exist (create it, or give --force)")
+    if not os.path.lexists(target):
+        return
+    try:
+        old = contexts.load(target)
+    except UserError as err:
+        raise UserError(f"{flag} {path}: exists and is not a bisection context ({err}); give another "
+                        f"{flag}, or --force to overwrite it") from None
+    if old.tested:
+        raise UserError(f"{flag} {path}: records {len(old.tested)} tested commit(s) of an earlier bisection "
+                        f"(output store {mask(old.output_resultstore)}); give another {flag}, or --force "
+                        f"to overwrite it")
+
+
+def _same_store(a: str, b: str) -> bool:
+    x, y = parse_url(a), parse_url(b)
+    if x.scheme in ("csv", "sqlite"):
+        return x.scheme == y.scheme and os.path.realpath(x.path) == os.path.realpath(y.path)
+    return (x.scheme, x.host, x.port, x.database) == (y.scheme, y.host, y.port, y.database)
+
+
+def _absolute(url: str) -> str:
+    """A file store's URL with an absolute path (`bisect run` reads it from the kernel tree)."""
+    parsed = parse_url(url)
+    if parsed.scheme == "sqlite":
+        return f"sqlite:///{parsed.path}"
+    return parsed.path if parsed.scheme == "csv" else url
+
+
+def check_output_store(url: str, original: str, force: bool = False) -> None:
+    """The chosen output store is not the original one and, unless ``force``, holds nothing yet."""
+    if _same_store(url, original):
+        raise UserError(f"--output-resultstore {parse_url(url).masked}: is the --resultstore; the original "
+                        f"store is never written: give another store")
+    parsed = parse_url(url)
+    if force or (parsed.scheme in ("csv", "sqlite") and not os.path.exists(parsed.path)):
+        return
+    with open_store(url, readonly=True) as store:
+        held = sorted(p.id for p in store.swprofiles())
+    if held:
+        raise UserError(f"--output-resultstore {parsed.masked}: already holds {len(held)} swprofile(s) "
+                        f"({', '.join(held[:3])}{', ...' if len(held) > 3 else ''}); give a new or empty "
+                        f"store, or --force to add to it")
+
+
+def check_same_machine(o: StartOptions, sut: Sut, live: dict, url: str) -> None:
+    """The live SUT is the machine the baselines were recorded on (its stored fingerprint)."""
+    from fastpath.sut.fingerprint import mismatches
+
+    differ = mismatches(sut, Sut(id=sut.id, **live), skip_unknown=True)
+    if differ:
+        shown = "; ".join(f"{key} {was!r} recorded, {now!r} now" for key, was, now in differ)
+        raise UserError(f"--host {o.host}: not the machine the baselines of SUT '{sut.id}' in {url} were "
+                        f"recorded on: {shown}; bisect on that machine, or record baselines on this one")
+
+
 def start(o: StartOptions) -> contexts.Context:
     """Validate and prepare a bisection; return the context (also written to ``o.context``)."""
     params = policies.params_for(o.policy, o.policy_params)
+    check_context_path(o.context, o.force)
+    if o.output_resultstore:
+        check_output_store(o.output_resultstore, o.resultstore, o.force)
     with open_store(o.resultstore, readonly=True) as store:
         url = store.url
         sut = _find(store.suts(), o.sut, "SUT", "--sut", url)
@@ -139,6 +245,7 @@ def start(o: StartOptions) -> contexts.Context:
     if int(live.get("numa_nodes", 1)) != 1:
         raise UserError(f"--host {o.host}: the SUT has {live['numa_nodes']} NUMA nodes now; "
                         f"bisection needs a single-node SUT")
+    check_same_machine(o, sut, live, url)
     problem = difference_problem(values[good.id], values[bad.id], rc.improvement, good.id, bad.id)
     if problem:
         raise UserError(f"refusing to bisect '{rc.name}': {problem}")
@@ -147,8 +254,11 @@ def start(o: StartOptions) -> contexts.Context:
     if problem:
         raise UserError(f"refusing to bisect '{rc.name}': {problem}")
 
-    out_dir = tempfile.mkdtemp(prefix="bisect-resultstore-", dir=o.output_dir)
-    output = f"sqlite:///{os.path.join(out_dir, 'results.db')}"
+    if o.output_resultstore:
+        output = _absolute(o.output_resultstore)
+    else:
+        out_dir = tempfile.mkdtemp(prefix="bisect-resultstore-", dir=o.output_dir)
+        output = f"sqlite:///{os.path.join(out_dir, 'results.db')}"
     merge([o.resultstore], output, suts=[sut.id], swprofiles=[good.id, bad.id], benchmarks=[bench.id])
     sut_block = {"name": sut.id, "connection": _connection(o)}
     if o.power_cycle:

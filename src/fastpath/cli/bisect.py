@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
-from fastpath.bisect.policy import DEFAULT_POLICY, POLICIES
+from fastpath.cli.common import usage_line
+
+
+class _FromPolicy:
+    """A name of fastpath.bisect.policy, imported when an option needs it (the policy module
+    imports scipy, which `fastpath --help` and `--version` must not load)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self):
+        return getattr(importlib.import_module("fastpath.bisect.policy"), self.name)
+
+    def __str__(self):
+        return str(self())
+
+
+class _PolicyChoice(click.Choice):
+    """click.Choice over POLICIES, read when first used."""
+
+    def __init__(self):
+        super().__init__(())
+
+    @property
+    def choices(self):
+        return _FromPolicy("POLICIES")()
+
+    @choices.setter
+    def choices(self, value):
+        pass
 
 
 @click.group(name="bisect")
@@ -34,26 +64,35 @@ def group() -> None:
 @click.option("--resultclass", required=True, help="Result class that regressed.")
 @click.option("--resultstore", required=True, help="Store holding both baselines (never written).")
 @click.option("--context", required=True, type=click.Path(dir_okay=False), help="Context file to write.")
-@click.option("--policy", type=click.Choice(POLICIES), default=DEFAULT_POLICY, show_default=True,
+@click.option("--output-resultstore", default=None, metavar="STORE",
+              help="Store for the baseline copies and the bisection's results (new or empty; "
+                   "default: a new SQLite file in a temporary directory).")
+@click.option("--force", is_flag=True,
+              help="Overwrite a context that records tested commits, create its directory, "
+                   "add to a non-empty --output-resultstore.")
+@click.option("--policy", type=_PolicyChoice(), default=_FromPolicy("DEFAULT_POLICY"), show_default=True,
               help="Verdict policy (docs/bisection.md).")
 @click.option("--policy-param", "policy_param", multiple=True, metavar="KEY=VALUE",
               help="Set one of the policy's parameters (repeatable), e.g. alpha=0.01; recorded in the context.")
 def start_cmd(host, user, port, keyfile, known_hosts, power_cycle, boot_timeout, kernel_config,
               sut, good_swprofile, bad_swprofile,
-              benchmark, resultclass, resultstore, context, policy, policy_param):
+              benchmark, resultclass, resultstore, context, output_resultstore, force, policy, policy_param):
     """Check the baselines and write a bisection context.
 
     Validates that both swprofiles have results for the benchmark and result class on the
-    SUT, differ only in kernel_git_sha, that the SUT is single-node and that bad is really
-    worse than good; copies the baselines into a temporary result store (the original is
-    only read) and writes the context file that `bisect run` reads.
+    SUT, differ only in kernel_git_sha, that the SUT is single-node and is the machine the
+    baselines were recorded on (its fingerprint), and that bad is really worse than good;
+    copies the baselines into the output store (a temporary one unless
+    --output-resultstore; the original is only read) and writes the context file that
+    `bisect run` reads. A context that records tested commits is not overwritten, nor a
+    missing directory created, without --force.
 
     \b
     Example:
       fastpath bisect start --host test-server --user root --keyfile ~/.ssh/id_rsa \\
         --sut "Ampere Altra Max" --good-swprofile 6.8.0-baseline \\
         --bad-swprofile 6.9.0-regression --benchmark sysbench/thread \\
-        --resultclass sysbenchthread-110 --resultstore results.db \\
+        --resultclass sysbenchthread-110 --resultstore sqlite:///results.db \\
         --context ./bisection_context.yaml
     """
     from fastpath.bisect.policy import parse_overrides
@@ -64,7 +103,8 @@ def start_cmd(host, user, port, keyfile, known_hosts, power_cycle, boot_timeout,
         power_cycle=power_cycle, boot_timeout=boot_timeout, kernel_config=kernel_config, sut=sut,
         good_swprofile=good_swprofile, bad_swprofile=bad_swprofile, benchmark=benchmark,
         resultclass=resultclass, resultstore=resultstore, context=context, policy=policy,
-        policy_params=parse_overrides(policy, policy_param)))
+        policy_params=parse_overrides(policy, policy_param), output_resultstore=output_resultstore,
+        force=force))
     click.echo(f"context: {context}\ngood: {ctx.good_swprofile} {ctx.good_sha}\n"
                f"bad: {ctx.bad_swprofile} {ctx.bad_sha}\npolicy: {ctx.policy['name']}\n"
                f"output-resultstore: {ctx.output_resultstore}")
@@ -82,7 +122,7 @@ class _GitBisectCommand(click.Command):
         except click.ClickException as err:
             if isinstance(err, click.UsageError) and err.ctx is None:
                 err.ctx = ctx
-            err.show()
+            click.echo(usage_line(err), err=True)
             sys.exit(128)
 
     def invoke(self, ctx):
@@ -111,8 +151,8 @@ def run_cmd(context, kernel, modules, gitsha):
     the SUT is recovered; an unreachable SUT or unwritable store gives 128 (git bisect stops).
 
     \b
-    Example:
-      ./scripts/build_local_kernel.sh && source ./scripts/.env
+    Example (in the kernel tree; its own ./scripts is not fastpath's):
+      "$(fastpath scripts)/build_local_kernel.sh" && source ./scripts/.env
       fastpath bisect run --context bisection_context.yaml --kernel $KERNEL_PATH \\
         --modules $MODULES_PATH --gitsha $GITSHA
     """
@@ -146,12 +186,15 @@ def confirm_cmd(context, kernel, modules, gitsha, parent_kernel, parent_modules,
     the bisection's answer should not be believed. Recorded sessions are reused.
 
     \b
-    Example (after git bisect named $CULPRIT):
-      git checkout $CULPRIT^ && ./scripts/build_local_kernel.sh && source ./scripts/.env
-      cp $KERNEL_PATH /tmp/parent.img; PARENT=$GITSHA
-      git checkout $CULPRIT && ./scripts/build_local_kernel.sh && source ./scripts/.env
+    Example (in the kernel tree, after git bisect named $CULPRIT):
+      FP_SCRIPTS=$(fastpath scripts)
+      git checkout $CULPRIT^ && $FP_SCRIPTS/build_local_kernel.sh && source ./scripts/.env
+      cp $KERNEL_PATH /tmp/parent.img && cp $MODULES_PATH /tmp/parent-modules.tar.xz
+      PARENT=$GITSHA
+      git checkout $CULPRIT && $FP_SCRIPTS/build_local_kernel.sh && source ./scripts/.env
       fastpath bisect confirm --context bisection_context.yaml --kernel $KERNEL_PATH \\
-        --gitsha $GITSHA --parent-kernel /tmp/parent.img --parent-gitsha $PARENT
+        --modules $MODULES_PATH --gitsha $GITSHA --parent-kernel /tmp/parent.img \\
+        --parent-modules /tmp/parent-modules.tar.xz --parent-gitsha $PARENT
     """
     from fastpath.bisect.confirm import confirm
 
@@ -189,9 +232,10 @@ def rebaseline_cmd(context, good_kernel, good_modules, bad_kernel, bad_modules, 
 
     \b
     Example (in the kernel tree):
-      git checkout $GOOD_SHA && ./scripts/build_local_kernel.sh && source ./scripts/.env
+      FP_SCRIPTS=$(fastpath scripts)
+      git checkout $GOOD_SHA && $FP_SCRIPTS/build_local_kernel.sh && source ./scripts/.env
       cp $KERNEL_PATH /tmp/good.img; cp $MODULES_PATH /tmp/good-modules.tar.xz
-      git checkout $BAD_SHA && ./scripts/build_local_kernel.sh && source ./scripts/.env
+      git checkout $BAD_SHA && $FP_SCRIPTS/build_local_kernel.sh && source ./scripts/.env
       fastpath bisect rebaseline --context bisection_context.yaml --good-kernel /tmp/good.img \\
         --good-modules /tmp/good-modules.tar.xz --bad-kernel $KERNEL_PATH --bad-modules $MODULES_PATH \\
         --new-context bisection_context.retry1.yaml
@@ -218,7 +262,7 @@ def rebaseline_cmd(context, good_kernel, good_modules, bad_kernel, bad_modules, 
 @click.option("--max-baseline-sessions", type=click.IntRange(2, 1000), default=100, show_default=True,
               help="Record up to this many when the policy says fresh baselines cannot be told apart.")
 @click.option("--scripts", type=click.Path(file_okay=False), default=None,
-              help="Directory with execute_bisection.sh (default ./scripts or the fastpath checkout's).")
+              help="Directory with execute_bisection.sh (default: the installed ones, `fastpath scripts`).")
 @click.option("--no-progress", is_flag=True, help="Do not show progress lines while sessions run.")
 @click.option("--engine", "engine_name", type=click.Choice(["posterior", "git"]), default="posterior",
               show_default=True, help="posterior: one model of the whole range, boots where a session tells most; "
@@ -273,3 +317,105 @@ def auto_cmd(context, tree, retries, baseline_sessions, max_baseline_sessions, s
         max_baseline_sessions=max_baseline_sessions, progress=not no_progress), say=click.echo)
     click.echo(auto.summary(result))
     sys.exit(result.exit_code)
+
+
+_TREE = click.option("--tree", type=click.Path(file_okay=False), default=None,
+                     help="The kernel git tree: commit subjects and authors, and the history between the ends.")
+
+
+@group.command("report")
+@click.argument("context", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "html", "json"]), default="text", show_default=True,
+              help="text for an email, html for one self-contained page with plots, json for scripts.")
+@_TREE
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write the report to this file instead of standard output.")
+def report_cmd(context, fmt, tree, output):
+    """Report a bisection: the culprit, the culprit against its parent over every result class,
+    the SUT, the path the bisection took and how to reproduce it.
+
+    Reads the context and its output store (never written). Without --tree the report has
+    SHAs only, and a bisection by git bisect run is reported between the newest good and
+    the oldest bad commit tested.
+
+    \b
+    Example:
+      fastpath bisect report bisection_context.yaml --tree ~/linux > report.txt
+      fastpath bisect report bisection_context.yaml --tree ~/linux --format html -o report.html
+    """
+    import json
+
+    from fastpath.report import bisection
+
+    rep = bisection.load(context, tree)
+    if fmt == "html":
+        from fastpath.report import html
+        out = html.render(rep)
+    elif fmt == "json":
+        out = json.dumps(rep.as_dict(), indent=1) + "\n"
+    else:
+        from fastpath.report import text
+        out = text.render(rep)
+    _emit(out, output)
+
+
+def _emit(out: str, output: str | None) -> None:
+    if output is None:
+        click.echo(out, nl=False)
+        return
+    from fastpath.errors import UserError
+
+    try:
+        with open(output, "w") as fh:
+            fh.write(out)
+    except OSError as err:
+        raise UserError(f"--output {output}: cannot write: {err.strerror or err}") from None
+    click.echo(f"wrote {output}")
+
+
+@group.command("status")
+@click.argument("context", type=click.Path(dir_okay=False))
+@_TREE
+def status_cmd(context, tree):
+    """Where a bisection stands: commits tested, verdicts, sessions spent, what is left and an
+    estimate of the sessions and time to go.
+
+    \b
+    Example:
+      fastpath bisect status bisection_context.yaml --tree ~/linux
+    """
+    from fastpath.report import bisection, status
+
+    click.echo(status.status(bisection.load(context, tree)), nl=False)
+
+
+@group.command("log")
+@click.argument("context", type=click.Path(dir_okay=False))
+@_TREE
+def log_cmd(context, tree):
+    """The bisection's steps in order, as `git bisect log` prints them, with the evidence of each.
+
+    \b
+    Example:
+      fastpath bisect log bisection_context.yaml --tree ~/linux
+    """
+    from fastpath.report import bisection, status
+
+    click.echo(status.log(bisection.load(context, tree)), nl=False)
+
+
+@group.command("shas")
+@click.argument("context", type=click.Path(dir_okay=False))
+def shas_cmd(context):
+    """Print GOOD_SHA=... and BAD_SHA=... of the context, for a shell's eval.
+
+    \b
+    Example:
+      eval "$(fastpath bisect shas bisection_context.yaml)"
+      git bisect start && git bisect good $GOOD_SHA && git bisect bad $BAD_SHA
+    """
+    from fastpath.bisect import context as contexts
+    from fastpath.report import status
+
+    ctx = contexts.load(context)
+    click.echo(status.shas(ctx.good_sha, ctx.bad_sha), nl=False)

@@ -117,21 +117,44 @@ def culprit_cmd(directory):
 @click.option("--boot", type=click.Choice(["kernel", "grub"]), default="kernel", show_default=True,
               help="kernel: QEMU loads the kernel and an initramfs; grub: the BIOS boots GRUB from a "
                    "disk with an ext2 root (a SUT for boot_method: grub).")
+@click.option("--count", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Boot this many identical VMs: a pool of SUTs (sut block in <home>/pool.yaml).")
+@click.option("--labgrid", "with_labgrid", is_flag=True,
+              help="Also start a local labgrid-coordinator and labgrid-exporter exporting the VMs as "
+                   "places (NetworkService + a power port that power-cycles the VM).")
 @HOME_OPTION
-def up_cmd(kernel, accel, cmdline, timeout, boot, home):
+def up_cmd(kernel, accel, cmdline, timeout, boot, count, with_labgrid, home):
     """Boot the lab VM and print the SUT block for a plan (also written to <home>/sut.yaml).
+
+    A comment line before it holds the VM's `fastpath bisect start` connection flags (host,
+    port, user, keyfile, known-hosts, power-cycle), ready to paste.
+
+    With --count K (or --labgrid) K VMs boot, and the SUT block of a pool is printed (also in
+    <home>/pool.yaml): a static list of the VMs, or with --labgrid the coordinator and the
+    tags of the K places.
 
     \b
     Example:
       fastpath lab up
       fastpath lab up --kernel ~/lab/linux/arch/x86/boot/bzImage
       fastpath lab up --boot grub
+      fastpath lab up --count 2 --labgrid
     """
     from fastpath.lab import vm
 
+    if count > 1 or with_labgrid:
+        from fastpath.lab import pool
+
+        state = pool.up_pool(count, kernel, home=home, labgrid=with_labgrid, accel=accel,
+                             timeout=timeout, cmdline=cmdline, boot=boot)
+        click.echo(f"# {count} lab VMs up; written to {state['pool_yaml']}")
+        with open(state["pool_yaml"]) as fh:
+            click.echo(fh.read(), nl=False)
+        return
     lab_vm = vm.up(kernel, home=home, accel=accel, timeout=timeout, cmdline=cmdline, boot=boot)
     click.echo(f"# lab VM up in {lab_vm.boot_seconds:.1f} s ({lab_vm.accel}, pid {lab_vm.pid}); "
                f"written to {lab_vm.home}/sut.yaml")
+    click.echo(f"# bisect start connection: {lab_vm.bisect_flags()}")
     click.echo(yaml.safe_dump({"sut": lab_vm.sut()}, sort_keys=False), nl=False)
 
 
@@ -140,27 +163,40 @@ def up_cmd(kernel, accel, cmdline, timeout, boot, home):
 def status_cmd(home):
     """Show whether the lab VM runs, its port, accelerator, kernel and whether SSH answers.
 
+    After `lab up --count K`: every VM, and the labgrid processes if any.
+
     \b
     Example:
       fastpath lab status
     """
-    from fastpath.lab import vm
+    from fastpath.lab import pool, vm
+    from fastpath.lab.home import lab_home
 
-    click.echo(yaml.safe_dump(vm.status(home), sort_keys=False), nl=False)
+    root = lab_home(home)
+    if pool.member_homes(root) or (root / "grid" / "state.json").exists():
+        click.echo(yaml.safe_dump(pool.status_pool(root), sort_keys=False), nl=False)
+    else:
+        click.echo(yaml.safe_dump(vm.status(home), sort_keys=False), nl=False)
 
 
 @group.command("down")
 @HOME_OPTION
 def down_cmd(home):
-    """Stop the lab VM (no QEMU process is left).
+    """Stop the lab VM (no QEMU process is left), every VM of a pool and its labgrid processes.
 
     \b
     Example:
       fastpath lab down
     """
-    from fastpath.lab import vm
+    from fastpath.lab import pool
 
-    click.echo("lab VM stopped" if vm.down(home) else "lab VM was not running")
+    stopped = pool.down_pool(home)
+    if stopped == ["VM vm0"]:
+        click.echo("lab VM stopped")
+    elif stopped:
+        click.echo("stopped: " + ", ".join(stopped))
+    else:
+        click.echo("lab VM was not running")
 
 
 @group.command("power-cycle")
@@ -198,7 +234,7 @@ def power_cycle_cmd(timeout, home):
 @click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True,
               help="When the named culprit is not confirmed: fresh baselines and a new bisection, this often.")
 @click.option("--scripts", type=click.Path(file_okay=False), default=None,
-              help="Directory with execute_bisection.sh (default ./scripts of the fastpath checkout).")
+              help="Directory with execute_bisection.sh (default: the installed ones, `fastpath scripts`).")
 @click.option("--no-progress", is_flag=True, help="Do not show progress lines while recording baselines.")
 @HOME_OPTION
 def demo_cmd(workdir, commits, regression_size, seed, sessions, culprit_at, broken_build_at, panic_at,

@@ -17,7 +17,9 @@ def group() -> None:
               help="A swprofile to show; repeat to compare. The first is the baseline.")
 @click.option("--relative", is_flag=True,
               help="Table with one swprofile: min, max and the CI bounds as % difference "
-                   "from the mean (several swprofiles already show % changes).")
+                   "from the mean (refused with several: they show % changes already).")
+@click.option("--changed-only", is_flag=True,
+              help="With several swprofiles: only the result classes marked (R) or (I).")
 @click.option("--benchmark", default="*", show_default=True, metavar="GLOB",
               help="Only benchmarks (suite/name) matching this shell glob.")
 @click.option("--resultclass", default="*", show_default=True, metavar="GLOB",
@@ -27,24 +29,32 @@ def group() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True, help="csv/json: one row per result class and swprofile.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
-              help="Also draw per-session means and the 95% CI per result class to FILE.png.")
-def show_cmd(store, swprofiles, relative, benchmark, resultclass, sut, fmt, plot):
-    """Summarise and compare swprofiles: mean, 95% CI, cv, change and significance.
+              help="Also draw per-session means and the 95% CI per result class to FILE.png "
+                   "(says where on stderr).")
+def show_cmd(store, swprofiles, relative, changed_only, benchmark, resultclass, sut, fmt, plot):
+    """Summarise and compare swprofiles: mean, %stddev, sessions, 95% CI, change, p-value and
+    significance, as lkp and mmtests show them.
 
     \b
     Statistics (the session, one boot, is the unit of replication):
       mean     mean of the per-session means
+      %stddev  standard deviation of the session means / mean
       ci95     95% Student-t interval of that mean over the per-session
                means (sessions-1 df); with one session only, over that
                boot's samples (count-1 df), marked '*'
       cv       standard deviation / mean over all samples
-      change   (mean - baseline mean) / baseline mean, in %
-      (R)/(I)  Welch's t-test, two-sided, p < 0.05, over per-session means
-               (over all samples, marked '+', when a side has one session);
-               R = worse by the result class's direction, I = better
-    JSON/CSV rows: benchmark, resultclass, unit, swprofile, min, ci95min,
-    mean, ci95max, max, cv (a fraction), count; with several swprofiles also
-    baseline, change_pct, significance; then sessions, ci_basis.
+      %change  (mean - baseline mean) / baseline mean, with its 95%
+               interval (Welch's interval of the difference / baseline)
+      p        Welch's t-test, two-sided, over per-session means; none
+               when a side has fewer than 2 sessions
+      (R)/(I)  p < 0.05; R = worse by the result class's direction
+    Sessions that did not complete are left out; sessions that ran in one
+    boot (the same boot id: a plan without a kernel) count as one boot.
+    JSON/CSV rows (the same keys however many swprofiles): benchmark,
+    resultclass, unit, swprofile, min, ci95min, mean, ci95max, max, cv (a
+    fraction), count, baseline, change_pct, significance, sessions,
+    ci_basis, boots, stddev_pct, change_ci95min, change_ci95max, p_value,
+    test_basis, incomplete_sessions, incomplete_samples.
 
     \b
     Example:
@@ -54,19 +64,25 @@ def show_cmd(store, swprofiles, relative, benchmark, resultclass, sut, fmt, plot
     """
     from fastpath.analysis.show import show
 
-    click.echo(show(store, swprofiles, benchmark=benchmark, resultclass=resultclass, sut=sut,
-                    fmt=fmt, relative=relative, plot=plot), nl=False)
+    shown = show(store, swprofiles, benchmark=benchmark, resultclass=resultclass, sut=sut,
+                 fmt=fmt, relative=relative, changed_only=changed_only, plot=plot)
+    click.echo(shown.text, nl=False)
+    if plot:
+        click.echo(shown.plot_line(), err=True)
 
 
 # -- result list / merge / import (store engineer) ----------------------------------------
 @group.command("list")
 @click.argument("store")
-@click.option("--object", "kind", type=click.Choice(["sut", "swprofile", "benchmark"]), required=True,
-              help="What to list.")
+@click.option("--object", "kind", type=click.Choice(["sut", "swprofile", "benchmark", "error"]),
+              required=True, help="What to list (error: the recorded errors, with their output).")
 @click.option("--id", "pattern", default=None, metavar="GLOB",
-              help="Only objects whose id matches this shell glob.")
-def list_cmd(store, kind, pattern):
-    """List the SUTs, swprofiles or benchmarks in STORE (a directory or a URL).
+              help="Only objects whose id matches this shell glob (errors: their swprofile).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="json: a list of objects, lists and numbers as such.")
+def list_cmd(store, kind, pattern, fmt):
+    """List the SUTs, swprofiles (with their session and sample counts), benchmarks or
+    recorded errors in STORE (a directory or a URL).
 
     STORE is a CSV directory, csv:///dir, sqlite:///file.db,
     mysql://user:pw@host:port/db or postgresql://user:pw@host:port/db
@@ -76,10 +92,15 @@ def list_cmd(store, kind, pattern):
     Example:
       fastpath result list results/ --object swprofile
       fastpath result list sqlite:///results.db --object benchmark --id 'sysbench/*'
+      fastpath result list sqlite:///results.db --object error --format json
     """
-    from fastpath.store.listing import format_table, list_objects
+    from fastpath.store.listing import format_errors, format_json, format_table, list_objects
 
-    click.echo(format_table(list_objects(store, kind, pattern)))
+    rows = list_objects(store, kind, pattern)
+    if fmt == "json":
+        click.echo(format_json(rows))
+    else:
+        click.echo(format_errors(rows) if kind == "error" else format_table(rows))
 
 
 @group.command("merge")
@@ -97,7 +118,7 @@ def merge_cmd(sources, output, suts, swprofiles, benchmarks):
 
     \b
     Example:
-      fastpath result merge results/ lab2.db --output sqlite:///all.db
+      fastpath result merge results/ sqlite:///lab2.db --output sqlite:///all.db
       fastpath result merge mysql://ro:pw@db:3306/team --output results/ \\
           --swprofile 6.8.0-baseline --swprofile 6.9.0
     """
@@ -140,6 +161,10 @@ def import_cmd(store, file):
 def export_cmd(store, swprofiles, fmt, output):
     """Write the raw samples of STORE in the interchange format that `result import` reads
     (with the kernel_git_sha and timestamp columns).
+
+    A new or regular FILE is written whole or not at all (a symlink's target is written, a
+    new file gets the mode the umask gives); a FIFO or character device is written as a
+    stream; anything else is refused, never replaced.
 
     \b
     Example:

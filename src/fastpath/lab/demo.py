@@ -156,7 +156,7 @@ def run_demo(o: DemoOptions, say=print, confirm_fn=None) -> DemoResult:
             known_hosts=params["known_hosts"], power_cycle=lab.sut()["power_cycle"], boot_timeout=60,
             sut=lab.sut()["name"], good_swprofile="demo-good", bad_swprofile="demo-bad",
             benchmark=BENCHMARK, resultclass=RESULTCLASS, resultstore=store_url, context=str(ctx_path),
-            output_dir=str(work)))
+            output_dir=str(work), force=True))        # a demo run starts afresh in its workdir
         say(f"[6/6] fastpath bisect auto --context {ctx_path} --tree {tree}: git bisect run, then bisect "
             f"confirm; fresh baselines and a new bisection when not confirmed (at most {o.retries})")
         options = auto.AutoOptions(context=str(ctx_path), tree=str(tree), scripts=str(scripts),

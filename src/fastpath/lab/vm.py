@@ -76,6 +76,15 @@ class LabVm:
             sut["boot_method"] = "grub"
         return sut
 
+    def bisect_flags(self) -> str:
+        """The connection flags of `fastpath bisect start` for this VM, ready to paste: host,
+        port, user, key, the known_hosts that pins the VM's key and the power-cycle hook."""
+        params, sut = self.connection()["params"], self.sut()
+        flags = [("--host", params["host"]), ("--port", params["port"]), ("--user", params["user"]),
+                 ("--keyfile", params["keyfile"]), ("--known-hosts", params["known_hosts"]),
+                 ("--power-cycle", sut["power_cycle"])]
+        return " ".join(f"{flag} {shlex.quote(str(value))}" for flag, value in flags)
+
     def ssh_command(self, *remote: str) -> list[str]:
         """An OpenSSH command line that runs ``remote`` in the VM, host key checked."""
         params = self.connection()["params"]
@@ -255,6 +264,11 @@ def status(home: str | os.PathLike | None = None) -> dict:
     return {"running": True, "home": str(home), "pid": vm.pid, "port": vm.port, "accel": vm.accel,
             "boot": vm.boot, "kernel": vm.kernel, "started": vm.started, "ssh": "answers" if answers else "no answer",
             "serial_log": str(vm.serial_log), "sut_yaml": str(home / "sut.yaml")}
+
+
+def is_running(home: str | os.PathLike | None = None) -> bool:
+    """Whether the lab VM of ``home`` runs (its QEMU process; SSH is not asked)."""
+    return _running(_load(lab_home(home)))
 
 
 def current(home: str | os.PathLike | None = None) -> LabVm:

@@ -16,6 +16,7 @@ from fastpath.benchmarks.spec import RUN_KEYS, read_benchmark, read_run
 from fastpath.plan.check import Checker
 from fastpath.plan.doc import Doc, load_doc, parse_doc
 from fastpath.plan.model import BOOT_METHODS, Plan, SutSpec, SwProfileSpec
+from fastpath.plan.pool import read_pool
 from fastpath.sut.transport import Connection
 
 # One kernel command-line word: no blanks, or double quotes around the whole word or the whole
@@ -55,25 +56,39 @@ def _read_plan(doc: Doc) -> Plan:
 
 def _sut(chk: Checker) -> SutSpec:
     p = ("sut",)
-    chk.mapping(p, {"name", "connection", "power_cycle", "boot_method", "boot_timeout"},
-                {"name", "connection"})
-    c = p + ("connection",)
-    chk.mapping(c, {"method", "params"}, {"params"})
+    pooled = isinstance(chk.get(p), dict) and chk.get(p).get("pool") is not None
+    chk.mapping(p, {"name", "connection", "power_cycle", "boot_method", "boot_timeout", "pool"},
+                {"name"} if pooled else {"name", "connection"})
+    conn = _connection(chk, p + ("connection",), pooled)
+    if pooled and chk._opt(p + ("power_cycle",)) is not None:
+        chk.fail(p + ("power_cycle",), "with a pool, each SUT has its own power_cycle")
+    return SutSpec(chk.string(p + ("name",)), conn, chk.string(p + ("power_cycle",)),
+                   chk.choice(p + ("boot_method",), BOOT_METHODS, "kexec"),
+                   chk.duration(p + ("boot_timeout",), 300.0),
+                   read_pool(chk, p + ("pool",), conn) if pooled else None)
+
+
+def _connection(chk: Checker, c: tuple, pooled: bool) -> Connection:
+    """``sut.connection``; with a pool it is optional, has no host and gives the defaults."""
+    if pooled and chk._opt(c) is None:
+        return Connection(host="")
+    chk.mapping(c, {"method", "params"}, set() if pooled else {"params"})
     chk.choice(c + ("method",), ("SSH",), "SSH")
     cp = c + ("params",)
+    if pooled and chk._opt(cp) is None:
+        return Connection(host="")
     chk.mapping(cp, {"host", "user", "port", "keyfile", "known_hosts", "accept_new_host_key",
-                     "connect_timeout"}, {"host"})
+                     "connect_timeout"}, set() if pooled else {"host"})
+    if pooled and chk._opt(cp + ("host",)) is not None:
+        chk.fail(cp + ("host",), "a SUT with a pool takes its hosts from the pool")
     port = chk.integer(cp + ("port",), minimum=1)
     if port is not None and port > 65535:
         chk.fail(cp + ("port",), "must be a TCP port (1-65535)")
-    conn = Connection(host=chk.string(cp + ("host",)), user=chk.string(cp + ("user",)),
+    return Connection(host=chk.string(cp + ("host",), ""), user=chk.string(cp + ("user",)),
                       port=port, keyfile=chk.file(cp + ("keyfile",)),
                       known_hosts=chk.file(cp + ("known_hosts",), must_exist=False),
                       accept_new_host_key=chk.boolean(cp + ("accept_new_host_key",)),
                       connect_timeout=chk.integer(cp + ("connect_timeout",), 10, minimum=1))
-    return SutSpec(chk.string(p + ("name",)), conn, chk.string(p + ("power_cycle",)),
-                   chk.choice(p + ("boot_method",), BOOT_METHODS, "kexec"),
-                   chk.duration(p + ("boot_timeout",), 300.0))
 
 
 def _swprofiles(chk: Checker) -> tuple[SwProfileSpec, ...]:

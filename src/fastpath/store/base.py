@@ -29,15 +29,32 @@ where the data lives (SQL: one GROUP BY; CSV: numpy) so no sample crosses the dr
 from __future__ import annotations
 
 import abc
+import contextlib
+import random
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from fastpath.errors import StoreBusyError
 from fastpath.store.model import (Benchmark, ErrorRecord, ResultClass, Sample, Session, Sut,
                                   SwProfile)
 
 SCHEMA_VERSION = 1
+BUSY_RETRIES = 5
+
+
+def retried(fn, attempts: int = BUSY_RETRIES):
+    """fn() run again (after a short random pause) while it fails with StoreBusyError (a
+    deadlock victim: nothing of it was committed)."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except StoreBusyError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
 
 
 @dataclass
@@ -179,6 +196,14 @@ class Store(abc.ABC):
     def put_session(self, session: Session) -> None:
         """Insert or update (status, finished, boot_id, kernel_release) a session."""
 
+    @abc.abstractmethod
+    def new_session(self, session: Session) -> Session:
+        """Insert ``session`` under the next free index of its (SUT, swprofile) and return it
+        with that index (its own ``session`` field is ignored). The index is allocated
+        atomically in the store: concurrent writers never get the same one. Free means
+        above every session row and every sample of the pair (imported samples may have
+        no session row)."""
+
     # -- samples and errors -------------------------------------------------------------
     @abc.abstractmethod
     def append_sample(self, sample: Sample) -> None:
@@ -192,6 +217,14 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def record_error(self, error: ErrorRecord) -> None: ...
+
+    @abc.abstractmethod
+    def transaction(self) -> contextlib.AbstractContextManager["Store"]:
+        """``with store.transaction():`` every write inside commits at the end of the block,
+        or none does: on an exception (and, SQL, on a kill) the block's writes are undone.
+        CSV: samples and object tables are restored on an exception; a writer killed
+        inside leaves a journal, and its samples are dropped by the next writer and ignored
+        by readers. Blocks nest (the inner one joins the outer)."""
 
     # -- reads --------------------------------------------------------------------------
     @abc.abstractmethod

@@ -6,6 +6,8 @@
     DIR/samples.csv        sut,swprofile,benchmark,resultclass,session,repeat,value,timestamp
     DIR/errors.csv         append-only; samples.csv too: one write + fsync per append
     DIR/.lock              fcntl lock held by the one writer (holds its pid)
+    DIR/.transaction       while a transaction() is open: the committed sizes of the
+                           append-only files (see csvfiles.Journal)
 
 Columns are the fields of the model dataclasses (model.py); tuples and dicts are JSON text.
 Values are written with ``repr`` so floats round-trip exactly.
@@ -19,22 +21,21 @@ naming file:line.
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import gc
+import dataclasses
 import io
 import logging
 import os
-import warnings
-from operator import methodcaller
+import threading
 from collections.abc import Iterable, Iterator
-
-import numpy as np
 
 from fastpath.errors import StoreError, StoreReadOnlyError, StoreVersionError
 from fastpath.store import codec
-from fastpath.store.base import SCHEMA_VERSION, SampleColumns, Store
-from fastpath.store.csvfiles import (Appender, DirLock, complete_size, format_rows, read_text,
-                                     rewrite)
+from fastpath.store.base import SCHEMA_VERSION, Store
+from fastpath.store.csvcolumns import CsvColumnReads
+from fastpath.store.csvfiles import (Appender, DirLock, Journal, complete_size, format_rows,
+                                     read_text, rewrite)
 from fastpath.store.model import (Benchmark, ErrorRecord, ResultClass, Sample, Session, Sut,
                                   SwProfile)
 from fastpath.store.url import StoreUrl
@@ -45,12 +46,14 @@ HEADERS = {name: codec.columns(cls) for name, cls in codec.OBJECT_TABLES.items()
 HEADERS["samples"] = codec.SAMPLE_COLUMNS
 
 
-class CsvStore(Store):
+class CsvStore(CsvColumnReads, Store):
     def __init__(self, parsed: StoreUrl, readonly: bool = False):
         self.url, self.readonly, self.dir = parsed.masked, readonly, parsed.path
         self._lock = None
         self._appenders: dict[str, Appender] = {}
         self._sample_keys: set | None = None
+        self._mutex = threading.RLock()     # orders this process's threads (one writer per store)
+        self._journal, self._in_tx = Journal(self.dir), False
         if os.path.exists(self.dir) and not os.path.isdir(self.dir):
             raise StoreError(f"{self.dir} is a file, not a CSV store directory "
                              f"(for a SQLite file use sqlite:///{self.dir})")
@@ -94,6 +97,11 @@ class CsvStore(Store):
             raise StoreVersionError(
                 f"store {self.url} has schema version {version}, newer than this fastpath "
                 f"supports ({SCHEMA_VERSION}): upgrade fastpath to use it")
+        sizes = None if self.readonly else self._journal.sizes()
+        if sizes is not None:
+            log.warning("%s: dropping what an interrupted transaction (e.g. an import) appended",
+                        self.dir)
+            self._journal.roll_back(self.dir, sizes)
         for table, header in HEADERS.items():
             path = self._file(table)
             if not os.path.exists(path):
@@ -101,6 +109,49 @@ class CsvStore(Store):
                     rewrite(path, header, [])
             elif not self.readonly and table in APPEND_TABLES:
                 self._drop_torn_tail(path)
+
+    def _complete(self, path: str) -> tuple[int, int]:
+        """complete_size(path), limited to what is committed while another process has a
+        transaction open (or left one behind)."""
+        good, size = complete_size(path)
+        if not self._in_tx:
+            sizes = self._journal.sizes()
+            if sizes and os.path.basename(path) in sizes:
+                good = min(good, sizes[os.path.basename(path)])
+        return good, size
+
+    @contextlib.contextmanager
+    def transaction(self):
+        with self._mutex:
+            self._writable()
+            if self._in_tx:
+                yield self
+                return
+            saved = {t: dict(v) for t, v in self.objects.items()}
+            sizes = self._journal.begin(self.dir, [f"{t}.csv" for t in APPEND_TABLES])
+            self._in_tx = True
+            try:
+                yield self
+            except BaseException:
+                self._in_tx = False
+                self._undo(saved, sizes)
+                raise
+            finally:
+                self._in_tx = False
+            self._journal.end()
+
+    def _undo(self, saved: dict, sizes: dict[str, int]) -> None:
+        """Put the object tables back as they were, then cut the appended files back (the
+        journal stays, for the next writer, if that fails too)."""
+        self._sample_keys = None
+        for table, objs in saved.items():
+            if table not in APPEND_TABLES and self.objects[table] != objs:
+                with contextlib.suppress(StoreError):
+                    rewrite(self._file(table), HEADERS[table],
+                            (codec.to_row(o).values() for o in objs.values()))
+            self.objects[table] = objs
+        with contextlib.suppress(StoreError):
+            self._journal.roll_back(self.dir, sizes)
 
     def _drop_torn_tail(self, path: str) -> None:
         good, size = complete_size(path)
@@ -116,8 +167,10 @@ class CsvStore(Store):
         path = self._file(table)
         if not os.path.exists(path):
             return
-        good, size = complete_size(path)
-        if good < size:
+        good, size = self._complete(path)
+        if good < size and complete_size(path)[0] == size:
+            log.warning("%s: ignoring what an open or interrupted transaction appended", path)
+        elif good < size:
             log.warning("%s: ignoring a torn last line left by an interrupted writer", path)
         reader = csv.reader(io.StringIO(read_text(path, good), newline=""))
         try:
@@ -153,16 +206,24 @@ class CsvStore(Store):
             raise StoreReadOnlyError(f"store {self.url} is open read-only")
 
     def _put(self, table: str, obj, kind: str) -> None:
-        self._writable()
-        objs, k = self.objects[table], codec.key(obj)
-        old = objs.get(k)
-        if old == obj:
-            return
-        if old is not None and table != "sessions":
-            raise StoreError(f"{kind} '{'/'.join(map(str, k))}' already in {self.url} with different "
-                             f"content ({codec.first_difference(old, obj)})")
-        objs[k] = obj
-        rewrite(self._file(table), HEADERS[table], (codec.to_row(o).values() for o in objs.values()))
+        with self._mutex:
+            self._writable()
+            objs, k = self.objects[table], codec.key(obj)
+            old = objs.get(k)
+            if old == obj:
+                return
+            if old is not None and table != "sessions":
+                raise StoreError(f"{kind} '{'/'.join(map(str, k))}' already in {self.url} with different "
+                                 f"content ({codec.first_difference(old, obj)})")
+            objs[k] = obj
+            try:
+                rewrite(self._file(table), HEADERS[table], (codec.to_row(o).values() for o in objs.values()))
+            except StoreError:
+                if old is None:
+                    del objs[k]
+                else:
+                    objs[k] = old
+                raise
 
     def _require(self, table: str, k: tuple, kind: str, what: str) -> None:
         if k not in self.objects[table]:
@@ -188,17 +249,41 @@ class CsvStore(Store):
         self._require("swprofiles", (session.swprofile,), "swprofile", "session")
         self._put("sessions", session, "session")
 
-    # -- samples and errors ------------------------------------------------------------
-    def _appender(self, table: str) -> Appender:
-        if table not in self._appenders:
-            self._appenders[table] = Appender(self._file(table))
-        return self._appenders[table]
+    def new_session(self, session: Session) -> Session:
+        """The next index after the pair's session rows and samples; this process holds the
+        store's only write lock, and the mutex orders its threads."""
+        self._require("suts", (session.sut,), "SUT", "session")
+        self._require("swprofiles", (session.swprofile,), "swprofile", "session")
+        with self._mutex:
+            self._writable()
+            pair = (session.sut, session.swprofile)
+            used = [s.session for s in self.objects["sessions"].values() if (s.sut, s.swprofile) == pair]
+            used += [k[4] for k in self._keys() if k[:2] == pair]
+            new = dataclasses.replace(session, session=max(used, default=-1) + 1)
+            self._put("sessions", new, "session")
+            return new
 
-    def _new_samples(self, samples: Iterable[Sample]) -> list[Sample]:
-        self._writable()
+    # -- samples and errors ------------------------------------------------------------
+    def _append(self, table: str, text: str) -> None:
+        """Append to DIR/table.csv; all of text is on disk, or none of it (StoreError)."""
+        try:
+            if table not in self._appenders:
+                self._appenders[table] = Appender(self._file(table))
+            self._appenders[table].append(text)
+        except OSError as err:
+            raise StoreError(f"cannot append to {self._file(table)}: {err.strerror}") from None
+
+    def _keys(self) -> set:
+        """The identities (sut, swprofile, benchmark, result class, session, repeat) of the
+        samples on disk, read once."""
         if self._sample_keys is None:
             self._sample_keys = {(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]))
                                  for _, r in self._rows("samples", HEADERS["samples"])}
+        return self._sample_keys
+
+    def _new_samples(self, samples: Iterable[Sample]) -> list[Sample]:
+        self._writable()
+        self._keys()
         new, checked = [], set()
         for s in samples:
             k = codec.key(s)
@@ -217,24 +302,29 @@ class CsvStore(Store):
         self.append_samples([sample])
 
     def append_samples(self, samples: Iterable[Sample]) -> int:
+        with self._mutex:
+            return self._append_samples(samples)
+
+    def _append_samples(self, samples: Iterable[Sample]) -> int:
         new = self._new_samples(samples)
         if new:
             rows = ((s.sut, s.swprofile, s.benchmark, s.resultclass, s.session, s.repeat,
                      repr(float(s.value)), s.timestamp) for s in new)
             try:
-                self._appender("samples").append(format_rows(rows))
-            except OSError as err:
+                self._append("samples", format_rows(rows))
+            except StoreError:
                 self._sample_keys = None   # reload from disk: the file is the truth
-                raise StoreError(f"cannot append to {self._file('samples')}: {err.strerror}") from None
+                raise
         return len(new)
 
     def record_error(self, error: ErrorRecord) -> None:
         self._writable()
         k = codec.key(error)
-        if k in self.objects["errors"]:
-            return
-        self._appender("errors").append(format_rows([codec.to_row(error).values()]))
-        self.objects["errors"][k] = error
+        with self._mutex:
+            if k in self.objects["errors"]:
+                return
+            self._append("errors", format_rows([codec.to_row(error).values()]))
+            self.objects["errors"][k] = error
 
     # -- reads -------------------------------------------------------------------------
     def suts(self) -> list[Sut]:
@@ -272,125 +362,6 @@ class CsvStore(Store):
             except ValueError as err:
                 raise StoreError(f"{self._file('samples')}:{line}: {err} (corrupt file?)") from None
 
-    def _sample_fields(self) -> tuple[list[list[str]], int]:
-        """The 8 columns of samples.csv as lists of strings, and the row count.
-
-        Fast path for a file with no quoted field: one split of the whole text, columns by
-        slicing; a per-line field count check in numpy. Otherwise (or on any malformed line)
-        the csv module, and the line-by-line reader to name a bad line."""
-        path = self._file("samples")
-        if not os.path.exists(path):
-            return [[] for _ in range(8)], 0
-        good, _ = complete_size(path)
-        text = read_text(path, good)
-        header_end = text.find("\n") + 1
-        if '"' not in text and "\r" not in text and text[:header_end - 1] == ",".join(HEADERS["samples"]):
-            body = text[header_end:-1]      # complete_size: text ends with a newline
-            lines = body.split("\n") if body else []
-            if set(map(methodcaller("count", ","), lines)) <= {7}:
-                del lines
-                flat = body.replace("\n", ",").split(",") if body else []
-                return [flat[i::8] for i in range(8)], len(flat) // 8
-        enabled = gc.isenabled()
-        gc.disable()                 # millions of small lists: the cyclic GC only slows this down
-        try:
-            try:
-                rows = list(csv.reader(io.StringIO(text, newline="")))
-            except csv.Error:
-                rows = None
-            if not rows or tuple(rows[0]) != HEADERS["samples"] or any(len(r) != 8 for r in rows):
-                for _ in self._rows("samples", HEADERS["samples"]):
-                    pass             # raises StoreError naming file:line
-            return [[r[i] for r in rows[1:]] for i in range(8)], len(rows) - 1
-        finally:
-            if enabled:
-                gc.enable()
-
-    @staticmethod
-    def _numbers(column: list[str], dtype) -> np.ndarray:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            out = np.fromstring(",".join(column), dtype=dtype, sep=",") if column else np.empty(0, dtype)
-        if len(out) != len(column):
-            raise ValueError("unparsable number")
-        return out
-
-    @staticmethod
-    def _coded(column: list) -> tuple[list, np.ndarray]:
-        values = list(dict.fromkeys(column))
-        index = {v: i for i, v in enumerate(values)}
-        return values, np.fromiter(map(index.__getitem__, column), dtype=np.int64, count=len(column))
-
-    def _arrow_columns(self) -> tuple | None:
-        """The 7 data columns of samples.csv parsed by Arrow's C++ CSV reader: the four id
-        columns as (values, codes) and the three numbers as arrays; None when Arrow is not
-        installed, the file has quoted fields, or anything in it does not parse (the Python
-        paths then read it, and name a bad line)."""
-        try:
-            import pyarrow as pa
-            import pyarrow.csv as pacsv
-        except ImportError:
-            return None
-        path = self._file("samples")
-        if not os.path.exists(path):
-            return None
-        good, _ = complete_size(path)
-        with open(path, "rb") as fh:
-            data = fh.read(good)
-        header = ",".join(HEADERS["samples"]).encode()
-        if b'"' in data or b"\r" in data or data[:len(header) + 1] != header + b"\n":
-            return None
-        names = list(HEADERS["samples"][:7])
-        types = {name: pa.string() for name in names[:4]}
-        types.update({names[4]: pa.int64(), names[5]: pa.int64(), names[6]: pa.float64()})
-        try:
-            table = pacsv.read_csv(pa.py_buffer(data), parse_options=pacsv.ParseOptions(quote_char=False),
-                                   convert_options=pacsv.ConvertOptions(
-                                       column_types=types, include_columns=names, strings_can_be_null=False,
-                                       quoted_strings_can_be_null=False))
-        except (pa.ArrowInvalid, KeyError):
-            return None
-        coded = []
-        for i in range(4):
-            encoded = table.column(i).combine_chunks().dictionary_encode()
-            coded.append((encoded.dictionary.to_pylist(), encoded.indices.to_numpy().astype(np.int64)))
-        numbers = [table.column(i).to_numpy() for i in (4, 5, 6)]
-        return coded, numbers, table.num_rows
-
-    def sample_columns(self, *, sut: str | None = None, swprofiles: Iterable[str] | None = None,
-                       benchmark: str | None = None,
-                       resultclass: str | None = None) -> SampleColumns:
-        """Whole-file parse (Arrow's reader when installed, else one split in Python), then
-        column-wise coding and numpy conversion."""
-        arrow = self._arrow_columns()
-        if arrow is not None:
-            ((suts, sut_c), (swps, swp_c), (benches, bench_c), (names, name_c)), numbers, n = arrow
-        else:
-            cols, n = self._sample_fields()
-            suts, sut_c = self._coded(cols[0])
-            swps, swp_c = self._coded(cols[1])
-            benches, bench_c = self._coded(cols[2])
-            names, name_c = self._coded(cols[3])
-        pairs, rc_c = np.unique(bench_c * max(len(names), 1) + name_c, return_inverse=True)
-        rcs = [(benches[int(p) // max(len(names), 1)], names[int(p) % max(len(names), 1)]) for p in pairs]
-        try:
-            if arrow is None:
-                numbers = [self._numbers(cols[4], np.int64), self._numbers(cols[5], np.int64),
-                           self._numbers(cols[6], np.float64)]
-        except ValueError:
-            for _ in self.samples():
-                pass                 # raises StoreError naming file:line
-            raise StoreError(f"{self._file('samples')}: unparsable numbers (corrupt file?)") from None
-        mask = np.ones(n, dtype=bool)
-        for values, coded, wanted in ((suts, sut_c, None if sut is None else [sut]),
-                                      (swps, swp_c, None if swprofiles is None else list(swprofiles)),
-                                      (rcs, rc_c.astype(np.int64), None if benchmark is None and resultclass is None
-                                       else [k for k in rcs if benchmark in (None, k[0])
-                                             and resultclass in (None, k[1])])):
-            if wanted is not None:
-                mask &= np.isin(coded, [i for i, v in enumerate(values) if v in set(wanted)])
-        return SampleColumns(suts, swps, rcs, sut_c[mask], swp_c[mask], rc_c.astype(np.int64)[mask],
-                             *(x[mask] for x in numbers))
 
     def count_samples(self) -> int:
         return sum(1 for _ in self._rows("samples", HEADERS["samples"]))

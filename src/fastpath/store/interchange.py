@@ -9,7 +9,8 @@ CSV with a header row, or JSON (a list of objects with the same keys):
 ``value`` a finite number. Import validates the whole file first and writes nothing if any
 row is bad (UserError naming file:line and column); then it creates the SUTs, swprofiles,
 benchmarks and result classes the rows name (when absent) and appends the samples,
-skipping those already in the store. A JSON file is ``.json`` or starts with ``[``.
+skipping those already in the store, all in one ``Store.transaction()``: a failed or killed
+import leaves nothing behind (a deadlock victim is run again). A JSON file is ``.json`` or starts with ``[``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import TextIO
 
 from fastpath.errors import UserError
 from fastpath.store import open_store
-from fastpath.store.base import Store
+from fastpath.store.base import Store, retried
 from fastpath.store.model import DIRECTIONS, Benchmark, ResultClass, Sample, Sut, SwProfile
 
 COLUMNS = ("sut", "swprofile", "benchmark", "resultclass", "unit", "improvement", "session",
@@ -211,11 +212,15 @@ def import_file(url: str, path: str) -> ImportReport:
         objects, samples = load(path, store)
         put = {Sut: store.put_sut, SwProfile: store.put_swprofile, Benchmark: store.put_benchmark,
                ResultClass: store.put_resultclass}
-        for cls in (Sut, SwProfile, Benchmark, ResultClass):   # benchmarks before result classes
-            for obj in objects:
-                if type(obj) is cls:
-                    put[cls](obj)
-        new = store.append_samples(samples)
+
+        def write() -> int:
+            with store.transaction():         # all of the file or nothing of it
+                for cls in (Sut, SwProfile, Benchmark, ResultClass):   # benchmarks first
+                    for obj in objects:
+                        if type(obj) is cls:
+                            put[cls](obj)
+                return store.append_samples(samples)
+        new = retried(write)                  # a deadlock victim is run again, whole
         return ImportReport(path, store.url, len(samples), new, len(objects))
 
 
@@ -250,9 +255,11 @@ def export_samples(store: Store, out: TextIO, fmt: str = "csv", **filters) -> in
 
 def export_file(url: str, path: str, fmt: str = "csv", swprofiles: list[str] | None = None) -> int:
     """Export the samples of the store at ``url`` (optionally only ``swprofiles``) to ``path``
-    ('-' for stdout); the file is written whole or not at all. Returns the sample count."""
+    ('-' for stdout), as fastpath.outfile.write_text writes (a regular file whole or not at
+    all, a FIFO or character device as a stream, nothing else). Returns the sample count."""
     import sys
-    import tempfile
+
+    from fastpath.outfile import write_text
 
     with open_store(url, readonly=True) as store:
         if swprofiles:
@@ -262,19 +269,5 @@ def export_file(url: str, path: str, fmt: str = "csv", swprofiles: list[str] | N
                     raise UserError(f"--swprofile '{swp}' is not in {store.url}")
         if path == "-":
             return export_samples(store, sys.stdout, fmt, swprofiles=swprofiles)
-        directory = os.path.dirname(os.path.abspath(path))
-        try:
-            f = tempfile.NamedTemporaryFile("w", dir=directory, delete=False, newline="",
-                                            suffix=".tmp", encoding="utf-8")
-        except OSError as err:
-            raise UserError(f"cannot write {path}: {err.strerror}") from None
-        try:
-            with f:
-                count = export_samples(store, f, fmt, swprofiles=swprofiles)
-            os.replace(f.name, path)
-        except OSError as err:
-            raise UserError(f"cannot write {path}: {err.strerror}") from None
-        finally:
-            if os.path.exists(f.name):
-                os.unlink(f.name)
-        return count
+        with write_text(path) as f:     # outfile.py: regular files whole or not at all, streams as streams
+            return export_samples(store, f, fmt, swprofiles=swprofiles)

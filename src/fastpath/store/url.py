@@ -9,6 +9,10 @@ relative path, four slashes for an absolute one, e.g. ``sqlite:////tmp/r.db``):
     mysql://user:pw@host:port/db     MariaDB/MySQL through PyMySQL
     postgresql://user:pw@host:port/db  PostgreSQL through psycopg 3 (``postgres://`` too)
 
+A password may be left out of the URL (``ps`` shows command lines): a URL with a user
+and no password takes it from the environment variable FASTPATH_STORE_PASSWORD.
+PostgreSQL also reads ``~/.pgpass`` and ``PGPASSWORD`` itself when neither gives one.
+
 ``mask(url)`` replaces the password with ``***``; it is the only form of a URL that may
 appear in a message or a log line.
 """
@@ -25,6 +29,7 @@ from fastpath.errors import UserError
 SCHEMES = ("csv", "sqlite", "mysql", "postgresql")
 _ALIASES = {"postgres": "postgresql", "mysql+pymysql": "mysql", "mariadb": "mysql",
             "postgresql+psycopg": "postgresql", "file": "csv"}
+PASSWORD_ENV = "FASTPATH_STORE_PASSWORD"   # the password of a URL with a user and none given
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
@@ -83,8 +88,14 @@ def parse(url: str) -> StoreUrl:
 
 
 def _parse_server(scheme: str, url: str, shown: str) -> StoreUrl:
+    """user:password ends at the last '@', so a password may hold '/', '#', '?' or '@'
+    unencoded; only the part after it goes through urlsplit (whose errors then cannot
+    quote the password)."""
+    head, rest = url.split("://", 1)
+    userinfo, at, hostpart = rest.rpartition("@")
+    user, _, password = userinfo.partition(":")
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(f"{head}://{hostpart}")
         port = parts.port
     except ValueError as err:
         raise UserError(f"malformed store URL '{shown}': {err}") from None
@@ -94,6 +105,8 @@ def _parse_server(scheme: str, url: str, shown: str) -> StoreUrl:
     if not database or "/" in database:
         raise UserError(f"malformed store URL '{shown}': expected one database name after the host "
                         f"({scheme}://user:pw@host:port/db)")
-    return StoreUrl(scheme, shown, user=unquote(parts.username or ""),
-                    password=unquote(parts.password or ""), host=parts.hostname, port=port,
+    user, password = unquote(user), unquote(password)
+    if user and not password:
+        password = os.environ.get(PASSWORD_ENV, "")
+    return StoreUrl(scheme, shown, user=user, password=password, host=parts.hostname, port=port,
                     database=database, query=tuple(parse_qsl(parts.query)))

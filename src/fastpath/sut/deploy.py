@@ -205,8 +205,11 @@ def boot_grub(t: Transport, remote_image: str, name: str, cmdline: str) -> None:
             f"fastpath-{remote_tag(name)}", GRUB_GENERATOR, *words, timeout=300)
 
 
-def wait_reboot(t: Transport, old_boot_id: str, timeout: float) -> str:
-    """Poll until SSH answers with a boot_id other than old_boot_id; return the new one."""
+def wait_reboot(t: Transport, old_boot_id: str, timeout: float, what: str = "the SUT to reboot") -> str:
+    """Poll until SSH answers with a boot_id other than old_boot_id; return the new one.
+
+    A transient failure (refused port, dropped link, timeout) is waited out, reported through
+    ``t.say``; what ssh refuses for good (SshRejectedError: host key, login) ends it at once."""
     def new_boot():
         t.reset()
         try:
@@ -217,10 +220,11 @@ def wait_reboot(t: Transport, old_boot_id: str, timeout: float) -> str:
         now = res.stdout.strip()
         return now if res.ok and now and now != old_boot_id else None
     try:
-        return t.poll_until(new_boot, timeout, interval=1.0, what="the SUT to reboot")
+        return t.poll_until(new_boot, timeout, interval=1.0, what=what)
     except SutTransientError:
+        last = f"; ssh's last answer: {t.last_failure}" if t.last_failure else ""
         raise KernelBootError(f"{t.conn.label} did not come back within {timeout:g} s "
-                              f"after the reboot (panic or hang?)") from None
+                              f"after the reboot (panic or hang?){last}") from None
 
 
 def verify(t: Transport, kernel: str) -> tuple[str, str]:

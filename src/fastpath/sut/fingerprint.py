@@ -52,6 +52,29 @@ class Fingerprint:
         return {"HW": dict(self.hw), "SW": dict(self.sw)}
 
 
+COMPARED = ("architecture", "cpu_count", "cpu_model", "numa_nodes", "memory")
+MEMORY_TOLERANCE = 0.02     # MemTotal moves by a few KiB between kernels and boots
+
+
+def mismatches(stored: Sut, live: Sut, skip_unknown: bool = False) -> list[tuple[str, object, object]]:
+    """The fields (key, stored value, live value) in which two fingerprints of what should be
+    one machine differ: architecture, cpu_count, cpu_model, numa_nodes, and memory by more
+    than 2%. host_name and product_name are not compared (renamed or absent machines).
+    ``skip_unknown``: a field the stored SUT does not know ("" or 0, e.g. an imported SUT)
+    matches anything."""
+    out = []
+    for key in COMPARED:
+        was, now = getattr(stored, key), getattr(live, key)
+        if skip_unknown and not was:
+            continue
+        if key == "memory":
+            if was and abs(was - now) > MEMORY_TOLERANCE * was:
+                out.append((key, was, now))
+        elif was != now:
+            out.append((key, was, now))
+    return out
+
+
 def parse(text: str) -> Fingerprint:
     raw = {}
     for line in text.splitlines():

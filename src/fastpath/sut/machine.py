@@ -8,6 +8,9 @@
     m.transition(SHELL)                 # from broken: reconnect, else power-cycle, else wait
 
 A call made in the wrong state is refused with SutStableError naming the call and the state.
+What ssh refuses for good (host key, login: SshRejectedError) fails at once, never waited out;
+waiting for a reboot is reported through ``say`` (what it waits for, for how long).
+A benchmark runs in its own process group on the SUT, killed when the run is interrupted.
 A state is recorded only once the step that reaches it succeeded; "broken" sticks until
 ``recover()`` (or ``transition(SHELL)``) brings the SUT back.
 """
@@ -17,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import subprocess
+
+from collections.abc import Callable
 
 from fastpath.errors import SutStableError, SutTransientError
 from fastpath.sut import deploy
@@ -36,9 +41,12 @@ class BootInfo:
 
 
 class SutMachine:
-    def __init__(self, spec, transport: Transport | None = None):
+    def __init__(self, spec, transport: Transport | None = None,
+                 say: Callable[[str], None] | None = None):
         self.spec = spec                     # plan.model.SutSpec
         self.t = transport or Transport(spec.connection)
+        if say is not None:
+            self.t.say = say                 # progress lines while waiting for the SUT
         self.state = OFF
         self._base_cmdline: str | None = None
 
@@ -56,8 +64,8 @@ class SutMachine:
             return
         if self.state == BROKEN:
             self.recover()
-        else:
-            self.t.wait_for(self.spec.boot_timeout)
+        else:     # the SUT should be up: a refused port is final, not a reboot to wait out
+            self.t.wait_for(self.spec.boot_timeout, up=True)
             self.state = SHELL
 
     def recover(self) -> None:
@@ -75,11 +83,14 @@ class SutMachine:
                 tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
                 raise SutStableError(f"power-cycle hook '{self.spec.power_cycle}' failed "
                                      f"with status {proc.returncode}: {tail[0]}")
+        after = "the power-cycle" if self.spec.power_cycle else "falling back to its own kernel"
         try:
-            self.t.wait_for(self.spec.boot_timeout)
-        except SutTransientError:
+            self.t.wait_for(self.spec.boot_timeout,
+                            what=f"{self.t.conn.label} to answer SSH after {after}")
+        except SutTransientError as err:
+            last = f" (last: {self.t.last_failure})" if self.t.last_failure else ""
             raise SutTransientError(f"SUT {self.spec.name} did not answer SSH within "
-                                    f"{self.spec.boot_timeout:g} s after recovery") from None
+                                    f"{self.spec.boot_timeout:g} s after recovery{last}") from err
         self.state = SHELL
 
     # -- calls -------------------------------------------------------------------------
@@ -106,7 +117,9 @@ class SutMachine:
             else:
                 deploy.boot_kexec(self.t, remote, cmdline)
             self.t.reset()
-            new = deploy.wait_reboot(self.t, old, self.spec.boot_timeout)
+            new = deploy.wait_reboot(self.t, old, self.spec.boot_timeout,
+                                     what=f"{self.t.conn.label} to boot {swp.name} "
+                                          f"({self.spec.boot_method})")
             release, version = deploy.verify(self.t, swp.kernel)
         except BaseException:     # SutError, or Ctrl-C mid-boot: who knows what runs now
             self.state = BROKEN
@@ -134,7 +147,7 @@ class SutMachine:
         """Run one benchmark command; returns its Result (status may be non-zero)."""
         self.require("run_benchmark", SHELL)
         self.state = BENCHMARKING
-        res = self._guard(lambda: self.t.run(list(argv), timeout=timeout))
+        res = self._guard(lambda: self.t.run_stoppable(list(argv), timeout=timeout))
         self.state = SHELL
         return res
 
