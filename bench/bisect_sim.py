@@ -114,7 +114,7 @@ def known_bisection(m, n: int, effect: float, eps: float = 0.001) -> dict:
 
 # -- today's per-commit flows --------------------------------------------------------------
 def git_bisection(policy_name: str, m, n: int, k: int, params=None, follow: int = 0, confirm: bool = False,
-                  retries: int = 2) -> dict:
+                  retries: int = 2, confirm_candidates: bool = True) -> dict:
     """git bisect's algorithm with a per-commit verdict policy, as `bisect run` does; for sprt
     `bisect start`'s advice, `bisect confirm` and retries with fresh baselines."""
     spent = [0]
@@ -162,6 +162,8 @@ def git_bisection(policy_name: str, m, n: int, k: int, params=None, follow: int 
         if not confirm:
             return ("inconclusive", None) if result.first_bad is None else ("named", result.first_bad)
         checker = policy.prepare_confirm(good, bad, m.improvement, params)
+        if result.first_bad is None and not confirm_candidates:
+            return "inconclusive", None
         named, _ = driver.confirm_candidates(checker, result.candidates, lambda c: c - 1, take)
         return ("inconclusive", None) if named is None else ("named", named)
 
@@ -195,7 +197,8 @@ def run_cell(cell: dict) -> dict:
         elif pol == "known":
             r = known_bisection(m, n, effect)
         else:
-            r = git_bisection(pol, m, n, k, pparams, cell.get("follow", 100), pol == "sprt", cell.get("retries", 2))
+            r = git_bisection(pol, m, n, k, pparams, cell.get("follow", 100), pol == "sprt", cell.get("retries", 2),
+                              cell.get("confirm_candidates", True))
         counts[r["outcome"]] += 1
         if r["outcome"] != "refused":
             sessions.append(r["sessions"])

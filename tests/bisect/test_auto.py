@@ -185,7 +185,7 @@ def test_git_bisect_stopping_is_reported_not_retried(tmp_path, scripts):
 
 def test_the_command_prints_the_summary_and_exits_2_when_stopped(tmp_path, scripts, capsys):
     repo, _ = history(tmp_path, ["100"] * 3 + ["down"] + ["104"] * 3)
-    status = cli_status(["bisect", "auto", "--context", str(tmp_path / "ctx.yaml"), "--tree", str(repo),
+    status = cli_status(["bisect", "auto", "--engine", "git", "--context", str(tmp_path / "ctx.yaml"), "--tree", str(repo),
                          "--scripts", str(scripts), "--no-progress"])
     out = capsys.readouterr().out
     assert status == 2 and "No confirmed culprit: git bisect run stopped: Error: cannot reach the SUT" in out, out
