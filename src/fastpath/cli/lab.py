@@ -236,16 +236,19 @@ def power_cycle_cmd(timeout, home):
 @click.option("--scripts", type=click.Path(file_okay=False), default=None,
               help="Directory with execute_bisection.sh (default: the installed ones, `fastpath scripts`).")
 @click.option("--no-progress", is_flag=True, help="Do not show progress lines while recording baselines.")
+@click.option("--engine", "engine_name", type=click.Choice(["posterior", "git"]), default="posterior",
+              show_default=True, help="`bisect auto --engine`: the posterior engine, or today's git bisect run flow.")
 @HOME_OPTION
 def demo_cmd(workdir, commits, regression_size, seed, sessions, culprit_at, broken_build_at, panic_at,
-             retries, scripts, no_progress, home):
+             retries, scripts, no_progress, engine_name, home):
     """The whole job on the lab: record baselines, bisect a real kernel history, name the culprit.
 
     Builds a real kernel history with a known culprit, boots the lab VM, records the good and
-    bad baselines with a plan, then `bisect start` and `bisect auto`: the seed's sequence (git
-    bisect start, good, bad; git bisect run scripts/execute_bisection.sh), the named commit
-    confirmed against its parent, fresh baselines and a new bisection when it is not. Checks
-    the confirmed commit against the recorded culprit: exit status 0 when it is right, 1 otherwise.
+    bad baselines with a plan, then `bisect start` and `bisect auto`: by default the engine
+    (one posterior over the range, a session where it tells most); with --engine git the
+    seed's sequence (git bisect run scripts/execute_bisection.sh), the named commit confirmed
+    against its parent, fresh baselines and a new bisection when it is not. Checks the answer
+    against the recorded culprit: exit status 0 when it is right, 1 otherwise.
 
     \b
     Example:
@@ -258,7 +261,7 @@ def demo_cmd(workdir, commits, regression_size, seed, sessions, culprit_at, brok
     result = demo.run_demo(demo.DemoOptions(
         workdir=workdir, commits=commits, regression_pct=regression_size, seed=seed, sessions=sessions,
         culprit_at=culprit_at, broken_build_at=broken_build_at, panic_at=panic_at, retries=retries,
-        scripts=scripts, home=home, progress=not no_progress), say=click.echo)
+        scripts=scripts, home=home, progress=not no_progress, engine=engine_name), say=click.echo)
     click.echo(demo.summary(result))
     if not result.correct:
         raise UserError("the bisection did not name the recorded culprit (see the lines above)")

@@ -6,12 +6,13 @@
 4. a plan that records both baselines on the VM (`plan exec`), into a SQLite store, with more
    sessions when the policy says these cannot be told apart (its advice followed);
 5. `bisect start`;
-6. `bisect auto` in the kernel tree (fastpath.bisect.auto): the seed's sequence (`git bisect
-   start`, `good`, `bad`, `git bisect run scripts/execute_bisection.sh CONTEXT`), `bisect
-   confirm` of the named commit against its parent (a machine that drifted during the
-   bisection cannot fake a step there; when git ends with only skipped commits, each
-   candidate, oldest first), and fresh baselines with a new bisection when it is not
-   confirmed; then the confirmed commit is checked against the recorded culprit.
+6. `bisect auto` in the kernel tree: by default the engine (fastpath.bisect.search: one
+   posterior over the range, a session where it tells most, the ends re-measured, the
+   answer written into git); with ``engine="git"`` today's flow (fastpath.bisect.auto: the
+   seed's sequence `git bisect start`, `good`, `bad`, `git bisect run
+   scripts/execute_bisection.sh CONTEXT`, `bisect confirm` of the named commit against its
+   parent, fresh baselines and a new bisection when it is not confirmed); then the answer is
+   checked against the recorded culprit.
 
 Everything the demo makes stays in its work directory for the user to look at (the tree, the
 plan, the stores, the context files, the bisections' logs); the VM is stopped at the end.
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from fastpath.bisect import auto
+from fastpath.bisect import auto, search
 from fastpath.bisect.rebaseline import top_up
 from fastpath.bisect.start import StartOptions, start
 from fastpath.execute import run_plan
@@ -49,7 +50,8 @@ class DemoOptions:
     culprit_at: int | None = None       # default: where the seed puts it
     broken_build_at: int | None = None
     panic_at: int | None = None
-    retries: int = 2                    # fresh baselines and a new bisection when not confirmed
+    retries: int = 2                    # git flow: fresh baselines and a new bisection when not confirmed
+    engine: str = "posterior"           # or "git": `bisect auto --engine`
     tree: str | None = None             # an existing lab tree to use (default: a copy in workdir)
     scripts: str | None = None          # directory holding execute_bisection.sh
     home: str | None = None             # lab home (cached tree)
@@ -61,20 +63,25 @@ class DemoResult:
     expected: str                       # the recorded culprit
     subject: str
     commits: int
-    bisection: auto.AutoResult          # the rounds of `fastpath bisect auto`
+    bisection: object                   # search.SearchResult (engine) or auto.AutoResult (git flow)
     baseline_sessions: int = 0          # the first baselines (both)
     seconds: float = 0.0
     workdir: str = ""
 
     @property
     def found(self) -> str | None:
-        """The confirmed culprit, else what git bisect named last (None: no single commit)."""
-        rounds = self.bisection.rounds
-        return self.bisection.culprit or (rounds[-1].found if rounds else None)
+        """The engine's culprit; for the git flow the confirmed one, else what git bisect
+        named last (None: no single commit)."""
+        b = self.bisection
+        if isinstance(b, search.SearchResult):
+            return b.commits[b.answer.culprit.index] if b.answer.culprit else None
+        return b.culprit or (b.rounds[-1].found if b.rounds else None)
 
     @property
     def correct(self) -> bool:
-        return self.bisection.culprit == self.expected
+        b = self.bisection
+        named = self.found if isinstance(b, search.SearchResult) else b.culprit
+        return named == self.expected
 
 
 def _plan(sut: dict, good: kernel.BuildResult, bad: kernel.BuildResult, o: DemoOptions) -> dict:
@@ -146,7 +153,9 @@ def run_demo(o: DemoOptions, say=print, confirm_fn=None) -> DemoResult:
         say(f"[4/6] recording baselines: fastpath plan exec --output {store_url} {plan_path}")
         outcome = run_plan(load_plan(str(plan_path)), store_url, progress=o.progress)
         say(f"      {outcome.samples} samples, {outcome.errors} errors")
-        sessions = _top_up(plan_path, store_url, lab.sut()["name"], o, say)
+        # The engine measures the ends itself when it needs more of them; the git flow's
+        # policy asks for enough baseline sessions first (its advice followed).
+        sessions = o.sessions if o.engine == "posterior" else _top_up(plan_path, store_url, lab.sut()["name"], o, say)
 
         ctx_path = work / "bisection_context.yaml"
         params = lab.sut()["connection"]["params"]
@@ -157,12 +166,18 @@ def run_demo(o: DemoOptions, say=print, confirm_fn=None) -> DemoResult:
             sut=lab.sut()["name"], good_swprofile="demo-good", bad_swprofile="demo-bad",
             benchmark=BENCHMARK, resultclass=RESULTCLASS, resultstore=store_url, context=str(ctx_path),
             output_dir=str(work), force=True))        # a demo run starts afresh in its workdir
-        say(f"[6/6] fastpath bisect auto --context {ctx_path} --tree {tree}: git bisect run, then bisect "
-            f"confirm; fresh baselines and a new bisection when not confirmed (at most {o.retries})")
-        options = auto.AutoOptions(context=str(ctx_path), tree=str(tree), scripts=str(scripts),
-                                   retries=o.retries, baseline_sessions=o.sessions,
-                                   max_baseline_sessions=o.max_sessions, progress=o.progress)
-        result = auto.bisect_tree(options, say=say, **({"confirm_fn": confirm_fn} if confirm_fn else {}))
+        if o.engine == "posterior":
+            say(f"[6/6] fastpath bisect auto --context {ctx_path} --tree {tree}: the engine builds and boots "
+                f"one session at a time where its posterior says a session tells most")
+            result = search.search(str(ctx_path), str(tree), str(scripts), progress=o.progress, say=say)
+        else:
+            say(f"[6/6] fastpath bisect auto --engine git --context {ctx_path} --tree {tree}: git bisect run, "
+                f"then bisect confirm; fresh baselines and a new bisection when not confirmed (at most "
+                f"{o.retries})")
+            options = auto.AutoOptions(context=str(ctx_path), tree=str(tree), scripts=str(scripts),
+                                       retries=o.retries, baseline_sessions=o.sessions,
+                                       max_baseline_sessions=o.max_sessions, progress=o.progress)
+            result = auto.bisect_tree(options, say=say, **({"confirm_fn": confirm_fn} if confirm_fn else {}))
     finally:
         vm.down(lab_dir)
     return DemoResult(expected=hist["culprit"], subject=hist["culprit_subject"], commits=o.commits,
@@ -173,8 +188,14 @@ def run_demo(o: DemoOptions, say=print, confirm_fn=None) -> DemoResult:
 def summary(r: DemoResult) -> str:
     """What the demo found, whether it is right, and what it cost."""
     verdict = ("CORRECT: it is the commit the history recorded as the culprit" if r.correct else
-               f"WRONG: the recorded culprit is {r.expected}" if r.bisection.culprit else
-               f"NOT CONFIRMED: the recorded culprit is {r.expected}")
+               f"WRONG: the recorded culprit is {r.expected}" if r.found else
+               f"NOT FOUND: the recorded culprit is {r.expected}")
+    if isinstance(r.bisection, search.SearchResult):
+        return "\n".join([search.summary(r.bisection), f"  {verdict}" + (f" ({r.subject})" if r.correct else ""),
+                          f"Sessions (boots): {r.bisection.answer.sessions + r.baseline_sessions} in all, of which "
+                          f"{r.baseline_sessions} for the first baselines; {r.commits} commits",
+                          f"Took {r.seconds / 60:.1f} min. Everything is in {r.workdir}: linux/ (the tree), plan.yaml, "
+                          f"baselines.db, bisection_context.yaml (the engine's record) and .log"])
     rounds = r.bisection.rounds
     total = (sum(x.bisect_sessions + x.confirm_sessions + x.baseline_sessions for x in rounds)
              + sum(fresh for _, _, fresh in r.bisection.refused) + r.baseline_sessions)
