@@ -27,12 +27,17 @@ def _machines():
 machines = _machines()
 
 
-def bisect_on(m, n, baselines=5, **params):
+def started(m, n, baselines=5, **params) -> Engine:
+    """An engine over commits 0..n with ``baselines`` sessions of each end from machine m."""
     e = Engine(n + 1, m.improvement, EngineParams().with_values(**params))
     for _ in range(baselines):
         e.add(0, m.session(0), baseline=True)
         e.add(n, m.session(n), baseline=True)
-    return run(e, lambda picks: [(i, m.session(i)) for i in picks])
+    return e
+
+
+def bisect_on(m, n, baselines=5, **params):
+    return run(started(m, n, baselines, **params), lambda picks: [(i, m.session(i)) for i in picks])
 
 
 def test_one_culprit_under_normal_noise_is_found_in_few_sessions():
@@ -105,10 +110,7 @@ def test_the_budget_ends_with_candidates_not_a_guess():
 def test_resuming_from_the_same_sessions_gives_the_same_next_step():
     rng = np.random.default_rng(18)
     m = machines.normal(100, 2.0, rng)
-    e = Engine(101, m.improvement)
-    for _ in range(4):
-        e.add(0, m.session(0), baseline=True)
-        e.add(100, m.session(100), baseline=True)
+    e = started(m, 100, baselines=4)
     for _ in range(6):
         (i,) = e.next()
         e.add(i, m.session(i))
@@ -120,12 +122,7 @@ def test_resuming_from_the_same_sessions_gives_the_same_next_step():
 
 def test_a_batch_proposes_distinct_commits():
     rng = np.random.default_rng(19)
-    m = machines.normal(1000, 2.0, rng)
-    e = Engine(1001, m.improvement)
-    for _ in range(5):
-        e.add(0, m.session(0), baseline=True)
-        e.add(1000, m.session(1000), baseline=True)
-    picks = e.next(4)
+    picks = started(machines.normal(1000, 2.0, rng), 1000).next(4)
     assert 2 <= len(picks) <= 4 and len(set(picks)) == len(picks)
 
 

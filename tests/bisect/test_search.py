@@ -47,6 +47,15 @@ def values_with(n, culprit, step=10.0, **special):
     return vals
 
 
+def with_baselines(tmp_path, name, **store):
+    """Give the test's context another baseline store (make_baseline_store's settings)."""
+    path = tmp_path / "ctx.yaml"
+    ctx = contexts.load(path)
+    ctx.output_resultstore = make_baseline_store(f"sqlite:///{tmp_path}/{name}.db", **store)
+    contexts.save(ctx, path)
+    return path
+
+
 def test_engine_finds_the_culprit_and_writes_it_into_git(tmp_path, scripts):  # noqa: F811
     repo, shas = history(tmp_path, values_with(24, 15))
     measure = OracleMeasure(repo)
@@ -127,10 +136,7 @@ def test_ends_too_close_are_measured_then_refused_after_the_end_budget(tmp_path,
     engine does not refuse for want of baselines, it measures the ends itself; after
     end_budget such sessions they are still not told apart, and it refuses, saying so."""
     repo, shas = history(tmp_path, values_with(10, 5, step=0.0))
-    path = tmp_path / "ctx.yaml"
-    ctx = contexts.load(path)
-    ctx.output_resultstore = make_baseline_store(f"sqlite:///{tmp_path}/close.db", bad_mean=100.4, sessions=3)
-    contexts.save(ctx, path)
+    path = with_baselines(tmp_path, "close", bad_mean=100.4, sessions=3)
     measure = OracleMeasure(repo, seed=6)
     r = search.search(str(path), str(repo), str(scripts), measure=measure, overrides={"end_budget": 12},
                       progress=False, say=lambda s: None)
@@ -141,10 +147,7 @@ def test_ends_too_close_are_measured_then_refused_after_the_end_budget(tmp_path,
 
 def test_few_baselines_are_not_refused_the_engine_measures_the_ends(tmp_path, scripts):  # noqa: F811
     repo, shas = history(tmp_path, values_with(16, 9, step=1.5))
-    path = tmp_path / "ctx.yaml"
-    ctx = contexts.load(path)
-    ctx.output_resultstore = make_baseline_store(f"sqlite:///{tmp_path}/few.db", bad_mean=101.5, sessions=2)
-    contexts.save(ctx, path)
+    path = with_baselines(tmp_path, "few", bad_mean=101.5, sessions=2)
     measure = OracleMeasure(repo, seed=7)
     r = search.search(str(path), str(repo), str(scripts), measure=measure, progress=False, say=lambda s: None)
     assert r.answer.status == FOUND and r.commits[r.answer.culprit.index] == shas[9]
