@@ -175,3 +175,28 @@ def test_bisect_auto_cli_defaults_to_the_engine(tmp_path, scripts):  # noqa: F81
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     assert "building " in proc.stdout and "session 1:" in proc.stdout
+
+
+def test_sessions_in_the_store_but_not_in_the_log_are_not_taken_again(tmp_path, scripts):  # noqa: F811
+    """A run killed after the store's write and before the context's: the sessions the output
+    store holds for a commit of the range are taken into the log on the next run."""
+    from fastpath.store import open_store
+    from fastpath.store.model import SwProfile
+    from tests.bisect.conftest import add_sessions
+
+    repo, shas = history(tmp_path, values_with(20, 12))
+    ctx = contexts.load(tmp_path / "ctx.yaml")
+    name = "bisect-" + shas[10][:12]
+    with open_store(ctx.output_resultstore) as store:
+        store.put_swprofile(SwProfile(name, kernel_name="6.1.0", kernel_git_sha=shas[10], userspace="busybox",
+                                      cmdline=("quiet",)))
+        add_sessions(store, name, [100.2, 99.8])
+    measure = OracleMeasure(repo, seed=8)
+    r = search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=measure, progress=False,
+                      say=lambda s: None)
+    assert r.answer.status == FOUND and r.commits[r.answer.culprit.index] == shas[12]
+    log = contexts.load(tmp_path / "ctx.yaml").engine["sessions"]
+    recovered = [e for e in log if e.get("recovered")]
+    assert [e["sha"] for e in recovered] == [shas[10], shas[10]]
+    assert r.answer.sessions == len(measure.calls) + 2
+    git(repo, "bisect", "reset")

@@ -85,6 +85,26 @@ def answer_block(commits: list[str], a: Answer) -> dict:
             "reason": a.reason}
 
 
+def _unlogged(ctx: contexts.Context, store, commits: list[str], log: list) -> list[dict]:
+    """Sessions the output store holds for commits of the range beyond those the context's
+    log has (a run killed between the store's write and the context's): logged now, at the
+    end, so that no session is taken twice."""
+    from fastpath.bisect import data
+
+    logged: dict[str, int] = {}
+    for entry in log:
+        logged[entry["swprofile"]] = logged.get(entry["swprofile"], 0) + 1
+    names = {swprofile_name(sha): i for i, sha in enumerate(commits)}
+    extra = []
+    for swp in sorted(s.id for s in store.swprofiles() if s.id in names):
+        values = data.session_values(store, ctx.sut, swp, ctx.benchmark, ctx.resultclass)
+        i = names[swp]
+        for v in values[logged.get(swp, 0):]:
+            extra.append({"index": i, "sha": commits[i], "swprofile": swp, "value": v, "at": _now(),
+                          "recovered": True})
+    return extra
+
+
 def search(context: str, tree: str = ".", scripts: str | None = None, overrides: dict | None = None,
            progress: bool = True, say: Callable[[str], None] = print, measure=None) -> SearchResult:
     """The engine-driven bisection (module docstring). ``measure(sha, build) -> (value or
@@ -115,6 +135,7 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
             engine.add(0, v, baseline=True)
         for v in bad:
             engine.add(len(commits) - 1, v, baseline=True)
+        log.extend(_unlogged(ctx, store, commits, log))
         for entry in log:
             engine.add(int(entry["index"]), float(entry["value"]))
         for sha in untestable:
