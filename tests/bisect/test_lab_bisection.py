@@ -49,7 +49,7 @@ def test_the_engine_finds_the_culprit_past_a_panic_and_a_broken_build(lab_tree, 
     assert r.answer.status == "found" and result.correct and result.found == hist["culprit"], demo.summary(result)
     assert r.answer.culprit.probability >= 0.999
     assert r.answer.culprit.step > 0                      # getppid() got slower: ns per call up
-    assert hist["panic"][0] in r.untestable and "did not boot" in r.untestable[hist["panic"][0]]
+    assert hist["panic"][0] in r.untestable and "did not come back" in r.untestable[hist["panic"][0]]
     if hist["broken_build"][0] in r.untestable:
         assert "does not build" in r.untestable[hist["broken_build"][0]]
     assert f"# first bad commit: [{hist['culprit']}]" in log
