@@ -273,8 +273,11 @@ def main(argv: list[str] | None = None) -> int:
              for i, (mach, n, e, p) in enumerate(itertools.product(machines, args.sizes, args.effects,
                                                                    args.policies))]
     started = time.monotonic()
+    rows = []
     with multiprocessing.Pool(args.jobs) as pool:
-        rows = pool.map(run_cell, cells, chunksize=1)
+        for row in pool.imap(run_cell, cells, chunksize=1):   # in order; each one shown as it ends
+            rows.append(row)
+            print(f"[{len(rows)}/{len(cells)}] {json.dumps(row)}", file=sys.stderr, flush=True)
     if args.json:
         for r in rows:
             print(json.dumps(r))
