@@ -297,24 +297,38 @@ def test_k_suts_without_a_pool_are_refused(tmp_path, scripts):  # noqa: F811
     assert proc.returncode == 1 and "needs a pool" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_k_suts_of_a_static_pool_each_get_a_measurer_on_their_own_sut(tmp_path, scripts):  # noqa: F811
-    """The plan's sut.pool: K leases, each Measurer boots on its member (store id
-    <sut>@<member>) through one locked store; more SUTs than the pool has are refused."""
+def test_k_suts_of_a_static_pool_each_get_a_measurer_on_their_own_sut(tmp_path, scripts, sshd):  # noqa: F811
+    """The plan's sut.pool (three members on the loopback sshd): K leases, fingerprinted as
+    identical, each Measurer boots on its member (store id <sut>@<member>) through one locked
+    store; a member that does not answer is released and the others measure; more SUTs than
+    the pool has are refused."""
     import contextlib
+    import socket
 
     from fastpath.execute.pooled import LockedStore
     from fastpath.store import open_store
 
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]              # nothing listens there once closed
     history(tmp_path, values_with(8, 4))
     ctx = contexts.load(tmp_path / "ctx.yaml")
-    del ctx.plan["sut"]["connection"]["params"]["host"]
-    ctx.plan["sut"]["pool"] = {"suts": [{"name": "a", "host": "127.0.0.1"}, {"name": "b", "host": "127.0.0.2"},
-                                        {"name": "c", "host": "127.0.0.3"}]}
+    params = sshd.params()
+    ctx.plan["sut"]["connection"] = {"method": "SSH", "params": {k: params[k] for k in
+                                                                ("user", "keyfile", "known_hosts")}}
+    ctx.plan["sut"]["boot_timeout"] = "3s"
+    ctx.plan["sut"]["pool"] = {"suts": [{"name": n, "host": params["host"], "port": p}
+                                        for n, p in (("a", params["port"]), ("b", params["port"]), ("c", dead))]}
+    said = []
     with open_store(ctx.output_resultstore) as store:
         with contextlib.ExitStack() as stack:
-            ms = search.measurers(ctx, store, False, 2, lambda s: None, stack)
+            ms = search.measurers(ctx, store, False, 2, said.append, stack)
             assert [m.sut.name for m in ms] == [f"{ctx.sut}@a", f"{ctx.sut}@b"]
-            assert [m.sut.connection.host for m in ms] == ["127.0.0.1", "127.0.0.2"]
+            assert all(m.sut.connection.port == params["port"] for m in ms)
             assert all(isinstance(m.store, LockedStore) for m in ms)
+        with contextlib.ExitStack() as stack:
+            ms = search.measurers(ctx, store, False, 3, said.append, stack)
+            assert [m.sut.name for m in ms] == [f"{ctx.sut}@a", f"{ctx.sut}@b"]
+            assert any("pool: c does not answer" in s for s in said)
         with contextlib.ExitStack() as stack, pytest.raises(UserError, match="has 3 SUTs"):
             search.measurers(ctx, store, False, 4, lambda s: None, stack)

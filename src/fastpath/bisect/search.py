@@ -123,20 +123,22 @@ def measurers(ctx: contexts.Context, store, progress: bool, suts: int, say, stac
             raise UserError(f"--suts {suts} needs a pool of SUTs, and the context's plan has no sut.pool "
                             f"(docs/plans.md, \"A pool of SUTs\"; docs/pool.md)")
         return [Measurer(ctx, store, progress)]
-    else:
-        from fastpath.bisect.run import step_plan
-        from fastpath.execute.pooled import LockedStore
-        from fastpath.pool import open_pool, pool_size, signals_interrupt
+    from fastpath.bisect.run import step_plan
+    from fastpath.execute.pooled import LockedStore, connect_identical
+    from fastpath.pool import open_pool, pool_size, signals_interrupt
 
-        sut = step_plan(ctx, {"name": "bisect-pool"}).sut
-        if pool_size(sut) < suts:
-            raise UserError(f"--suts {suts}: the pool of {sut.name} has {pool_size(sut)} SUTs")
-        pool = stack.enter_context(open_pool(sut, say=say))
-        stack.enter_context(signals_interrupt())
-        leases = pool.reserve(suts)
-        say("      SUTs: " + ", ".join(f"{lease.name} ({lease.detail or lease.connection.host})" for lease in leases))
-        shared = LockedStore(store)
-        return [Measurer(ctx, shared, progress, sut=lease.sut_spec(sut)) for lease in leases]
+    sut = step_plan(ctx, {"name": "bisect-pool"}).sut
+    if pool_size(sut) < suts:
+        raise UserError(f"--suts {suts}: the pool of {sut.name} has {pool_size(sut)} SUTs")
+    pool = stack.enter_context(open_pool(sut, say=say))
+    stack.enter_context(signals_interrupt())
+    machines = connect_identical(sut, pool.reserve(suts), pool, say)     # identical, or refused
+    for machine in machines.values():
+        machine.close()                         # each session connects through its own Runner
+    leases = list(machines)
+    say("      SUTs: " + ", ".join(f"{lease.name} ({lease.detail or lease.connection.host})" for lease in leases))
+    shared = LockedStore(store)
+    return [Measurer(ctx, shared, progress, sut=lease.sut_spec(sut)) for lease in leases]
 
 
 def sessions(jobs: list, measures: list):
