@@ -141,11 +141,12 @@ def measurers(ctx: contexts.Context, store, progress: bool, suts: int, say, stac
     return [Measurer(ctx, shared, progress, sut=lease.sut_spec(sut)) for lease in leases]
 
 
-def sessions(jobs: list, measures: list):
+def sessions(jobs: list, measures: list, keep=None):
     """Run ``measure(sha, build)`` for each job (sha, build, ...) on the free measures, as
     many at once as there are; yields (job, (value, why)) as each session ends. One measure:
     in this thread. An error (or Ctrl-C) stops the rest: sessions not started are dropped,
-    those running end first (what they recorded stays in the store)."""
+    those running end first, and each that ended without being yielded goes to
+    ``keep(job, (value, why))``, so that nothing taken is lost."""
     if len(measures) == 1 or len(jobs) == 1:
         for job in jobs:
             yield job, measures[0](job[0], job[1])
@@ -162,12 +163,17 @@ def sessions(jobs: list, measures: list):
             free.put(m)
 
     pool = concurrent.futures.ThreadPoolExecutor(len(measures), thread_name_prefix="bisect-sut")
+    futures: dict = {}
     try:
         futures = {pool.submit(one, job[0], job[1]): job for job in jobs}
         for fut in concurrent.futures.as_completed(futures):
-            yield futures[fut], fut.result()
+            job = futures.pop(fut)
+            yield job, fut.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        for fut, job in futures.items():
+            if keep is not None and fut.done() and not fut.cancelled() and fut.exception() is None:
+                keep(job, fut.result())
 
 
 def search(context: str, tree: str = ".", scripts: str | None = None, overrides: dict | None = None,
@@ -256,7 +262,11 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
                 jobs.append((sha, built[sha], i))
             for n, (sha, _, i) in enumerate(jobs):
                 say(f"      session {engine.spent + n + 1}: {swprofile_name(sha)} ({what(i)})")
-            for (sha, _, i), (value, why) in sessions(jobs, measures):
+            def keep(job, taken):           # ended while the run was stopping: into the log
+                if taken[0] is not None:
+                    record(job[2], *taken)
+
+            for (sha, _, i), (value, why) in sessions(jobs, measures, keep):
                 yield record(i, value, why)
 
         def step(eng: Engine, picks: list[int]) -> None:
