@@ -6,7 +6,10 @@ test (test_lab_bisection.py) runs the same code with real kernels and boots."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -200,3 +203,133 @@ def test_sessions_in_the_store_but_not_in_the_log_are_not_taken_again(tmp_path, 
     assert [e["sha"] for e in recovered] == [shas[10], shas[10]]
     assert r.answer.sessions == len(measure.calls) + 2
     git(repo, "bisect", "reset")
+
+
+class TimedOracleMeasure(OracleMeasure):
+    """OracleMeasure called from several threads: each session takes ``seconds`` and records
+    its thread, its time window and the order sessions end in."""
+
+    def __init__(self, repo, seed=1, stop_after=None, seconds=0.05):
+        super().__init__(repo, seed, stop_after)
+        self.lock, self.seconds = threading.Lock(), seconds
+        self.windows: list[tuple[str, float, float, int]] = []     # sha, start, end, thread id
+        self.ended: list[str] = []
+
+    def __call__(self, sha, build):
+        start = time.monotonic()
+        with self.lock:
+            out = super().__call__(sha, build)
+        time.sleep(self.seconds * (1 + len(self.calls) % 4))    # sessions of a batch end apart
+        with self.lock:
+            self.windows.append((sha, start, time.monotonic(), threading.get_ident()))
+            self.ended.append(sha)
+        return out
+
+
+def overlapping(windows) -> int:
+    """Pairs of sessions of distinct commits whose time windows overlap."""
+    return sum(1 for a, b in itertools.combinations(windows, 2)
+               if a[0] != b[0] and a[1] < b[2] and b[1] < a[2])
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_k_suts_measure_k_distinct_commits_at_once(tmp_path, scripts, k):  # noqa: F811
+    repo, shas = history(tmp_path, values_with(40, 23))
+    measure = TimedOracleMeasure(repo, seed=8)
+    lines = []
+    r = search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=measure, progress=False,
+                      say=lines.append, suts=k)
+    assert r.answer.status == FOUND and r.commits[r.answer.culprit.index] == shas[23]
+    assert len({w[3] for w in measure.windows}) == k          # one thread per SUT
+    assert overlapping(measure.windows) >= len(measure.windows) // k    # batches really overlap
+    # every session in the context's log, in the order the sessions ended
+    log = contexts.load(tmp_path / "ctx.yaml").engine["sessions"]
+    assert [e["sha"] for e in log] == measure.ended and len(log) == r.taken == r.answer.sessions
+    assert r.builds == len(set(measure.calls))                # each commit built once
+    git(repo, "bisect", "reset")
+
+
+def test_k_suts_take_fewer_rounds_than_one(tmp_path, scripts):  # noqa: F811
+    """The point of a pool: with 4 SUTs the bisection needs fewer rounds (batches) than
+    sessions one at a time, though it may take more sessions in all."""
+    repo, shas = history(tmp_path, values_with(64, 41))
+    one = TimedOracleMeasure(repo, seed=9, seconds=0)
+    search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=one, progress=False,
+                  say=lambda s: None)
+    git(repo, "bisect", "reset")
+    (tmp_path / "four").mkdir()
+    repo4, shas4 = history(tmp_path / "four", values_with(64, 41))
+    four = TimedOracleMeasure(repo4, seed=9, seconds=0.02)
+    lines = []
+    r = search.search(str(tmp_path / "four" / "ctx.yaml"), str(repo4), str(scripts), measure=four,
+                      progress=False, say=lines.append, suts=4)
+    assert r.commits[r.answer.culprit.index] == shas4[41]
+    rounds = sum(1 for s in lines if s.startswith("      after "))
+    assert rounds < len(one.calls)
+    git(repo4, "bisect", "reset")
+
+
+def test_an_interrupted_batch_run_resumes_without_retaking_a_session(tmp_path, scripts):  # noqa: F811
+    repo, shas = history(tmp_path, values_with(40, 23))
+    first = TimedOracleMeasure(repo, seed=10, stop_after=5)
+    with pytest.raises(KeyboardInterrupt):
+        search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=first, progress=False,
+                      say=lambda s: None, suts=2)
+    kept = contexts.load(tmp_path / "ctx.yaml").engine["sessions"]
+    # the session the other SUT was running when Ctrl-C came ended and is kept too
+    assert len(kept) == 5 and [e["sha"] for e in kept] == first.ended
+    again = TimedOracleMeasure(repo, seed=11)
+    r = search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=again, progress=False,
+                      say=lambda s: None, suts=2)
+    assert r.answer.status == FOUND and r.commits[r.answer.culprit.index] == shas[23]
+    done = contexts.load(tmp_path / "ctx.yaml").engine["sessions"]
+    assert done[:len(kept)] == kept and len(done) == len(kept) + len(again.calls) == r.answer.sessions
+    git(repo, "bisect", "reset")
+
+
+def test_k_suts_without_a_pool_are_refused(tmp_path, scripts):  # noqa: F811
+    repo, shas = history(tmp_path, values_with(8, 4))
+    with pytest.raises(UserError, match="--suts 2 needs a pool"):
+        search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), progress=False, say=lambda s: None,
+                      suts=2)
+    proc = subprocess.run(["python3", "-m", "fastpath", "bisect", "auto", "--context", str(tmp_path / "ctx.yaml"),
+                           "--tree", str(repo), "--scripts", str(scripts), "--suts", "2"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "needs a pool" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_k_suts_of_a_static_pool_each_get_a_measurer_on_their_own_sut(tmp_path, scripts, sshd):  # noqa: F811
+    """The plan's sut.pool (three members on the loopback sshd): K leases, fingerprinted as
+    identical, each Measurer boots on its member (store id <sut>@<member>) through one locked
+    store; a member that does not answer is released and the others measure; more SUTs than
+    the pool has are refused."""
+    import contextlib
+    import socket
+
+    from fastpath.execute.pooled import LockedStore
+    from fastpath.store import open_store
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]              # nothing listens there once closed
+    history(tmp_path, values_with(8, 4))
+    ctx = contexts.load(tmp_path / "ctx.yaml")
+    params = sshd.params()
+    ctx.plan["sut"]["connection"] = {"method": "SSH", "params": {k: params[k] for k in
+                                                                ("user", "keyfile", "known_hosts")}}
+    ctx.plan["sut"]["boot_timeout"] = "3s"
+    ctx.plan["sut"]["pool"] = {"suts": [{"name": n, "host": params["host"], "port": p}
+                                        for n, p in (("a", params["port"]), ("b", params["port"]), ("c", dead))]}
+    said = []
+    with open_store(ctx.output_resultstore) as store:
+        with contextlib.ExitStack() as stack:
+            ms = search.measurers(ctx, store, False, 2, said.append, stack)
+            assert [m.sut.name for m in ms] == [f"{ctx.sut}@a", f"{ctx.sut}@b"]
+            assert all(m.sut.connection.port == params["port"] for m in ms)
+            assert all(isinstance(m.store, LockedStore) for m in ms)
+        with contextlib.ExitStack() as stack:
+            ms = search.measurers(ctx, store, False, 3, said.append, stack)
+            assert [m.sut.name for m in ms] == [f"{ctx.sut}@a", f"{ctx.sut}@b"]
+            assert any("pool: c does not answer" in s for s in said)
+        with contextlib.ExitStack() as stack, pytest.raises(UserError, match="has 3 SUTs"):
+            search.measurers(ctx, store, False, 4, lambda s: None, stack)

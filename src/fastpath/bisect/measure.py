@@ -7,6 +7,9 @@ through the plan executor (fastpath.execute.Runner: deploy, boot, run the whole 
 every result class into the store as it comes) and returns the session's value of the
 context's result class (the mean of its repeats), or None when the kernel did not boot (the
 executor recorded it and recovered the SUT). ``values(sha)`` reads back what the store holds.
+``sut``: one SUT of a pool (a plan SutSpec from ``Lease.sut_spec``, store id
+``<name>@<member>``) to boot on instead of the context's SUT; one Measurer per SUT, each
+used by one thread at a time (over a store shared through execute.pooled.LockedStore).
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from fastpath.bisect.run import _swprofile_spec, step_plan, swprofile_name, take
 
 
 class Measurer:
-    def __init__(self, ctx: contexts.Context, store, progress: bool = True):
-        self.ctx, self.store, self.progress = ctx, store, progress
+    def __init__(self, ctx: contexts.Context, store, progress: bool = True, sut=None):
+        self.ctx, self.store, self.progress, self.sut = ctx, store, progress, sut
 
     def values(self, swprofile: str) -> list[float]:
         c = self.ctx
-        return data.session_values(self.store, c.sut, swprofile, c.benchmark, c.resultclass)
+        sut = self.sut.name if self.sut is not None else c.sut
+        return data.session_values(self.store, sut, swprofile, c.benchmark, c.resultclass)
 
     def session(self, sha: str, image: str, modules: str | None) -> tuple[float | None, str]:
         """One session of commit ``sha``; (its value, "") or (None, why it did not boot)."""
@@ -30,6 +34,8 @@ class Measurer:
 
         name = swprofile_name(sha)
         plan = step_plan(self.ctx, _swprofile_spec(self.ctx, name, image, modules, sha))
+        if self.sut is not None:
+            plan = plan.with_sut(self.sut)
         with Runner(plan, self.store, progress=Progress(None, enabled=self.progress)) as runner:
             taken = take_sessions(self.ctx, runner, plan.swprofiles[0], 1, lambda: self.values(name))
         if taken.boot_failed:

@@ -17,14 +17,24 @@ In the kernel tree, with the context of `fastpath bisect start`:
    bisect marks (every tested commit good or bad by the side of the culprit it is on), so
    that ``git bisect log`` shows it.
 
+With ``suts`` K > 1 (`bisect auto --suts K`) the loop asks the engine for K commits at a
+time (``run(engine, take, k=K)``, the engine's batch mode); each is built, in turn, then the
+K sessions run at once, one thread per SUT: K leases of the plan's ``sut.pool``
+(fastpath.pool), each SUT measured through its own Measurer (``Lease.sut_spec``, as
+execute.pooled does), released on exit and on Ctrl-C. Sessions go to the engine and the log
+in the order they finish.
+
 Exit statuses: 0 culprit found, 1 inconclusive or refused, 2 stopped by the SUT, the store
 or the tree, 130 interrupted.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import datetime
 import pathlib
+import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,12 +115,78 @@ def _unlogged(ctx: contexts.Context, store, commits: list[str], log: list) -> li
     return extra
 
 
+def measurers(ctx: contexts.Context, store, progress: bool, suts: int, say, stack) -> list[Measurer]:
+    """One Measurer per SUT: the context's SUT alone, or ``suts`` leases of its plan's pool
+    (released when ``stack`` closes)."""
+    if "pool" not in ctx.plan["sut"]:
+        if suts > 1:
+            raise UserError(f"--suts {suts} needs a pool of SUTs, and the context's plan has no sut.pool "
+                            f"(docs/plans.md, \"A pool of SUTs\"; docs/pool.md)")
+        return [Measurer(ctx, store, progress)]
+    from fastpath.bisect.run import step_plan
+    from fastpath.execute.pooled import LockedStore, connect_identical
+    from fastpath.pool import open_pool, pool_size, signals_interrupt
+
+    sut = step_plan(ctx, {"name": "bisect-pool"}).sut
+    if pool_size(sut) < suts:
+        raise UserError(f"--suts {suts}: the pool of {sut.name} has {pool_size(sut)} SUTs")
+    pool = stack.enter_context(open_pool(sut, say=say))
+    stack.enter_context(signals_interrupt())
+    machines = connect_identical(sut, pool.reserve(suts), pool, say)     # identical, or refused
+    for machine in machines.values():
+        machine.close()                         # each session connects through its own Runner
+    leases = list(machines)
+    say("      SUTs: " + ", ".join(f"{lease.name} ({lease.detail or lease.connection.host})" for lease in leases))
+    shared = LockedStore(store)
+    return [Measurer(ctx, shared, progress, sut=lease.sut_spec(sut)) for lease in leases]
+
+
+def sessions(jobs: list, measures: list, keep=None):
+    """Run ``measure(sha, build)`` for each job (sha, build, ...) on the free measures, as
+    many at once as there are; yields (job, (value, why)) as each session ends. One measure:
+    in this thread. An error (or Ctrl-C) stops the rest: sessions not started are dropped,
+    those running end first, and each that ended without being yielded goes to
+    ``keep(job, (value, why))``, so that nothing taken is lost."""
+    if len(measures) == 1 or len(jobs) == 1:
+        for job in jobs:
+            yield job, measures[0](job[0], job[1])
+        return
+    free: queue.Queue = queue.Queue()
+    for m in measures:
+        free.put(m)
+
+    def one(sha, build):
+        m = free.get()
+        try:
+            return m(sha, build)
+        finally:
+            free.put(m)
+
+    pool = concurrent.futures.ThreadPoolExecutor(len(measures), thread_name_prefix="bisect-sut")
+    futures: dict = {}
+    try:
+        futures = {pool.submit(one, job[0], job[1]): job for job in jobs}
+        for fut in concurrent.futures.as_completed(futures):
+            job = futures.pop(fut)
+            yield job, fut.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for fut, job in futures.items():
+            if keep is not None and fut.done() and not fut.cancelled() and fut.exception() is None:
+                keep(job, fut.result())
+
+
 def search(context: str, tree: str = ".", scripts: str | None = None, overrides: dict | None = None,
-           progress: bool = True, say: Callable[[str], None] = print, measure=None) -> SearchResult:
+           progress: bool = True, say: Callable[[str], None] = print, measure=None,
+           suts: int = 1) -> SearchResult:
     """The engine-driven bisection (module docstring). ``measure(sha, build) -> (value or
-    None, why)`` boots one session; by default measure.Measurer over the output store."""
+    None, why)`` boots one session; by default measure.Measurer over the output store, one
+    per SUT. ``suts``: commits measured at once (an injected ``measure`` is then called
+    from that many threads)."""
     from fastpath.bisect.auto import _check_tree, find_scripts
 
+    if suts < 1:
+        raise UserError(f"--suts must be at least 1, got {suts}")
     started = time.monotonic()
     tree_path = pathlib.Path(tree).expanduser().resolve()
     ctx_path = pathlib.Path(context).expanduser().resolve()
@@ -129,7 +205,7 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
     untestable: dict = dict(block.get("untestable") or {})
     engine = Engine(len(commits), ctx.improvement, params)
     result = SearchResult(Answer("running", 0), commits, str(ctx_path))
-    with open_store(ctx.output_resultstore) as store:
+    with open_store(ctx.output_resultstore) as store, contextlib.ExitStack() as stack:
         good, bad = baseline_values(ctx, store)
         for v in good:
             engine.add(0, v, baseline=True)
@@ -143,11 +219,9 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
                 engine.untestable(commits.index(sha))
         if log:
             say(f"      resuming: {len(log)} sessions already taken, {len(untestable)} untestable commits")
-        if measure is None:
-            measurer = Measurer(ctx, store, progress)
-
-            def measure(sha, b):
-                return measurer.session(sha, b.image, b.modules)
+        measures = ([measure] * suts if measure is not None else
+                    [lambda sha, b, m=m: m.session(sha, b.image, b.modules)
+                     for m in measurers(ctx, store, progress, suts, say, stack)])
         built: dict[str, gittree.Build] = {}
 
         def save() -> None:
@@ -157,30 +231,43 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
             ctx.engine = block
             contexts.save(ctx, ctx_path)
 
+        def what(i: int) -> str:
+            return "good end" if i == 0 else "bad end" if i == len(commits) - 1 else f"commit {i}/{len(commits) - 1}"
+
+        def record(i: int, value, why: str):
+            sha = commits[i]
+            if value is None and i in (0, len(commits) - 1):
+                raise UserError(f"the {what(i)} {sha[:12]} cannot be tested: {why}")
+            if value is None:
+                untestable[sha] = why
+                say(f"      {sha[:12]} cannot be tested: {why}")
+            else:
+                log.append({"index": i, "sha": sha, "swprofile": swprofile_name(sha),
+                            "value": value, "at": _now()})
+                result.taken += 1
+            return i, value
+
         def take(picks: list[int]):
-            for i in picks:
+            jobs = []
+            for i in picks:                 # every pick built first; the sessions then run at once
                 sha = commits[i]
-                what = "good end" if i == 0 else "bad end" if i == len(commits) - 1 else f"commit {i}/{len(commits) - 1}"
                 try:
                     if sha not in built:
-                        say(f"      building {sha[:12]} ({what})")
+                        say(f"      building {sha[:12]} ({what(i)})")
                         built[sha] = gittree.build(tree_path, sha, ctx_path, scripts_dir, home)
                         result.builds += 1
-                    b = built[sha]
-                    say(f"      session {engine.spent + 1}: {swprofile_name(sha)} ({what})")
-                    value, why = measure(sha, b)
                 except BuildError as err:
-                    value, why = None, str(err)
-                if value is None and i in (0, len(commits) - 1):
-                    raise UserError(f"the {what} {sha[:12]} cannot be tested: {why}")
-                if value is None:
-                    untestable[sha] = why
-                    say(f"      {sha[:12]} cannot be tested: {why}")
-                else:
-                    log.append({"index": i, "sha": sha, "swprofile": swprofile_name(sha),
-                                "value": value, "at": _now()})
-                    result.taken += 1
-                yield i, value
+                    yield record(i, None, str(err))
+                    continue
+                jobs.append((sha, built[sha], i))
+            for n, (sha, _, i) in enumerate(jobs):
+                say(f"      session {engine.spent + n + 1}: {swprofile_name(sha)} ({what(i)})")
+            def keep(job, taken):           # ended while the run was stopping: into the log
+                if taken[0] is not None:
+                    record(job[2], *taken)
+
+            for (sha, _, i), (value, why) in sessions(jobs, measures, keep):
+                yield record(i, value, why)
 
         def step(eng: Engine, picks: list[int]) -> None:
             save()
@@ -190,7 +277,7 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
                 f"(p = {a.posterior[top] if a.posterior else 0:.4f})")
 
         try:
-            answer = run(engine, take, on_step=step)
+            answer = run(engine, take, k=suts, on_step=step)
         finally:                    # Ctrl-C, the SUT gone: every session taken stays in the log
             save()
     result.answer, result.untestable = answer, untestable

@@ -269,8 +269,10 @@ def rebaseline_cmd(context, good_kernel, good_modules, bad_kernel, bad_modules, 
                                       "git: the per-commit flow through git bisect run (below).")
 @click.option("--engine-param", "engine_param", multiple=True, metavar="KEY=VALUE",
               help="An engine parameter (repeatable), e.g. eps=0.01 or budget=200 (docs/bisection.md).")
+@click.option("--suts", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="The engine boots this many commits at once, one per SUT of the plan's sut.pool (docs/pool.md).")
 def auto_cmd(context, tree, retries, baseline_sessions, max_baseline_sessions, scripts, no_progress, engine_name,
-             engine_param):
+             engine_param, suts):
     """Bisect in the kernel tree: the engine by default, or git bisect run with confirmation.
 
     \b
@@ -309,9 +311,12 @@ def auto_cmd(context, tree, retries, baseline_sessions, max_baseline_sessions, s
         from fastpath.bisect.engine import parse_params
 
         found = search.search(context, tree, scripts, parse_params(engine_param), progress=not no_progress,
-                              say=click.echo)
+                              say=click.echo, suts=suts)
         click.echo(search.summary(found))
         sys.exit(found.exit_code)
+    if suts > 1:
+        from fastpath.errors import UserError
+        raise UserError("--suts needs the engine (--engine posterior); the git flow runs on one SUT")
     result = auto.bisect_tree(auto.AutoOptions(
         context=context, tree=tree, scripts=scripts, retries=retries, baseline_sessions=baseline_sessions,
         max_baseline_sessions=max_baseline_sessions, progress=not no_progress), say=click.echo)

@@ -77,6 +77,32 @@ def completed(plan, store, swp_name: str) -> int:
     return sum(done_sessions(store, sut, swp_name) for sut in pool_sut_ids(plan, store))
 
 
+def connect_identical(sut, leases, pool, note) -> dict:
+    """{lease: a SutMachine in SHELL} for each lease of ``pool`` that answers (those that do
+    not are released, saying so through ``note``); PoolError when none does; the SUTs'
+    fingerprints identical or UserError naming the field (pool.identical)."""
+    machines, fps = {}, {}
+    for lease in leases:
+        machine = SutMachine(lease.sut_spec(sut))
+        try:
+            machine.transition(SHELL)
+            fps[lease.name] = machine.fingerprint()
+            machines[lease] = machine
+        except SutError as err:
+            note(f"pool: {lease.name} does not answer ({err}); released")
+            machine.close()
+            pool.release(lease)
+    if not machines:
+        raise PoolError(f"no SUT of the pool of {sut.name} answers")
+    try:
+        check_identical(fps)
+    except BaseException:
+        for machine in machines.values():
+            machine.close()
+        raise
+    return machines
+
+
 def run_plan_pooled(plan, store, bar: Progress, pool=None):
     """Run the plan's missing sessions over its pool; returns [SwProfileOutcome]."""
     own = pool is None
@@ -105,21 +131,8 @@ class _Run:
         self.runners = self._connect(leases)
 
     def _connect(self, leases) -> dict:
-        """A SHELL machine per lease; SUTs that do not answer are released; identical or refuse."""
-        machines, fps = {}, {}
-        for lease in leases:
-            machine = SutMachine(lease.sut_spec(self.plan.sut))
-            try:
-                machine.transition(SHELL)
-                fps[lease.name] = machine.fingerprint()
-                machines[lease] = machine
-            except SutError as err:
-                self.bar.note(f"pool: {lease.name} does not answer ({err}); released")
-                machine.close()
-                self.pool.release(lease)
-        if not machines:
-            raise PoolError(f"no SUT of the pool of {self.plan.sut.name} answers")
-        check_identical(fps)
+        """A SHELL machine per lease that answers (connect_identical); a Runner on each."""
+        machines = connect_identical(self.plan.sut, leases, self.pool, self.bar.note)
         runners = {lease: Runner(self.plan.with_sut(lease.sut_spec(self.plan.sut)), self.store,
                                  progress=WorkerProgress(self.bar, lease.name, self.lock),
                                  machine=m, recover=False) for lease, m in machines.items()}

@@ -1,0 +1,42 @@
+"""bench/wall_sim.py (docs/pool.md's table) on a few small histories: the same engine loop
+with k SUTs, a simulated clock."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+import sys
+
+import numpy as np
+
+BENCH = pathlib.Path(__file__).resolve().parents[2] / "bench"
+
+
+def _sim():
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location("wall_sim", BENCH / "wall_sim.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_four_suts_take_less_wall_time_than_one_and_builds_ahead_are_used():
+    sim = _sim()
+    import machines
+
+    costs = {"build_full": 5.0, "build_incr": 1.0, "boot": 2.0, "bench": 1.0}
+    rows = {}
+    for k, ahead in ((1, False), (4, False), (4, True)):
+        rows[k, ahead] = [sim.engine_wall(machines.normal(100, 2.0, np.random.default_rng([7, j])), 100, k, 5,
+                                          sim.EngineParams(), costs, ahead) for j in range(4)]
+    assert all(r["outcome"] == "correct" for rs in rows.values() for r in rs)
+    wall = {key: np.mean([r["wall"] for r in rs]) for key, rs in rows.items()}
+    assert wall[4, False] < 0.85 * wall[1, False]      # N=100: batches spend more sessions (docs/pool.md)
+    assert all(r["hidden"] == 0 for r in rows[4, False])
+    assert sum(r["hidden"] for r in rows[4, True]) > 0 and wall[4, True] < wall[4, False]
+    assert all(r["cpu"] > 0 for rs in rows.values() for r in rs)
+    # a session costs boot + benchmark, a build at least the incremental cost
+    r = rows[1, False][0]
+    assert r["wall"] >= 3.0 * r["sessions"] + 5.0 and r["builds"] >= 1
+    git = sim.git_wall(machines.normal(100, 2.0, np.random.default_rng([7, 0])), 100, 5, costs)
+    assert git["wall"] == 3.0 * git["sessions"] + 5.0 + (git["builds"] - 1) * 1.0
