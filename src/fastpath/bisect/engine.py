@@ -10,7 +10,7 @@ Commits are indices ``0..N``: 0 the good end, N the bad end, the others in histo
 The model (fastpath.bisect.posterior) is refitted after every session. The engine:
 
 1. **measures the ends first** when they have fewer than ``min_end_sessions`` sessions or
-   their levels are not yet told apart (bad - good under ``ends_z`` posterior sds), the
+   their levels are not yet told apart (bad - good under ``ends_z`` standard errors), the
    least measured end first; after ``end_budget`` such sessions it gives up: "refused", the
    ends are not told apart. Ends whose bad level is clearly better than good are refused at
    once.
@@ -198,10 +198,29 @@ class Engine:
         n0, n1 = self._count(0), self._count(last)
         if min(n0, n1) < p.min_end_sessions:
             return 0 if n0 <= n1 else last
-        f = self.fit()
-        if f.gap <= p.ends_z * f.gap_sd:
-            return 0 if f.level_sd[0] >= f.level_sd[-1] else last
+        z, sd0, sd1 = self._ends_z()
+        if z <= p.ends_z:
+            if abs(n0 - n1) >= 2:
+                return 0 if n0 < n1 else last
+            return 0 if sd0 / math.sqrt(n0) >= sd1 / math.sqrt(n1) else last
         return None
+
+    def _ends_z(self) -> tuple[float, float, float]:
+        """(bad - good over its standard error, the ends' noise sds): Welch's statistic over
+        the two ends' own sessions (wild boots left out, the drift removed), not the model's
+        mixture over segmentations (which, with one change expected a priori, would ask the
+        ends to prove a change that `bisect start` has already shown)."""
+        f = self.fit()
+        y = self.sign * np.asarray(self.value) - f.drift
+        idx = np.asarray(self.index)
+        keep = ~f.wild
+        a, b = y[(idx == 0) & keep], y[(idx == self.n - 1) & keep]
+        if len(a) < 2 or len(b) < 2:
+            return 0.0, 1.0, 1.0
+        sa, sb = float(np.std(a, ddof=1)), float(np.std(b, ddof=1))
+        floor = 1e-9 * max(1.0, abs(float(np.mean(a))))
+        se = math.sqrt(max(sa, floor) ** 2 / len(a) + max(sb, floor) ** 2 / len(b))
+        return (float(np.mean(b)) - float(np.mean(a))) / se, max(sa, floor), max(sb, floor)
 
     def _started(self) -> bool:
         """Has any commit between the ends been measured (the bisection proper begun)?"""
@@ -223,9 +242,11 @@ class Engine:
         if not (self._count(0) and self._count(last)):
             return RUNNING
         f = self.fit()
-        told_apart = min(self._count(0), self._count(last)) >= p.min_end_sessions and f.gap > p.ends_z * f.gap_sd
+        enough = min(self._count(0), self._count(last)) >= p.min_end_sessions
+        z = self._ends_z()[0]
+        told_apart = enough and z > p.ends_z
         if not told_apart:
-            if f.gap < -p.ends_z * f.gap_sd and min(self._count(0), self._count(last)) >= p.min_end_sessions:
+            if z < -2 * p.ends_z and enough:          # bad clearly better than good
                 return REFUSED
             if self._end_sessions() >= p.end_budget and not self._started():
                 return REFUSED
@@ -298,8 +319,11 @@ class Engine:
         """Per gap: its change only undoes an improvement (clearly no worse than the worst
         level seen before it in history order): not a culprit, whatever its step."""
         floor = self.params.model.materiality * max(f.gap, 0.0)
-        worst = np.maximum.accumulate(f.level)[:-1]
-        sd = np.sqrt(f.level_sd[1:] ** 2 + np.maximum.accumulate(f.level_sd)[:-1] ** 2) + 1e-12
+        at = np.zeros(len(f.level), dtype=int)          # where the worst level so far is
+        for j in range(1, len(f.level)):
+            at[j] = j if f.level[j] >= f.level[at[j - 1]] else at[j - 1]
+        worst = f.level[at[:-1]]
+        sd = np.sqrt(f.level_sd[1:] ** 2 + f.level_sd[at[:-1]] ** 2) + 1e-12
         return (f.level[1:] - worst - floor) / sd < -1.0
 
     def next(self, k: int = 1) -> list[int]:
