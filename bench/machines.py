@@ -139,7 +139,8 @@ def noisier(n, effect, rng):
 
 def improvement(n, effect, rng):
     """Another stretch of the range (1 to n/10 commits, not holding the culprit) is
-    4 sds better than good: an improvement, undone later."""
+    4 sds better than good (far beyond the good level, wherever it lies): an improvement,
+    undone later."""
     c = _culprit(n, rng)
     lv = _step(n, c, effect)
     width = int(rng.integers(1, max(2, n // 10) + 1))
@@ -147,7 +148,7 @@ def improvement(n, effect, rng):
     choices = [a for a in range(1, n - width + 1) if not (a <= c < a + width) and a + width <= n]
     if choices:
         a = int(rng.choice(choices))
-        lv[a:a + width] -= 4.0
+        lv[a:a + width] = -4.0
     return Machine(n, rng, lv, [c])
 
 

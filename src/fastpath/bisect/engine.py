@@ -407,6 +407,19 @@ class Engine:
         for i in self.skipped:
             score[i] = 0.0
         score[0] = score[self.n - 1] = 0.0
+        # A change whose place is pinned (nothing left to test between its two sides) but
+        # whose existence is still in doubt: more sessions of its sides, the less certain
+        # side first (an end too).
+        done = self._resolved(f)
+        eps = self.params.eps
+        for j in range(len(pts) - 1):
+            m = float(mass[j])
+            if done[j] and eps < m and not (f.change[j] >= 1 - eps and f.material[j] >= 0.5):
+                lo, hi = int(pts[j]), int(pts[j + 1])
+                d = _discrimination(max(f.step[j], floor), 0.5 * (f.noise[j] + f.noise[j + 1]))
+                side = lo if f.level_sd[j] / math.sqrt(self._count(lo)) >= f.level_sd[j + 1] / math.sqrt(
+                    self._count(hi)) else hi
+                score[side] = max(score[side], float(_h2(m)) * d)
         return score
 
     def _redundant(self, i: int, picks: list[int]) -> bool:
