@@ -221,7 +221,6 @@ def _fit_once(n_commits, index, y, wild, p: ModelParams, scale) -> Fit:
     re = (rw * mun[1:, :]).sum(axis=1) / rsum
     rv = (rw * (mean_var[1:, :] + mun[1:, :] ** 2)).sum(axis=1) / rsum - re ** 2
     step, step_var = re - le, np.maximum(lv, 0) + np.maximum(rv, 0)
-    right_level, right_var = re, np.maximum(rv, 0)
     level_var = np.maximum(level_var, 0)
     gap = float(level[-1] - level[0])
     gap_sd = float(math.sqrt(level_var[-1] + level_var[0]))
@@ -300,10 +299,6 @@ def _wild(index, y, f: Fit, p: ModelParams, scale) -> np.ndarray:
                 if min(abs(x - q) for q in nb) / sd > zc:
                     wild[k] = True
     return wild
-
-
-def _mad(v) -> float:
-    return float(np.median(np.abs(v - np.median(v)))) * 1.4826
 
 
 def _drift(index, y, clock, wild, f: Fit, p: ModelParams) -> np.ndarray:

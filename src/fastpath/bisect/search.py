@@ -65,7 +65,7 @@ class SearchResult:
 
 
 def engine_params(ctx: contexts.Context, overrides: dict | None = None) -> EngineParams:
-    saved = dict((getattr(ctx, "engine", None) or {}).get("params") or {})
+    saved = dict((ctx.engine or {}).get("params") or {})
     saved.update(overrides or {})
     return EngineParams().with_values(**saved)
 
