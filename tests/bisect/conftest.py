@@ -1,9 +1,12 @@
-"""Helpers for bisection tests: a result store holding two baselines."""
+"""Helpers for bisection tests: a result store holding two baselines; bench/ modules."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import pathlib
 import platform
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +18,18 @@ BENCH = "fp/syscall"
 RC = "fpsyscall-getppid"
 GOOD_SHA = "1111111111111111111111111111111111111111"
 BAD_SHA = "2222222222222222222222222222222222222222"
+BENCH_DIR = pathlib.Path(__file__).resolve().parents[2] / "bench"
+
+
+def bench_module(name: str):
+    """bench/<name>.py, loaded afresh (bench/ is not a package; its modules import each other
+    by name, so bench/ goes on sys.path)."""
+    if str(BENCH_DIR) not in sys.path:
+        sys.path.insert(0, str(BENCH_DIR))
+    spec = importlib.util.spec_from_file_location(name, BENCH_DIR / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def add_sessions(store, swprofile, means, sut="lab", repeats=3, first=0, seed=0):

@@ -3,28 +3,14 @@ bench/machines.py (the same ones the simulator's tables use) through engine.run(
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-import sys
-
 import numpy as np
 import pytest
 
 from fastpath.bisect.engine import FOUND, REFUSED, Engine, EngineParams, parse_params, run
 from fastpath.errors import UserError
+from tests.bisect.conftest import bench_module
 
-BENCH = pathlib.Path(__file__).resolve().parents[2] / "bench"
-
-
-def _machines():
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("machines", BENCH / "machines.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-machines = _machines()
+machines = bench_module("machines")
 
 
 def started(m, n, baselines=5, **params) -> Engine:

@@ -11,6 +11,7 @@ from fastpath.bisect import policy
 from fastpath.bisect.baselines import difference_problem
 from fastpath.bisect.verdict import BAD, GOOD, SKIP, UNDECIDED
 from fastpath.errors import UserError
+from tests.bisect.conftest import bench_module
 
 RNG_SEED = 7
 
@@ -308,22 +309,11 @@ def test_confirm_refuses_baselines_without_a_significant_gap():
     assert "no step size to confirm" in policy.prepare_confirm(good, bad, "lower").problem()
 
 
-def _sim():
-    import importlib.util
-    import pathlib
-
-    path = pathlib.Path(__file__).resolve().parents[2] / "bench" / "bisect_sim.py"
-    spec = importlib.util.spec_from_file_location("bisect_sim", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_simulated_bisections_with_a_fixed_seed():
     """A quick run of the simulator (same code as the docs' table): today's flow with its
     confirmation names no wrong culprit and finds nearly every one at effect 2, also when
     the machine drifts; the seed's rule names many wrong ones."""
-    sim = _sim()
+    sim = bench_module("bisect_sim")
     runs = 40
     for model in ("normal", "outliers", "drift"):
         cell = sim.run_cell({"policy": "sprt", "machine": model, "n": 100, "effect": 2.0, "runs": runs,
@@ -392,7 +382,7 @@ def test_fastpath_ci_does_not_track():
 
 def test_level_tracking_is_what_finds_culprits_under_drift():
     """Same seed, tracking switched off: the stale baselines skip and misjudge more."""
-    sim = _sim()
+    sim = bench_module("bisect_sim")
     # One bisection and its confirmation (no candidates confirmed, no retries).
     cell = {"policy": "sprt", "machine": "drift", "n": 100, "effect": 2.0, "baselines": 20, "runs": 40, "seed": 5,
             "confirm_candidates": False, "retries": 0}
@@ -407,7 +397,7 @@ def test_confirming_candidates_and_retrying_recover_inconclusive_ends_under_drif
     """Same seed: the bisection alone ends inconclusive under drift in some runs (only skipped
     commits left, or a culprit the confirmation withdraws); confirming the candidates and
     bisecting again with fresh baselines finds most of those culprits, at the cost of more sessions."""
-    sim = _sim()
+    sim = bench_module("bisect_sim")
     cell = {"policy": "sprt", "machine": "drift", "n": 1000, "effect": 2.0, "baselines": 20, "runs": 60, "seed": 11}
     alone = sim.run_cell({**cell, "confirm_candidates": False, "retries": 0})
     full = sim.run_cell({**cell, "confirm_candidates": True, "retries": 2})

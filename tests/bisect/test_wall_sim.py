@@ -3,25 +3,13 @@ with k SUTs, a simulated clock."""
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-import sys
-
 import numpy as np
 
-BENCH = pathlib.Path(__file__).resolve().parents[2] / "bench"
-
-
-def _sim():
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("wall_sim", BENCH / "wall_sim.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from tests.bisect.conftest import bench_module
 
 
 def test_four_suts_take_less_wall_time_than_one_and_builds_ahead_are_used():
-    sim = _sim()
+    sim = bench_module("wall_sim")
     import machines
 
     costs = {"build_full": 5.0, "build_incr": 1.0, "boot": 2.0, "bench": 1.0}
