@@ -46,7 +46,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import machines as builtin  # noqa: E402
 
-from fastpath.bisect import driver, policy  # noqa: E402
+from fastpath.bisect import driver, judges  # noqa: E402
+from fastpath.bisect import params as policies  # noqa: E402
 from fastpath.bisect.baselines import difference_problem  # noqa: E402
 from fastpath.bisect.engine import FOUND, REFUSED, Engine, EngineParams, run  # noqa: E402
 from fastpath.errors import UserError  # noqa: E402
@@ -129,7 +130,7 @@ def git_bisection(policy_name: str, m, n: int, k: int, params=None, follow: int 
         bad = [fresh(n) for _ in range(k)]
         if difference_problem(good, bad, m.improvement):
             return "refused", None
-        judge = policy.prepare(policy_name, good, bad, m.improvement, params)
+        judge = judges.prepare(policy_name, good, bad, m.improvement, params)
         for _ in range(3):
             if not judge.problem():
                 break
@@ -141,7 +142,7 @@ def git_bisection(policy_name: str, m, n: int, k: int, params=None, follow: int 
             bad += [take(n) for _ in range(want - len(bad))]
             if difference_problem(good, bad, m.improvement):
                 return "refused", None
-            judge = policy.prepare(policy_name, good, bad, m.improvement, params)
+            judge = judges.prepare(policy_name, good, bad, m.improvement, params)
         else:
             if judge.problem():
                 return "refused", None
@@ -161,7 +162,7 @@ def git_bisection(policy_name: str, m, n: int, k: int, params=None, follow: int 
         result = driver.bisect(range(n + 1), test)
         if not confirm:
             return ("inconclusive", None) if result.first_bad is None else ("named", result.first_bad)
-        checker = policy.prepare_confirm(good, bad, m.improvement, params)
+        checker = judges.prepare_confirm(good, bad, m.improvement, params)
         if result.first_bad is None and not confirm_candidates:
             return "inconclusive", None
         named, _ = driver.confirm_candidates(checker, result.candidates, lambda c: c - 1, take)
@@ -186,7 +187,7 @@ def run_cell(cell: dict) -> dict:
     n, effect, k = cell["n"], cell["effect"], cell["baselines"]
     pol = cell["policy"]
     eparams = EngineParams().with_values(**cell.get("engine", {}))
-    pparams = policy.params_for(pol, cell.get("params", {}).get(pol)) if pol in policy.POLICIES else None
+    pparams = policies.params_for(pol, cell.get("params", {}).get(pol)) if pol in policies.POLICIES else None
     counts = {"correct": 0, "wrong": 0, "inconclusive": 0, "refused": 0}
     sessions, both, multi = [], 0, 0
     started = time.monotonic()
@@ -260,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.param:
         name, setting = item.split(".", 1) if "." in item.split("=", 1)[0] else ("", item)
         try:
-            overrides.setdefault(name, {}).update(policy.parse_overrides(name, [setting]))
+            overrides.setdefault(name, {}).update(policies.parse_overrides(name, [setting]))
         except UserError as err:
             ap.error(f"--param {item}: {err}")
     machines = list(args.machines) + list(args.machine)

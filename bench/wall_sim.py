@@ -39,7 +39,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from bisect_sim import git_bisection, load_factory  # noqa: E402
 
-from fastpath.bisect import policy  # noqa: E402
+from fastpath.bisect.params import params_for  # noqa: E402
 from fastpath.bisect.engine import FOUND, Engine, EngineParams, run  # noqa: E402
 
 
@@ -128,7 +128,7 @@ class Recorder:
 
 def git_wall(m, n: int, baselines: int, costs: dict) -> dict:
     rec = Recorder(m, n)
-    r = git_bisection("sprt", rec, n, baselines, policy.params_for("sprt", None), 100, True, 2)
+    r = git_bisection("sprt", rec, n, baselines, params_for("sprt", None), 100, True, 2)
     builds = len(rec.tested)
     build_minutes = (costs["build_full"] + (builds - 1) * costs["build_incr"]) if builds else 0.0
     return {"outcome": r["outcome"], "sessions": r["sessions"], "builds": builds, "hidden": 0, "wasted": 0,

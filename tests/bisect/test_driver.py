@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from fastpath.bisect import driver, policy
+from fastpath.bisect import driver, judges
 from fastpath.bisect.verdict import BAD, GOOD, SKIP
 from fastpath.bisect.auto import skipped_candidates
 
@@ -47,7 +47,7 @@ def test_classify_takes_sessions_until_final():
     rng = np.random.default_rng(1)
     good = list(100 + rng.standard_normal(20))
     bad = list(110 + rng.standard_normal(20))
-    judge = policy.prepare("sprt", good, bad, "lower")
+    judge = judges.prepare("sprt", good, bad, "lower")
     taken = []
     d = driver.classify(judge, [], lambda: taken.append(1) or 110 + rng.standard_normal())
     assert d.outcome == BAD and d.sessions == len(taken) >= 2
@@ -58,7 +58,7 @@ def test_classify_takes_sessions_until_final():
 # -- a generated git repository whose commits encode a known value --------------------------
 STEP = textwrap.dedent("""\
     import sys, numpy as np
-    from fastpath.bisect import driver, policy
+    from fastpath.bisect import driver, judges
     from fastpath.bisect.verdict import exit_code
     text = open("value.txt").read().strip()
     if text == "broken":
@@ -67,7 +67,7 @@ STEP = textwrap.dedent("""\
     rng = np.random.default_rng(int(mean * 1000) + len(sys.argv))
     base = np.random.default_rng(0)
     good, bad = list(100 + base.standard_normal(20)), list(104 + base.standard_normal(20))
-    judge = policy.prepare("sprt", good, bad, "lower")
+    judge = judges.prepare("sprt", good, bad, "lower")
     d = driver.classify(judge, [], lambda: mean + rng.standard_normal())
     print("step", mean, d.outcome, d.sessions)
     sys.exit(exit_code(d.outcome))
@@ -131,24 +131,24 @@ def test_confirm_boots_parent_and_culprit_alternately_and_reuses_sessions():
     rng = np.random.default_rng(2)
     good = list(100 + rng.standard_normal(20))
     bad = list(104 + rng.standard_normal(20))
-    judge = policy.prepare_confirm(good, bad, "lower")
+    judge = judges.prepare_confirm(good, bad, "lower")
     order = []
 
     def take(name, mean):
         return lambda: order.append(name) or mean + 0.1 * rng.standard_normal()
 
     d = driver.confirm(judge, [], [], take("p", 100.0), take("c", 104.0))
-    assert d.outcome == policy.CONFIRMED and d.sessions == 2
+    assert d.outcome == judges.CONFIRMED and d.sessions == 2
     assert order == ["p", "c", "p", "c"]
     order.clear()
     d = driver.confirm(judge, [100.0], [100.1], take("p", 100.0), take("c", 100.0))
-    assert order[:3] == ["p", "c", "p"] and d.outcome == policy.REJECTED
+    assert order[:3] == ["p", "c", "p"] and d.outcome == judges.REJECTED
     order.clear()
     d = driver.confirm(judge, [100.0, 100.2], [100.1], take("p", 100.0), take("c", 100.0))
-    assert order[:3] == ["c", "p", "c"] and d.outcome == policy.REJECTED
+    assert order[:3] == ["c", "p", "c"] and d.outcome == judges.REJECTED
     d = driver.confirm(judge, [100.0, 100.1], [104.0, 103.9], lambda: pytest.fail("no more"),
                        lambda: pytest.fail("no more"))
-    assert d.outcome == policy.CONFIRMED
+    assert d.outcome == judges.CONFIRMED
 
 
 def test_confirm_candidates_in_order_until_one_is_confirmed():
@@ -157,7 +157,7 @@ def test_confirm_candidates_in_order_until_one_is_confirmed():
     rng = np.random.default_rng(4)
     good = list(100 + rng.standard_normal(20))
     bad = list(104 + rng.standard_normal(20))
-    judge = policy.prepare_confirm(good, bad, "lower")
+    judge = judges.prepare_confirm(good, bad, "lower")
     booted = []
 
     def take(commit):
@@ -167,7 +167,7 @@ def test_confirm_candidates_in_order_until_one_is_confirmed():
     recorded = {}
     named, decisions = driver.confirm_candidates(judge, [5, 6, 7], lambda c: c - 1, take, recorded)
     assert named == 6
-    assert [(c, d.outcome) for c, d in decisions] == [(5, policy.REJECTED), (6, policy.CONFIRMED)]
+    assert [(c, d.outcome) for c, d in decisions] == [(5, judges.REJECTED), (6, judges.CONFIRMED)]
     assert 7 not in booted and set(recorded) == {4, 5, 6}
     # 6's confirmation does not pair 5's sessions from 5's own confirmation (they are older:
     # a drifting machine would not cancel): it boots 5 and 6 afresh, alternately.
@@ -176,7 +176,7 @@ def test_confirm_candidates_in_order_until_one_is_confirmed():
     assert len(recorded[5]) == booted.count(5) and booted[:first6 - 1].count(5) >= 2
     # No candidate with a step: none confirmed.
     named, decisions = driver.confirm_candidates(judge, [2, 3], lambda c: c - 1, take)
-    assert named is None and [d.outcome for _, d in decisions] == [policy.REJECTED, policy.REJECTED]
+    assert named is None and [d.outcome for _, d in decisions] == [judges.REJECTED, judges.REJECTED]
 
 
 def test_pairable_keeps_the_most_recent_pairs():

@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from fastpath.bisect import policy
+from fastpath.bisect import judges, noise
 from fastpath.bisect.baselines import difference_problem
+from fastpath.bisect.params import POLICIES, SprtParams, describe, params_for
 from fastpath.bisect.verdict import BAD, GOOD, SKIP, UNDECIDED
 from fastpath.errors import UserError
 from tests.bisect.conftest import bench_module
@@ -35,11 +36,11 @@ def run_until_final(judge, draw):
     return d
 
 
-@pytest.mark.parametrize("name", policy.POLICIES)
+@pytest.mark.parametrize("name", POLICIES)
 @pytest.mark.parametrize("improvement", ["higher", "lower"])
 def test_like_good_and_like_bad_in_both_directions(name, improvement):
     good, bad, worse, rng = baselines(improvement, effect=6.0)
-    judge = policy.prepare(name, good, bad, improvement)
+    judge = judges.prepare(name, good, bad, improvement)
     assert judge.problem() is None
     outcomes = {GOOD: 0, BAD: 0}
     for truth in (0.0, 6.0):
@@ -54,7 +55,7 @@ def test_like_good_and_like_bad_in_both_directions(name, improvement):
 
 def test_sprt_takes_one_session_at_a_time_and_needs_two():
     good, bad, worse, _ = baselines("lower", effect=4.0)
-    judge = policy.prepare("sprt", good, bad, "lower")
+    judge = judges.prepare("sprt", good, bad, "lower")
     assert judge.decide([]) .outcome == UNDECIDED
     d1 = judge.decide([104.0])
     assert d1.outcome == UNDECIDED and d1.need == 1          # min_sessions = 2
@@ -65,9 +66,9 @@ def test_sprt_takes_one_session_at_a_time_and_needs_two():
 
 def test_sprt_midway_commit_is_skipped_at_the_cap():
     good, bad, worse, _ = baselines("higher", effect=4.0)
-    judge = policy.prepare("sprt", good, bad, "higher")
+    judge = judges.prepare("sprt", good, bad, "higher")
     mid = (np.mean(good) + np.mean(bad)) / 2
-    cap = policy.SprtParams().max_sessions
+    cap = SprtParams().max_sessions
     d = judge.decide([mid] * (cap - 1))
     assert d.outcome == UNDECIDED and d.need == 1
     d = judge.decide([mid] * cap)
@@ -77,7 +78,7 @@ def test_sprt_midway_commit_is_skipped_at_the_cap():
 
 def test_sprt_one_wild_boot_does_not_decide():
     good, bad, worse, _ = baselines("lower", effect=4.0)
-    judge = policy.prepare("sprt", good, bad, "lower")
+    judge = judges.prepare("sprt", good, bad, "lower")
     # A good commit whose second boot was disturbed far beyond the bad baseline.
     d = judge.decide([100.2, 140.0])
     assert d.outcome == UNDECIDED
@@ -87,29 +88,29 @@ def test_sprt_one_wild_boot_does_not_decide():
 def test_sprt_improvement_is_never_bad():
     """A commit far better than good is GOOD (the regression direction matters)."""
     good, bad, worse, _ = baselines("higher", effect=4.0)
-    judge = policy.prepare("sprt", good, bad, "higher")
+    judge = judges.prepare("sprt", good, bad, "higher")
     assert judge.decide([110.0, 110.0, 110.0]).outcome != BAD
 
 
 def test_sprt_refuses_baselines_too_close_and_says_how_many_sessions():
     good, bad, _, _ = baselines("lower", effect=1.0, k=10)
-    judge = policy.prepare("sprt", good, bad, "lower")
+    judge = judges.prepare("sprt", good, bad, "lower")
     problem = judge.problem()
     assert problem and "record about" in problem and "sessions of each baseline" in problem
 
 
 def test_bad_not_worse_is_a_problem_for_every_policy():
     good, bad, _, _ = baselines("lower", effect=4.0)
-    for name in policy.POLICIES:
+    for name in POLICIES:
         # Same data read with the other direction: "bad" is now an improvement.
-        assert "not worse" in policy.prepare(name, good, bad, "higher").problem()
+        assert "not worse" in judges.prepare(name, good, bad, "higher").problem()
 
 
 def test_fastpath_ci_reading():
     rng = np.random.default_rng(3)
     good = list(100 + rng.standard_normal(10))
     bad = list(110 + rng.standard_normal(10))
-    judge = policy.prepare("fastpath-ci", good, bad, "lower")
+    judge = judges.prepare("fastpath-ci", good, bad, "lower")
     half = judge.half_good
     mg = float(np.mean(good))
     # First look, conclusive: beyond 1.5 x the good CI half-width, on the regression side -> BAD.
@@ -132,17 +133,17 @@ def test_fastpath_ci_single_boot_misjudges_noise():
     rng = np.random.default_rng(11)
     good = list(100 + rng.standard_normal(20))
     bad = list(102 + rng.standard_normal(20))
-    judge = policy.prepare("fastpath-ci", good, bad, "lower")
+    judge = judges.prepare("fastpath-ci", good, bad, "lower")
     calls = [judge.decide([100 + rng.standard_normal()]).outcome for _ in range(2000)]
     assert calls.count(BAD) / len(calls) > 0.05
 
 
 def test_params_unknown_policy_and_key():
     with pytest.raises(UserError, match="--policy 'nope': unknown policy; choose one of sprt, fastpath-ci"):
-        policy.params_for("nope")
+        params_for("nope")
     with pytest.raises(UserError, match="unknown parameter 'gamma'"):
-        policy.params_for("sprt", {"gamma": 1})
-    assert policy.describe("sprt", policy.params_for("sprt"))["params"]["alpha"] == 0.001
+        params_for("sprt", {"gamma": 1})
+    assert describe("sprt", params_for("sprt"))["params"]["alpha"] == 0.001
 
 
 @pytest.mark.parametrize("name,overrides,message", [
@@ -157,13 +158,13 @@ def test_params_out_of_range_are_refused_by_name(name, overrides, message):
     # before, alpha=0 was a math domain error at the first verdict and fastpath-ci first=0 a
     # ZeroDivisionError in every `bisect run` step (exit 128)
     with pytest.raises(UserError) as err:
-        policy.params_for(name, overrides)
+        params_for(name, overrides)
     assert message in str(err.value)
 
 
 def test_baselines_need_two_sessions():
     with pytest.raises(UserError, match="at least 2 sessions each"):
-        policy.prepare("sprt", [1.0], [2.0, 2.1], "lower")
+        judges.prepare("sprt", [1.0], [2.0, 2.1], "lower")
 
 
 def test_difference_problem_shows_both_means_and_intervals():
@@ -177,7 +178,7 @@ def test_difference_problem_shows_both_means_and_intervals():
 
 def test_sprt_advice_is_a_count_that_works():
     good, bad, _, _ = baselines("lower", effect=1.5, k=10)
-    judge = policy.prepare("sprt", good, bad, "lower")
+    judge = judges.prepare("sprt", good, bad, "lower")
     k = judge.baseline_sessions_needed()
     assert k is not None and k > 10 and f"record about {k} sessions of each baseline" in judge.problem()
     # The same baselines' mean and noise with k sessions each would be decidable, k - 1 not.
@@ -185,7 +186,7 @@ def test_sprt_advice_is_a_count_that_works():
     assert judge._reach(k) >= need > judge._reach(k - 1)
     # Baselines that are already decidable need what they have.
     good, bad, _, _ = baselines("lower", effect=4.0, k=20)
-    assert policy.prepare("sprt", good, bad, "lower").baseline_sessions_needed() == 20
+    assert judges.prepare("sprt", good, bad, "lower").baseline_sessions_needed() == 20
     assert judge.baseline_sessions_needed(limit=k - 1) is None
 
 
@@ -197,17 +198,17 @@ def test_one_wild_baseline_boot_neither_inflates_the_sd_nor_refuses_the_start():
     good = list(100 + rng.standard_normal(20))
     bad = list(102 + rng.standard_normal(20))
     good[5] = 110.0
-    plain = policy.prepare("sprt", good, bad, "lower", policy.params_for("sprt", {"robust_evidence": float("inf")}))
+    plain = judges.prepare("sprt", good, bad, "lower", params_for("sprt", {"robust_evidence": float("inf")}))
     assert plain.b.sd > 1.5 and plain.problem() is not None
     assert plain.baseline_sessions_needed(100) is None
-    judge = policy.prepare("sprt", good, bad, "lower")
+    judge = judges.prepare("sprt", good, bad, "lower")
     assert judge.problem() is None and judge.baseline_sessions_needed() == 20
     ordinary = good[:5] + good[6:]           # the pooled sd without the wild boot
     sd = np.sqrt((np.var(ordinary) * 19 + np.var(bad) * 20) / 37)
     assert judge.b.sd == pytest.approx(sd, rel=0.1) and judge.b.sd < plain.b.sd / 1.5
     assert judge.b.mg == pytest.approx(float(np.mean(ordinary)), abs=0.1)      # plain: +0.5
     # The confirmation uses the same fit.
-    assert policy.prepare_confirm(good, bad, "lower").b.sd == pytest.approx(judge.b.sd)
+    assert judges.prepare_confirm(good, bad, "lower").b.sd == pytest.approx(judge.b.sd)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -217,17 +218,17 @@ def test_the_fit_keeps_a_bimodal_benchmarks_second_mode_and_a_normal_sd(seed):
     rng = np.random.default_rng(seed)
     modes = lambda n: list(np.where(rng.random(n) < 0.3, 2.0, 0.0) + 0.3 * rng.standard_normal(n))
     good, bad = modes(20), [v + 2.0 for v in modes(20)]
-    b = policy.prepare("sprt", good, bad, "lower").b
-    plain = policy._Baselines(good, bad, "lower")
+    b = judges.prepare("sprt", good, bad, "lower").b
+    plain = noise.Baselines(good, bad, "lower")
     assert b.sd == plain.sd and b.mg == plain.mg
     good, bad = list(rng.standard_normal(20)), list(2 + rng.standard_normal(20))
-    assert policy.prepare("sprt", good, bad, "lower").b.sd == policy._Baselines(good, bad, "lower").sd
+    assert judges.prepare("sprt", good, bad, "lower").b.sd == noise.Baselines(good, bad, "lower").sd
 
 
 # -- confirming the named culprit against its parent -----------------------------------------
 def confirm_judge(improvement="lower", effect=4.0):
     good, bad, worse, rng = baselines(improvement, effect=effect)
-    return policy.prepare_confirm(good, bad, improvement), worse, rng
+    return judges.prepare_confirm(good, bad, improvement), worse, rng
 
 
 @pytest.mark.parametrize("improvement", ["higher", "lower"])
@@ -236,22 +237,22 @@ def test_confirm_step_and_no_step_in_both_directions(improvement):
     assert judge.problem() is None
     parent = [100.0, 100.3, 99.8]
     step = [p + worse * 4.0 for p in [100.1, 99.9, 100.2]]
-    assert judge.decide(parent, step).outcome == policy.CONFIRMED
-    assert judge.decide(parent, [100.1, 99.9, 100.2]).outcome == policy.REJECTED
+    assert judge.decide(parent, step).outcome == judges.CONFIRMED
+    assert judge.decide(parent, [100.1, 99.9, 100.2]).outcome == judges.REJECTED
     # A culprit *better* than its parent is no regression step either.
     better = [p - worse * 4.0 for p in [100.1, 99.9, 100.2]]
-    assert judge.decide(parent, better).outcome == policy.REJECTED
+    assert judge.decide(parent, better).outcome == judges.REJECTED
 
 
 def test_confirm_cancels_a_machine_that_moved():
     """After the machine drifted by 4 sd, a good commit looks BAD to the baselines; the
     interleaved differences still see no step (and still see a real one)."""
     judge, worse, _ = confirm_judge("lower", effect=4.0)
-    steps = policy.prepare("sprt", *baselines("lower", effect=4.0)[:2], "lower")
+    steps = judges.prepare("sprt", *baselines("lower", effect=4.0)[:2], "lower")
     moved = [104.0, 104.2, 103.9]
     assert steps.decide(moved).outcome == BAD                    # what the bisection would say
-    assert judge.decide(moved, [104.1, 103.8, 104.1]).outcome == policy.REJECTED
-    assert judge.decide(moved, [108.1, 107.8, 108.1]).outcome == policy.CONFIRMED
+    assert judge.decide(moved, [104.1, 103.8, 104.1]).outcome == judges.REJECTED
+    assert judge.decide(moved, [108.1, 107.8, 108.1]).outcome == judges.CONFIRMED
 
 
 def test_confirm_interleaves_and_needs_two_pairs_and_caps():
@@ -263,7 +264,7 @@ def test_confirm_interleaves_and_needs_two_pairs_and_caps():
     assert d.outcome == UNDECIDED and d.need == 2
     # One wild pair (a disturbed boot) does not decide on its own.
     assert judge.decide([100.0, 100.1], [140.0, 100.0]).outcome == UNDECIDED
-    cap = policy.SprtParams().confirm_pairs
+    cap = SprtParams().confirm_pairs
     half = judge.step / 2                                      # exactly between the hypotheses
     d = judge.decide([100.0] * cap, [100.0 + half] * cap)
     assert d.outcome == SKIP and f"cap of {cap} pairs" in d.reason
@@ -274,10 +275,10 @@ def test_confirm_counts_a_pair_below_zero_as_below_zero():
     hypothesis gives a pair below 0 (censored), however far below: ten pairs alternating
     -0.6 and +0.4 (parent - culprit about 0) reject; counted as 0 they would not yet."""
     rng = np.random.default_rng(7)
-    judge = policy.prepare_confirm(list(100 + rng.standard_normal(20)), list(102 + rng.standard_normal(20)), "lower")
+    judge = judges.prepare_confirm(list(100 + rng.standard_normal(20)), list(102 + rng.standard_normal(20)), "lower")
     parent = [100.0] * 10
     culprit = [100.0 + x for x in [-0.6, 0.4] * 5]
-    assert judge.decide(parent, culprit).outcome == policy.REJECTED
+    assert judge.decide(parent, culprit).outcome == judges.REJECTED
     assert judge.decide(parent[:8], culprit[:8]).outcome == UNDECIDED
     far = [100.0 + x for x in [-30.0, 0.4] * 5]
     assert judge.llr(parent, far) == pytest.approx(judge.llr(parent, culprit))
@@ -295,18 +296,18 @@ def test_confirm_false_confirmations_stay_near_alpha_for_a_small_step():
     rng = np.random.default_rng(3)
     confirmed = 0
     for _ in range(1500):
-        judge = policy.prepare_confirm(list(rng.standard_normal(20)), list(1 + rng.standard_normal(20)), "lower")
+        judge = judges.prepare_confirm(list(rng.standard_normal(20)), list(1 + rng.standard_normal(20)), "lower")
         if judge.problem():
             continue
         d = driver.confirm(judge, [], [], rng.standard_normal, rng.standard_normal)
-        confirmed += d.outcome == policy.CONFIRMED
+        confirmed += d.outcome == judges.CONFIRMED
     assert confirmed <= 3
 
 
 def test_confirm_refuses_baselines_without_a_significant_gap():
     good = [100.0, 101.0, 99.0, 100.5]
     bad = [100.6, 101.4, 99.6, 100.9]
-    assert "no step size to confirm" in policy.prepare_confirm(good, bad, "lower").problem()
+    assert "no step size to confirm" in judges.prepare_confirm(good, bad, "lower").problem()
 
 
 def test_simulated_bisections_with_a_fixed_seed():
@@ -332,7 +333,7 @@ CRAFTED_GOOD, CRAFTED_BAD = [99.0, 101.0] * 5, [109.0, 111.0] * 5     # sd^2 = 1
 @pytest.mark.parametrize("improvement", ["lower", "higher"])
 def test_track_levels_pools_classified_sessions_and_skips_pass_time(improvement):
     s = 1.0 if improvement == "lower" else -1.0
-    judge = policy.prepare("sprt", [s * v for v in CRAFTED_GOOD], [s * v for v in CRAFTED_BAD], improvement)
+    judge = judges.prepare("sprt", [s * v for v in CRAFTED_GOOD], [s * v for v in CRAFTED_BAD], improvement)
     lv = judge.track([(GOOD, [s * 101.5] * 10), (SKIP, [s * 105.0] * 3)]).levels
     # q = 0 (default): a GOOD commit's sessions join the good baseline (badness axis), the bad
     # level stays, a skipped commit's sessions observe nothing.
@@ -346,7 +347,7 @@ def test_track_levels_pools_classified_sessions_and_skips_pass_time(improvement)
 def test_tracked_levels_decide_a_commit_the_stale_baselines_cannot():
     """The machine moved +3 since the baselines: a good commit at 103.5 is undecided against
     them, GOOD against the levels tracked over a GOOD and a BAD step that moved alike."""
-    judge = policy.prepare("sprt", CRAFTED_GOOD, CRAFTED_BAD, "lower")
+    judge = judges.prepare("sprt", CRAFTED_GOOD, CRAFTED_BAD, "lower")
     assert judge.decide([103.5] * 3).outcome == UNDECIDED
     tracked = judge.track([(GOOD, [103.0] * 12), (BAD, [113.0] * 12)])
     d = tracked.decide([103.5] * 3)
@@ -357,17 +358,17 @@ def test_tracked_levels_decide_a_commit_the_stale_baselines_cannot():
 
 
 def test_a_wild_session_moves_the_tracked_level_a_bounded_amount():
-    judge = policy.prepare("sprt", CRAFTED_GOOD, CRAFTED_BAD, "lower")
+    judge = judges.prepare("sprt", CRAFTED_GOOD, CRAFTED_BAD, "lower")
     lv = judge.track([(GOOD, [150.0])]).levels
     var0, r = (10 / 9) / 10, 10 / 9
-    clipped = policy.SprtParams().level_clip * (var0 + r) ** 0.5
+    clipped = SprtParams().level_clip * (var0 + r) ** 0.5
     assert lv.good == pytest.approx(100 + var0 / (var0 + r) * clipped)     # not 100 + gain * 50
     assert lv.good < 100.31
 
 
 def test_level_noise_forgets_old_sessions_and_moves_both_levels():
-    params = policy.params_for("sprt", {"level_noise": 0.05})
-    judge = policy.prepare("sprt", CRAFTED_GOOD, CRAFTED_BAD, "lower", params)
+    params = params_for("sprt", {"level_noise": 0.05})
+    judge = judges.prepare("sprt", CRAFTED_GOOD, CRAFTED_BAD, "lower", params)
     lv = judge.track([(GOOD, [102.0] * 30)]).levels
     pooled = (10 * 100 + 30 * 102) / 40
     assert lv.good > pooled + 0.3          # recent sessions count more than the old baseline
@@ -376,7 +377,7 @@ def test_level_noise_forgets_old_sessions_and_moves_both_levels():
 
 
 def test_fastpath_ci_does_not_track():
-    judge = policy.prepare("fastpath-ci", CRAFTED_GOOD, CRAFTED_BAD, "lower")
+    judge = judges.prepare("fastpath-ci", CRAFTED_GOOD, CRAFTED_BAD, "lower")
     assert judge.track([(GOOD, [103.0] * 12)]) is judge
 
 
@@ -414,7 +415,7 @@ def test_a_boot_far_out_among_many_baseline_sessions_is_fitted_out_not_a_crash()
     good = list(100 + rng.standard_normal(3000))
     good[0] = 1e4
     bad = list(104 + rng.standard_normal(3000))
-    judge = policy.prepare("sprt", good, bad, "lower")
+    judge = judges.prepare("sprt", good, bad, "lower")
     assert judge.problem() is None
     assert abs(judge.b.sd - 1) < 0.05 and abs(judge.b.gap - 4) < 0.1
 
@@ -431,22 +432,22 @@ LAB_CULPRIT = [379.5, 450.4, 627.0, 491.4, 645.6, 516.9, 449.5, 441.4, 383.8, 62
 
 def test_confirm_judges_pairs_far_noisier_than_the_baselines_by_their_own_noise():
     def first_decision(params):
-        judge = policy.prepare_confirm(LAB_GOOD, LAB_BAD, "lower", params)
+        judge = judges.prepare_confirm(LAB_GOOD, LAB_BAD, "lower", params)
         for n in range(2, len(LAB_PARENT) + 1):
             d = judge.decide(LAB_PARENT[:n], LAB_CULPRIT[:n])
             if d.outcome != "UNDECIDED":
                 return n, d
         return n, d
 
-    n, d = first_decision(policy.SprtParams(confirm_noisier=math.inf))     # the baselines' sd alone
+    n, d = first_decision(SprtParams(confirm_noisier=math.inf))     # the baselines' sd alone
     assert (n, d.outcome) == (15, GOOD)           # REJECTED: a real 150 ns step withdrawn
-    n, d = first_decision(policy.SprtParams())
+    n, d = first_decision(SprtParams())
     assert (n, d.outcome) == (6, BAD) and "the pairs' own noise (" in d.reason, d.reason
 
 
 def test_confirm_keeps_the_baselines_noise_for_stationary_pairs():
     rng = np.random.default_rng(RNG_SEED)
-    judge = policy.prepare_confirm(100 + rng.standard_normal(20), 104 + rng.standard_normal(20), "lower")
+    judge = judges.prepare_confirm(100 + rng.standard_normal(20), 104 + rng.standard_normal(20), "lower")
     base = judge.pair_scale([0.0] * 4)
     tripped = sum(judge.pair_scale(list(math.sqrt(2) * rng.standard_normal(n))) != base
                   for n in (4, 6, 10, 30) for _ in range(2000))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fastpath.bisect import context as contexts
-from fastpath.bisect import policy
+from fastpath.bisect import judges
 from fastpath.bisect.rebaseline import fresh_names, rebaseline, top_up
 from fastpath.errors import UserError
 from tests.bisect.test_run import ctx_file, kernel  # noqa: F401 (fixtures)
@@ -27,7 +27,7 @@ def test_top_up_records_what_the_policy_asks_for_then_stops():
     asked, said = [], []
 
     def judge():
-        return policy.prepare("sprt", good, bad, "lower")
+        return judges.prepare("sprt", good, bad, "lower")
 
     def record(k):
         asked.append(k)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from fastpath.bisect import context as contexts
-from fastpath.bisect.policy import SprtParams
+from fastpath.bisect.params import SprtParams
 from fastpath.cli.main import main
 from fastpath.store import open_store
 from fastpath.store.model import SwProfile

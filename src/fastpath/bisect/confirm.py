@@ -6,7 +6,7 @@ step was misjudged, the named commit is wrong, and nothing in the bisection can 
 confirmation boots the parent and the culprit alternately (parent, culprit, parent, ...)
 through the same plan executor as `bisect run`, as swprofiles ``confirm-<sha12>`` (kept
 apart from the bisection's ``bisect-<sha12>`` sessions, so that pairs are adjacent in
-time), and asks policy.ConfirmJudge whether the culprit is worse than its parent by the
+time), and asks judges.ConfirmJudge whether the culprit is worse than its parent by the
 baselines' gap. Sessions already recorded for those swprofiles (an interrupted or repeated
 confirmation) are reused, paired in session order; only the most recent pairs count
 (driver.pairable: older sessions of one side belong to another confirmation).
@@ -22,7 +22,8 @@ import logging
 from dataclasses import dataclass
 
 from fastpath.bisect import context as contexts
-from fastpath.bisect import data, driver, policy as policies
+from fastpath.bisect import data, driver, judges
+from fastpath.bisect.params import DEFAULT_POLICY, SprtParams, params_for
 from fastpath.bisect.run import _swprofile_spec, baseline_values, step_plan, take_sessions
 from fastpath.bisect.verdict import BAD, ERROR, GOOD, SKIP, Decision
 from fastpath.errors import FastpathError, KernelBootError, UserError
@@ -62,10 +63,10 @@ def _line(outcome: str, culprit: str, parent: str, detail: str = "") -> str:
     return f"Confirm: {what}." + (f" {detail}" if detail else "")
 
 
-def _judge(ctx: contexts.Context, good, bad) -> policies.ConfirmJudge:
-    name = ctx.policy.get("name", policies.DEFAULT_POLICY)
-    params = policies.params_for(name, ctx.policy.get("params")) if name == "sprt" else policies.SprtParams()
-    return policies.prepare_confirm(good, bad, ctx.improvement, params)
+def _judge(ctx: contexts.Context, good, bad) -> judges.ConfirmJudge:
+    name = ctx.policy.get("name", DEFAULT_POLICY)
+    params = params_for(name, ctx.policy.get("params")) if name == "sprt" else SprtParams()
+    return judges.prepare_confirm(good, bad, ctx.improvement, params)
 
 
 class _BootFailed(Exception):

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from fastpath.bisect import policy as policies
+from fastpath.bisect import judges
+from fastpath.bisect.noise import HIGHER, LOWER
+from fastpath.bisect.params import DEFAULT_POLICY, POLICIES, params_for
 from fastpath.errors import PlanError, UserError
 
 REQUIRED = ("plan", "good-swprofile", "good_sha", "bad-swprofile", "bad_sha", "resultclass",
@@ -41,7 +43,7 @@ class Context:
     output_resultstore: str
     benchmark: str
     improvement: str
-    policy: dict = field(default_factory=lambda: {"name": policies.DEFAULT_POLICY, "params": {}})
+    policy: dict = field(default_factory=lambda: {"name": DEFAULT_POLICY, "params": {}})
     tested: list = field(default_factory=list)
     kernel_config: str | None = None
     engine: dict | None = None       # the engine's record (bisect auto): sessions, posterior, answer
@@ -53,9 +55,9 @@ class Context:
 
     def judge(self, good, bad):
         """The context's policy over these baseline session values."""
-        name = self.policy.get("name", policies.DEFAULT_POLICY)
-        params = policies.params_for(name, self.policy.get("params"))
-        return policies.prepare(name, good, bad, self.improvement, params)
+        name = self.policy.get("name", DEFAULT_POLICY)
+        params = params_for(name, self.policy.get("params"))
+        return judges.prepare(name, good, bad, self.improvement, params)
 
     def to_dict(self) -> dict:
         return {"plan": self.plan, "good-swprofile": self.good_swprofile, "good_sha": self.good_sha,
@@ -110,14 +112,14 @@ def load(path: str | os.PathLike) -> Context:
         raise PlanError("must hold sut.name and sut.connection", file=str(path), key="plan.sut")
     benchmark = data.get("benchmark") or _plan_benchmark(plan, path)
     improvement = data.get("improvement", "higher")
-    if improvement not in (policies.HIGHER, policies.LOWER):
+    if improvement not in (HIGHER, LOWER):
         raise PlanError("must be 'higher' or 'lower'", file=str(path), key="improvement")
-    pol = data.get("policy") or {"name": policies.DEFAULT_POLICY, "params": {}}
-    if not isinstance(pol, dict) or pol.get("name") not in policies.POLICIES:
-        raise PlanError(f"policy.name must be one of {', '.join(policies.POLICIES)}", file=str(path),
+    pol = data.get("policy") or {"name": DEFAULT_POLICY, "params": {}}
+    if not isinstance(pol, dict) or pol.get("name") not in POLICIES:
+        raise PlanError(f"policy.name must be one of {', '.join(POLICIES)}", file=str(path),
                         key="policy")
     try:
-        policies.params_for(pol["name"], pol.get("params"))
+        params_for(pol["name"], pol.get("params"))
     except UserError as err:
         raise PlanError(str(err), file=str(path), key="policy.params") from None
     engine = data.get("engine")

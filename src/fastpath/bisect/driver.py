@@ -14,7 +14,7 @@ per session; it returns the final Decision. The simulator and the CLI share both
 
 ``confirm(judge, parent, culprit, take_parent, take_culprit)`` re-tests a named culprit
 against its parent in interleaved sessions (parent, culprit, parent, ...) with a
-policy.ConfirmJudge, as `fastpath bisect confirm` does. ``confirm_candidates`` does that for
+judges.ConfirmJudge, as `fastpath bisect confirm` does. ``confirm_candidates`` does that for
 each candidate git left when only skipped commits remained, in order, until one is
 confirmed (what a user does with `bisect confirm` then: each candidate's ``confirm-<sha12>``
 sessions are recorded once; ``pairable`` keeps a confirmation from pairing another one's).
@@ -110,7 +110,7 @@ def pairable(parent: Sequence[float], culprit: Sequence[float]) -> tuple[list, l
 
 def confirm(judge, parent: Sequence[float], culprit: Sequence[float], take_parent: Callable[[], float],
             take_culprit: Callable[[], float]) -> Decision:
-    """Confirm a named culprit (policy.ConfirmJudge): start from the sessions already
+    """Confirm a named culprit (judges.ConfirmJudge): start from the sessions already
     measured (their most recent pairs: ``pairable``), then boot the parent and the culprit alternately, one session per call, while
     the judge is UNDECIDED. Returns the final Decision (BAD confirmed, GOOD rejected, SKIP)."""
     parent, culprit = pairable(parent, culprit)

@@ -28,7 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastpath.bisect import context as contexts
-from fastpath.bisect import data, policy as policies
+from fastpath.bisect import data
+from fastpath.bisect.params import DEFAULT_POLICY
 from fastpath.bisect.run import _swprofile_spec, baseline_values, step_plan, take_sessions
 from fastpath.bisect.start import StartOptions, check_context_path, start
 from fastpath.errors import KernelBootError, UserError
@@ -94,7 +95,7 @@ def _options(ctx: contexts.Context, good: str, bad: str, context_path: str) -> S
         power_cycle=sut.get("power_cycle"), boot_timeout=sut.get("boot_timeout"),
         kernel_config=ctx.kernel_config, sut=ctx.sut, good_swprofile=good, bad_swprofile=bad,
         benchmark=ctx.benchmark, resultclass=ctx.resultclass, resultstore=store, context=context_path,
-        policy=ctx.policy.get("name", policies.DEFAULT_POLICY), policy_params=ctx.policy.get("params"),
+        policy=ctx.policy.get("name", DEFAULT_POLICY), policy_params=ctx.policy.get("params"),
         output_dir=out_dir or None)
 
 

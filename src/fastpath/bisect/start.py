@@ -32,7 +32,8 @@ import tempfile
 from dataclasses import dataclass, fields
 
 from fastpath.bisect import context as contexts
-from fastpath.bisect import data, policy as policies
+from fastpath.bisect import data, judges
+from fastpath.bisect.params import DEFAULT_POLICY, describe, params_for
 from fastpath.bisect.baselines import difference_problem
 from fastpath.errors import UserError
 from fastpath.store import open_store
@@ -60,7 +61,7 @@ class StartOptions:
     power_cycle: str | None = None
     kernel_config: str | None = None    # config file build_local_kernel.sh uses
     boot_timeout: float | None = None   # seconds to wait for SSH after booting a tested kernel
-    policy: str = policies.DEFAULT_POLICY
+    policy: str = DEFAULT_POLICY
     policy_params: dict | None = None   # overrides of the policy's parameters (SprtParams, CiParams)
     output_dir: str | None = None       # parent of the temporary store (default: the system tmp)
     output_resultstore: str | None = None   # the output store (default: a new temporary one)
@@ -208,7 +209,7 @@ def check_same_machine(o: StartOptions, sut: Sut, live: dict, url: str) -> None:
 
 def start(o: StartOptions) -> contexts.Context:
     """Validate and prepare a bisection; return the context (also written to ``o.context``)."""
-    params = policies.params_for(o.policy, o.policy_params)
+    params = params_for(o.policy, o.policy_params)
     check_context_path(o.context, o.force)
     if o.output_resultstore:
         check_output_store(o.output_resultstore, o.resultstore, o.force)
@@ -249,7 +250,7 @@ def start(o: StartOptions) -> contexts.Context:
     problem = difference_problem(values[good.id], values[bad.id], rc.improvement, good.id, bad.id)
     if problem:
         raise UserError(f"refusing to bisect '{rc.name}': {problem}")
-    judge = policies.prepare(o.policy, values[good.id], values[bad.id], rc.improvement, params)
+    judge = judges.prepare(o.policy, values[good.id], values[bad.id], rc.improvement, params)
     problem = judge.problem()
     if problem:
         raise UserError(f"refusing to bisect '{rc.name}': {problem}")
@@ -276,7 +277,7 @@ def start(o: StartOptions) -> contexts.Context:
     ctx = contexts.Context(plan=plan, good_swprofile=good.id, good_sha=good.kernel_git_sha,
                            bad_swprofile=bad.id, bad_sha=bad.kernel_git_sha, resultclass=rc.name,
                            resultstore=url, output_resultstore=output, benchmark=bench.id,
-                           improvement=rc.improvement, policy=policies.describe(o.policy, params),
+                           improvement=rc.improvement, policy=describe(o.policy, params),
                            kernel_config=os.path.abspath(o.kernel_config) if o.kernel_config else None)
     contexts.save(ctx, o.context)
     ctx.path = o.context

@@ -1,6 +1,6 @@
 """Verdicts of a bisection step, the exit codes `git bisect run` understands, the verdict line.
 
-A policy (policy.py) looks at the per-session values of the good baseline, the bad baseline and
+A policy's judge (judges/) looks at the per-session values of the good baseline, the bad baseline and
 the tested commit and returns a Decision: GOOD (like the good baseline), BAD (like the bad
 one), UNDECIDED (take ``need`` more sessions and ask again) or SKIP (undecided at the
 policy's cap). ERROR is not a policy outcome: it is what `bisect run` reports when the

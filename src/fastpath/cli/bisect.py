@@ -2,41 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import click
 
+from fastpath.bisect.params import DEFAULT_POLICY, POLICIES, parse_overrides
 from fastpath.cli.common import usage_line
-
-
-class _FromPolicy:
-    """A name of fastpath.bisect.policy, imported when an option needs it (the policy module
-    imports scipy, which `fastpath --help` and `--version` must not load)."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def __call__(self):
-        return getattr(importlib.import_module("fastpath.bisect.policy"), self.name)
-
-    def __str__(self):
-        return str(self())
-
-
-class _PolicyChoice(click.Choice):
-    """click.Choice over POLICIES, read when first used."""
-
-    def __init__(self):
-        super().__init__(())
-
-    @property
-    def choices(self):
-        return _FromPolicy("POLICIES")()
-
-    @choices.setter
-    def choices(self, value):
-        pass
 
 
 @click.group(name="bisect")
@@ -70,7 +41,7 @@ def group() -> None:
 @click.option("--force", is_flag=True,
               help="Overwrite a context that records tested commits, create its directory, "
                    "add to a non-empty --output-resultstore.")
-@click.option("--policy", type=_PolicyChoice(), default=_FromPolicy("DEFAULT_POLICY"), show_default=True,
+@click.option("--policy", type=click.Choice(POLICIES), default=DEFAULT_POLICY, show_default=True,
               help="Verdict policy (docs/bisection.md).")
 @click.option("--policy-param", "policy_param", multiple=True, metavar="KEY=VALUE",
               help="Set one of the policy's parameters (repeatable), e.g. alpha=0.01; recorded in the context.")
@@ -95,7 +66,6 @@ def start_cmd(host, user, port, keyfile, known_hosts, power_cycle, boot_timeout,
         --resultclass sysbenchthread-110 --resultstore sqlite:///results.db \\
         --context ./bisection_context.yaml
     """
-    from fastpath.bisect.policy import parse_overrides
     from fastpath.bisect.start import StartOptions, start
 
     ctx = start(StartOptions(

@@ -98,14 +98,15 @@ def _plan(sut: dict, good: kernel.BuildResult, bad: kernel.BuildResult, o: DemoO
 def _top_up(plan_path: pathlib.Path, store_url: str, sut: str, o: DemoOptions, say) -> int:
     """Follow the policy's advice as a user would (rebaseline.top_up), recording more sessions
     with `plan exec --append`; return the baseline sessions of each swprofile now in the store."""
-    from fastpath.bisect import data, policy
+    from fastpath.bisect import data, judges
+    from fastpath.bisect.params import DEFAULT_POLICY
     from fastpath.store import open_store
 
     def judge():
         with open_store(store_url, readonly=True) as store:
             good, bad = (data.session_values(store, sut, name, BENCHMARK, RESULTCLASS)
                          for name in ("demo-good", "demo-bad"))
-        return policy.prepare(policy.DEFAULT_POLICY, good, bad, IMPROVEMENT)
+        return judges.prepare(DEFAULT_POLICY, good, bad, IMPROVEMENT)
 
     def record(sessions: int) -> None:
         plan = yaml.safe_load(plan_path.read_text())
