@@ -9,7 +9,7 @@ import pytest
 
 from fastpath.bisect import judges, noise
 from fastpath.bisect.baselines import difference_problem
-from fastpath.bisect.params import POLICIES, SprtParams, describe, params_for
+from fastpath.bisect.params import POLICIES, SprtParams, describe, params_for, parse_overrides
 from fastpath.bisect.verdict import BAD, GOOD, SKIP, UNDECIDED
 from fastpath.errors import UserError
 from tests.bisect.conftest import bench_module
@@ -139,11 +139,25 @@ def test_fastpath_ci_single_boot_misjudges_noise():
 
 
 def test_params_unknown_policy_and_key():
-    with pytest.raises(UserError, match="--policy 'nope': unknown policy; choose one of sprt, fastpath-ci"):
+    with pytest.raises(UserError, match="unknown policy 'nope'; choose one of sprt, fastpath-ci"):
         params_for("nope")
     with pytest.raises(UserError, match="unknown parameter 'gamma'"):
         params_for("sprt", {"gamma": 1})
     assert describe("sprt", params_for("sprt"))["params"]["alpha"] == 0.001
+
+
+@pytest.mark.parametrize("item,message", [
+    ("alpha", "policy 'sprt': bad parameter setting 'alpha' (want KEY=VALUE)"),
+    ("max_sessions=lots", "policy 'sprt': bad parameter max_sessions=lots (want an integer)"),
+    ("track_levels=maybe", "policy 'sprt': bad parameter track_levels=maybe (want yes or no)"),
+])
+def test_overrides_are_typed_and_their_errors_name_no_flag(item, message):
+    """The library speaks of policies and parameters; `bisect start` adds its flag's name."""
+    assert parse_overrides("sprt", ["alpha=0.01", "max_sessions=9", "track_levels=no"]) == {
+        "alpha": 0.01, "max_sessions": 9, "track_levels": False}
+    with pytest.raises(UserError) as err:
+        parse_overrides("sprt", [item])
+    assert str(err.value) == message
 
 
 @pytest.mark.parametrize("name,overrides,message", [

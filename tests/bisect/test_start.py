@@ -191,12 +191,12 @@ def test_policy_params_are_recorded_and_decide_the_start(sshd, tmp_path, capsys)
 
 
 @pytest.mark.parametrize("param,message", [
-    ("alpha=0", "policy 'sprt': bad parameter alpha=0.0 (want 0 < alpha < 0.5)"),
-    ("nope=1", "policy 'sprt': unknown parameter 'nope' (known: alpha, beta,"),
-    ("alpha", "--policy-param 'alpha': expected KEY=VALUE"),
-    ("max_sessions=lots", "--policy-param max_sessions=lots: expected an integer"),
-    ("track_levels=maybe", "--policy-param track_levels=maybe: expected yes or no"),
-    ("gap_z=nan", "policy 'sprt': bad parameter gap_z=nan (want a number)"),
+    ("alpha=0", "--policy-param: policy 'sprt': bad parameter alpha=0.0 (want 0 < alpha < 0.5)"),
+    ("nope=1", "--policy-param: policy 'sprt': unknown parameter 'nope' (known: alpha, beta,"),
+    ("alpha", "--policy-param: policy 'sprt': bad parameter setting 'alpha' (want KEY=VALUE)"),
+    ("max_sessions=lots", "--policy-param: policy 'sprt': bad parameter max_sessions=lots (want an integer)"),
+    ("track_levels=maybe", "--policy-param: policy 'sprt': bad parameter track_levels=maybe (want yes or no)"),
+    ("gap_z=nan", "--policy-param: policy 'sprt': bad parameter gap_z=nan (want a number)"),
 ])
 def test_bad_policy_params_are_one_line(sshd, tmp_path, baseline_store, capsys, param, message):
     status = main(start_args(sshd, baseline_store, tmp_path / "ctx.yaml") + ["--policy-param", param])

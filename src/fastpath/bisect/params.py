@@ -90,7 +90,7 @@ POLICIES = tuple(PARAMS)
 def params_for(name: str, overrides: dict | None = None):
     """The parameter object of policy ``name`` (UserError for an unknown name or key)."""
     if name not in PARAMS:
-        raise UserError(f"--policy '{name}': unknown policy; choose one of {', '.join(POLICIES)}")
+        raise UserError(f"unknown policy '{name}'; choose one of {', '.join(POLICIES)}")
     cls = PARAMS[name]
     overrides = dict(overrides or {})
     known = {f.name for f in fields(cls)}
@@ -101,15 +101,15 @@ def params_for(name: str, overrides: dict | None = None):
 
 
 def parse_overrides(name: str, items) -> dict:
-    """``KEY=VALUE`` strings (``--policy-param``) as typed overrides of policy ``name``'s
-    parameters: each value takes its default's type (yes/no/true/false/1/0 for flags)."""
+    """``KEY=VALUE`` strings as typed overrides of policy ``name``'s parameters: each value
+    takes its default's type (yes/no/true/false/1/0 for flags). Not range-checked: params_for."""
     defaults = asdict(params_for(name))
     overrides = {}
     for item in items or ():
         key, sep, value = str(item).partition("=")
         key = key.strip()
         if not sep or not key:
-            raise UserError(f"--policy-param '{item}': expected KEY=VALUE")
+            raise UserError(f"policy '{name}': bad parameter setting '{item}' (want KEY=VALUE)")
         params_for(name, {key: defaults.get(key)})          # unknown key: the one clear line
         kind = type(defaults[key])
         try:
@@ -121,7 +121,7 @@ def parse_overrides(name: str, items) -> dict:
                 overrides[key] = kind(value)
         except ValueError:
             want = {bool: "yes or no", int: "an integer", float: "a number"}.get(kind, kind.__name__)
-            raise UserError(f"--policy-param {key}={value}: expected {want}") from None
+            raise UserError(f"policy '{name}': bad parameter {key}={value} (want {want})") from None
     return overrides
 
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from fastpath.bisect.params import DEFAULT_POLICY, POLICIES, parse_overrides
+from fastpath.bisect.params import DEFAULT_POLICY, POLICIES, params_for, parse_overrides
 from fastpath.cli.common import usage_line
 
 
@@ -67,13 +67,19 @@ def start_cmd(host, user, port, keyfile, known_hosts, power_cycle, boot_timeout,
         --context ./bisection_context.yaml
     """
     from fastpath.bisect.start import StartOptions, start
+    from fastpath.errors import UserError
 
+    try:                # the parameters' errors in the flag's words
+        policy_params = parse_overrides(policy, policy_param)
+        params_for(policy, policy_params)
+    except UserError as err:
+        raise UserError(f"--policy-param: {err}") from None
     ctx = start(StartOptions(
         host=host, user=user, port=port, keyfile=keyfile, known_hosts=known_hosts,
         power_cycle=power_cycle, boot_timeout=boot_timeout, kernel_config=kernel_config, sut=sut,
         good_swprofile=good_swprofile, bad_swprofile=bad_swprofile, benchmark=benchmark,
         resultclass=resultclass, resultstore=resultstore, context=context, policy=policy,
-        policy_params=parse_overrides(policy, policy_param), output_resultstore=output_resultstore,
+        policy_params=policy_params, output_resultstore=output_resultstore,
         force=force))
     click.echo(f"context: {context}\ngood: {ctx.good_swprofile} {ctx.good_sha}\n"
                f"bad: {ctx.bad_swprofile} {ctx.bad_sha}\npolicy: {ctx.policy['name']}\n"
