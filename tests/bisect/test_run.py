@@ -106,7 +106,7 @@ def test_unwritable_store_is_error_128(ctx_file, kernel, tmp_path, capsys):
 @pytest.mark.parametrize("argv,message", [
     (["--context", "CTX"], "Missing option '--kernel'"),
     (["--context", "CTX", "--kernel", "/no/such/bzImage", "--gitsha", SHA], "--kernel /no/such/bzImage: no such file"),
-    (["--context", "/no/ctx.yaml", "--kernel", "KERNEL", "--gitsha", SHA], "--context /no/ctx.yaml: cannot read"),
+    (["--context", "/no/ctx.yaml", "--kernel", "KERNEL", "--gitsha", SHA], "bisection context /no/ctx.yaml: cannot read"),
 ])
 def test_bad_usage_is_128_never_a_bad_verdict(ctx_file, kernel, capsys, argv, message):
     argv = [a.replace("CTX", str(ctx_file)).replace("KERNEL", kernel) for a in argv]

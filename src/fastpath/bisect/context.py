@@ -79,7 +79,7 @@ def save(ctx: Context, path: str | os.PathLike) -> pathlib.Path:
             yaml.safe_dump(ctx.to_dict(), fh, sort_keys=False, default_flow_style=False)
         os.replace(tmp, path)
     except OSError as err:
-        raise UserError(f"--context {path}: cannot write: {err.strerror or err}") from None
+        raise UserError(f"bisection context {path}: cannot write: {err.strerror or err}") from None
     return path
 
 
@@ -89,7 +89,7 @@ def load(path: str | os.PathLike) -> Context:
     try:
         text = path.read_text()
     except OSError as err:
-        raise UserError(f"--context {path}: cannot read: {err.strerror or err}") from None
+        raise UserError(f"bisection context {path}: cannot read: {err.strerror or err}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
