@@ -118,6 +118,20 @@ def test_one_sut_is_plain_welch_and_no_shared_sut_is_confounded():
     assert c.p_value == pytest.approx(welch.pvalue) and c.significance == "I"   # the SUTs' 50
 
 
+def test_no_residual_df_means_no_test(capsys, tmp_path):
+    """Base on lab1 and lab2, cand on lab2 and lab3, one session each: 4 boots, 3 SUTs, no
+    degree of freedom left for the noise: the change (on lab2), no test, and a note."""
+    url = str(tmp_path / "s")
+    make_store(url, [("lab1", "base", 0, 0, 100.0), ("lab2", "base", 0, 0, 150.0),
+                     ("lab2", "cand", 0, 0, 147.0), ("lab3", "cand", 0, 0, 80.0)])
+    status, out, _ = run(capsys, url, "--swprofile", "base", "--swprofile", "cand", "--format", "json")
+    row = json.loads(out)[1]
+    assert status == 0 and row["change_pct"] == pytest.approx(-2.0) and row["test_basis"] == "none"
+    assert row["p_value"] is None and row["significance"] is None
+    status, out, _ = run(capsys, url, "--swprofile", "base", "--swprofile", "cand")
+    assert "no test, no mark for cand: too few sessions" in out
+
+
 def test_pool_summaries_is_summarize_over_every_boot():
     rng = np.random.default_rng(4)
     parts = [(rng.normal(100, 1, 12), np.repeat(np.arange(4), 3)),

@@ -206,6 +206,11 @@ def _sut_notes(report: Report) -> list[str]:
                      "SUT additive model over session means (the SUTs' levels removed: "
                      "within-SUT noise only), measured on the SUTs that ran both: "
                      f"{', '.join(used)}.")
+    short = sorted({r.swprofile for r in adjusted if r.comparison.basis == NONE
+                    and r.summary.boots >= 2}, key=report.swprofiles.index)
+    if short:
+        notes.append(f"no test, no mark for {', '.join(short)}: too few sessions to measure the "
+                     "noise once each SUT's level is removed (sessions - SUTs - 1 < 1).")
     confounded = sorted({r.swprofile for r in compared if r.comparison.confounded},
                         key=report.swprofiles.index)
     for sw in confounded:
