@@ -131,12 +131,13 @@ def test_one_session_falls_back_and_says_so(capsys, tmp_path):
     assert "*" in out and "one session (boot) only" in out
 
 
-def test_several_suts_need_sut(capsys, tmp_path):
+def test_several_suts_are_pooled_or_chosen_with_sut(capsys, tmp_path):
+    """Several SUTs: counted together (tests/analysis/test_sut_factor.py), or one by --sut."""
     url = str(tmp_path / "two")
     make_store(url, [("lab1", "a", s, 0, 1.0 + s) for s in range(3)]
                + [("lab2", "a", s, 0, 2.0 + s) for s in range(3)])
-    status, _, err = run(capsys, url, "--swprofile", "a")
-    assert status == 1 and "several SUTs" in err and "lab1, lab2" in err and "--sut" in err
+    status, out, _ = run(capsys, url, "--swprofile", "a")
+    assert status == 0 and "SUTs: lab1, lab2" in out and "--sut shows one" in out
     status, out, _ = run(capsys, url, "--swprofile", "a", "--sut", "lab2", "--format", "json")
     assert status == 0 and json.loads(out)[0]["mean"] == pytest.approx(3.0)
 

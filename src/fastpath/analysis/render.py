@@ -8,7 +8,7 @@ import json
 import math
 
 from fastpath.analysis.report import KEYS, Report, Row
-from fastpath.analysis.stats import NONE, SAMPLES
+from fastpath.analysis.stats import ALPHA, NONE, SAMPLES
 
 SINGLE_HEADER = ("Benchmark", "Result Class", "min", "ci95min", "mean", "ci95max", "max", "cv",
                  "%stddev", "samples", "sessions")
@@ -98,7 +98,7 @@ CHANGE_COLUMNS = ("%change", "95% CI", "p")
 def table(report: Report, relative: bool = False) -> str:
     """The human view: one swprofile in full; several as lkp shows them (every swprofile's
     mean, %stddev and sessions; for each compared one the change, its interval and p)."""
-    head = f"SUT: {report.sut}    store: {report.store}"
+    head = f"SUT{'s' if len(report.suts) > 1 else ''}: {report.sut}    store: {report.store}"
     if len(report.swprofiles) == 1:
         lines = [head, f"swprofile: {report.swprofiles[0]}", ""]
         lines += _grid(list(SINGLE_HEADER), [_single_cells(r, relative) for r in report.rows], 2)
@@ -112,6 +112,10 @@ def table(report: Report, relative: bool = False) -> str:
         lines += _grid(header, _compare_body(report), 2, groups)
         notes = _compare_notes(report)
     notes += _session_notes(report)
+    if len(report.swprofiles) == 1 and len(report.suts) > 1:
+        notes.append(f"sessions from {len(report.suts)} SUTs ({', '.join(report.suts)}) pooled: "
+                     "the interval and %stddev count their difference in level as noise; --sut "
+                     "shows one.")
     if report.hidden:
         notes.append(f"--changed-only: {len(_classes(report))} of "
                      f"{len(_classes(report)) + report.hidden} result classes shown (those marked "
@@ -167,17 +171,65 @@ def _single_notes(report: Report, relative: bool) -> list[str]:
 
 
 def _compare_notes(report: Report) -> list[str]:
+    compared = [r.comparison for r in report.rows if r.comparison is not None]
+    adjusted = bool(compared) and all(c.suts for c in compared)
     notes = ["mean: mean of the per-session means; %stddev: standard deviation of the session "
              "means / mean; sessions: sessions counted.",
              "%change: change of the mean from the baseline's, with its 95% interval (Welch); "
              "p: Welch's t-test, two-sided, over per-session means;",
              "(R) regression, (I) improvement: p < 0.05, by the result class's direction."]
+    if adjusted:
+        notes[1] = ("%change: change from the baseline within each SUT, in % of the baseline's "
+                    "level there, with its 95% interval; p: its t-test, two-sided, over "
+                    "per-session means;")
     untested = [sw for sw in report.swprofiles
                 if any(r.swprofile == sw and r.summary.boots < 2 for r in report.rows)]
     if untested and any(r.comparison and r.comparison.basis == NONE for r in report.rows):
         notes.append(f"no test, no mark where a side has fewer than 2 sessions (boots): "
                      f"{', '.join(untested)}; repeats within one boot are not independent.")
+    return notes + _sut_notes(report)
+
+
+def _sut_notes(report: Report) -> list[str]:
+    """What the table did with several SUTs: adjusted for them, or could not (confounded)."""
+    if len(report.suts) < 2:
+        return []
+    compared = [r for r in report.rows if r.comparison is not None]
+    notes = [f"sessions from {len(report.suts)} SUTs ({', '.join(report.suts)}): each "
+             "swprofile's mean, %stddev and sessions pool them."]
+    adjusted = [r for r in compared if r.comparison.suts]
+    if adjusted:
+        used = sorted({s for r in adjusted for s in r.comparison.suts}, key=report.suts.index)
+        which = sorted({r.swprofile for r in adjusted}, key=report.swprofiles.index)
+        part = "" if len(adjusted) == len(compared) else f" ({', '.join(which)})"
+        notes.append(f"adjusted for the SUT{part}: %change, its interval and p from the kernel + "
+                     "SUT additive model over session means (the SUTs' levels removed: "
+                     "within-SUT noise only), measured on the SUTs that ran both: "
+                     f"{', '.join(used)}.")
+    short = sorted({r.swprofile for r in adjusted if r.comparison.basis == NONE
+                    and r.summary.boots >= 2}, key=report.swprofiles.index)
+    if short:
+        notes.append(f"no test, no mark for {', '.join(short)}: too few sessions to measure the "
+                     "noise once each SUT's level is removed (sessions - SUTs - 1 < 1).")
+    confounded = sorted({r.swprofile for r in compared if r.comparison.confounded},
+                        key=report.swprofiles.index)
+    for sw in confounded:
+        notes.append(f"warning: no SUT ran both {report.swprofiles[0]} and {sw}: SUT and kernel "
+                     "are confounded; their %change, interval and p pool the SUTs as one machine "
+                     "(a difference between the SUTs counts as the kernel's).")
+    differs = [f"{r.benchmark} {r.resultclass} ({r.swprofile}, p={fmt_p(p)})"
+               for r in adjusted if (p := r.comparison.sut_interaction_p) is not None
+               and p < ALPHA]
+    if differs:
+        notes.append("the change differs between the SUTs (SUT x kernel F test, p < 0.05) for "
+                     f"{_few_items(differs)}: the adjusted %change is their weighted average; "
+                     "--sut shows each SUT.")
     return notes
+
+
+def _few_items(items: list[str], limit: int = 4) -> str:
+    more = len(items) - limit
+    return ", ".join(items[:limit]) + (f" and {more} more" if more > 0 else "")
 
 
 def _session_notes(report: Report) -> list[str]:

@@ -22,6 +22,13 @@ Which sessions count (read from the store's sessions table):
 - a session with no row (samples brought by ``result import``) counts as complete and as its
   own boot.
 
+Several SUTs (a pool): without ``sut`` every SUT's sessions count. A swprofile's own columns
+(mean, %stddev, ci95, sessions) pool its SUTs (``stats.pool_summaries``); each comparison treats
+the SUT as a factor (``stats.compare_by_sut``: the kernel + SUT additive model over session
+means), so that one SUT being faster than another is not counted as noise; where no SUT ran
+both swprofiles it falls back to the pooled test, flagged ``confounded``. ``Report.suts`` lists
+the SUTs.
+
 Every statistic comes from per-session aggregates (count, mean, M2, min, max; see
 ``stats.summarize_sessions``), so ``compare_swprofiles`` asks the store for those
 (``Store.session_aggregates``: one GROUP BY in SQL) and never reads the samples themselves.
@@ -37,8 +44,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastpath.analysis.group import Group
-from fastpath.analysis.stats import (Comparison, Summary, compare, merge_units, summarize,
-                                     summarize_sessions)
+from fastpath.analysis.stats import (Comparison, Summary, compare, compare_by_sut, merge_units,
+                                     pool_summaries, summarize, summarize_sessions)
 from fastpath.errors import UserError
 from fastpath.natsort import natural_key
 
@@ -104,8 +111,9 @@ class Row:
 class SessionNotes:
     """What `result show` says about one swprofile's sessions (see the module docstring)."""
 
-    left_out: tuple[tuple[int, str], ...] = ()        # (session, status) not counted
-    shared_boots: tuple[tuple[int, ...], ...] = ()    # counted sessions that ran in one boot
+    left_out: tuple[tuple[int | str, str], ...] = ()  # (session, status) not counted
+    shared_boots: tuple[tuple[int | str, ...], ...] = ()  # counted sessions that ran in one boot
+    # (several SUTs: a session is named "<session> on <SUT>")
     left_out_samples: int = 0                         # samples of the left-out sessions
 
 
@@ -117,6 +125,7 @@ class Report:
     rows: tuple[Row, ...]
     notes: Mapping[str, SessionNotes] = field(default_factory=dict)   # by swprofile
     hidden: int = 0               # result classes left out by changed_only()
+    suts: tuple[str, ...] = ()    # the SUTs the rows' sessions came from (``sut`` joins them)
 
     def dicts(self) -> list[dict]:
         return [r.as_dict() for r in self.rows]
@@ -173,10 +182,11 @@ def compare_swprofiles(store, swprofiles: Sequence[str], *, benchmark: str = "*"
                        resultclass: str = "*", sut: str | None = None) -> Report:
     """Summaries and comparisons for the given swprofiles of ``store`` (the first is the baseline).
 
-    ``benchmark`` and ``resultclass`` are shell-style globs; ``sut`` is needed only when the
-    swprofiles have samples on more than one SUT. Raises UserError naming what is wrong: an
-    empty store, an unknown swprofile or SUT, a glob that matches nothing, a swprofile with
-    no matching samples.
+    ``benchmark`` and ``resultclass`` are shell-style globs; ``sut`` keeps one SUT's samples.
+    Without it, samples on several SUTs (a pool) are all counted: each swprofile's columns
+    pool them, and each comparison treats the SUT as a factor (``rows_by_sut``). Raises
+    UserError naming what is wrong: an empty store, an unknown swprofile or SUT, a glob that
+    matches nothing, a swprofile with no matching samples.
     """
     url = getattr(store, "url", "the store")
     _check_ids(store, url, swprofiles, sut)
@@ -190,15 +200,68 @@ def compare_swprofiles(store, swprofiles: Sequence[str], *, benchmark: str = "*"
                             + (f" on SUT '{sut}'" if sut else "")
                             + (f" from complete sessions ({dropped} samples of incomplete "
                                "sessions left out)" if dropped else ""))
-    the_sut = _one_sut(found, url)
-    summaries = {sw: {(b, n): summary for (b, n, s), summary in per.items() if s == the_sut}
-                 for sw, per in found.items()}
-    left = {sw: {(b, n): v for (b, n, s), v in per.items() if s == the_sut}
-            for sw, per in gone.items()}
-    return Report(store=url, swprofiles=tuple(swprofiles), sut=the_sut,
-                  rows=tuple(rows_from_summaries(summaries, swprofiles, infos, left)),
-                  notes={sw: notes[(sw, the_sut)] for sw in swprofiles
-                         if (sw, the_sut) in notes})
+    suts = sorted({k[2] for per in found.values() for k in per}, key=natural_key)
+    if len(suts) == 1:
+        the_sut = suts[0]
+        summaries = {sw: {(b, n): summary for (b, n, s), summary in per.items() if s == the_sut}
+                     for sw, per in found.items()}
+        left = {sw: {(b, n): v for (b, n, s), v in per.items() if s == the_sut}
+                for sw, per in gone.items()}
+        return Report(store=url, swprofiles=tuple(swprofiles), sut=the_sut,
+                      rows=tuple(rows_from_summaries(summaries, swprofiles, infos, left)),
+                      notes={sw: notes[(sw, the_sut)] for sw in swprofiles
+                             if (sw, the_sut) in notes}, suts=(the_sut,))
+    by_sut: dict[str, dict[tuple[str, str], dict[str, Summary]]] = {sw: {} for sw in found}
+    for sw, per in found.items():
+        for (b, n, s), summary in per.items():
+            by_sut[sw].setdefault((b, n), {})[s] = summary
+    left = {sw: {} for sw in gone}
+    for sw, per in gone.items():
+        for (b, n, _), (k, m) in per.items():
+            was = left[sw].get((b, n), (0, 0))
+            left[sw][(b, n)] = (was[0] + k, was[1] + m)
+    return Report(store=url, swprofiles=tuple(swprofiles), sut=", ".join(suts),
+                  rows=tuple(rows_by_sut(by_sut, swprofiles, infos, left)),
+                  notes=_merge_notes(notes, swprofiles, suts), suts=tuple(suts))
+
+
+def rows_by_sut(summaries: Mapping[str, Mapping[tuple[str, str], Mapping[str, Summary]]],
+                swprofiles: Sequence[str],
+                resultclasses: Mapping[tuple[str, str], ResultClassInfo],
+                left_out: Mapping[str, Mapping[tuple[str, str], tuple[int, int]]]
+                | None = None) -> list[Row]:
+    """rows_from_summaries when the sessions come from several SUTs:
+    ``summaries[swprofile][(benchmark, result class)][sut]``. Each swprofile's own columns
+    pool its SUTs (``stats.pool_summaries``); its comparison with the baseline treats the SUT
+    as a factor (``stats.compare_by_sut``)."""
+    pooled = {sw: {k: pool_summaries(per[s] for s in sorted(per, key=natural_key))
+                   for k, per in classes.items()} for sw, classes in summaries.items()}
+    rows = rows_from_summaries(pooled, swprofiles, resultclasses, left_out)
+    base = swprofiles[0]
+    out = []
+    for row in rows:
+        if row.comparison is not None:
+            key = (row.benchmark, row.resultclass)
+            row = dataclasses.replace(row, comparison=compare_by_sut(
+                summaries[base][key], summaries[row.swprofile][key], row.improvement))
+        out.append(row)
+    return out
+
+
+def _merge_notes(notes: Mapping[tuple[str, str], SessionNotes], swprofiles: Sequence[str],
+                 suts: Sequence[str]) -> dict[str, SessionNotes]:
+    """One SessionNotes per swprofile over its SUTs; sessions named "<session> on <SUT>"."""
+    out = {}
+    for sw in swprofiles:
+        parts = [(su, notes[(sw, su)]) for su in suts if (sw, su) in notes]
+        if parts:
+            out[sw] = SessionNotes(
+                left_out=tuple((f"{i} on {su}", status) for su, n in parts
+                               for i, status in n.left_out),
+                shared_boots=tuple(tuple(f"{i} on {su}" for i in group) for su, n in parts
+                                   for group in n.shared_boots),
+                left_out_samples=sum(n.left_out_samples for _, n in parts))
+    return out
 
 
 def _check_ids(store, url: str, swprofiles: Sequence[str], sut: str | None) -> None:
@@ -286,11 +349,3 @@ def _summaries(store, swprofiles: Sequence[str], sut: str | None,
         left_out_samples=sum(n for (*_, s), (_, n) in gone[sw].items() if s == su))
         for sw, su in set(left_out) | set(shared)}
     return out, gone, notes
-
-
-def _one_sut(found: Mapping[str, Mapping[tuple[str, str, str], Summary]], url: str) -> str:
-    suts = sorted({k[2] for per in found.values() for k in per}, key=natural_key)
-    if len(suts) > 1:
-        raise UserError(f"the swprofiles have samples on several SUTs in store {url} "
-                        f"({_few(suts)}): choose one with --sut")
-    return suts[0]

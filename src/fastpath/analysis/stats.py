@@ -38,15 +38,34 @@ the central limit theorem gives. A significant difference is an ``"R"`` (regress
 goes the wrong way for the result class's direction (a higher-is-better value went down, a
 lower-is-better value went up), an ``"I"`` (improvement) otherwise; so an improvement is never
 reported as a regression.
+
+**Several SUTs** (a pool of identical machines still differs in level: one runs 2% faster).
+When the two kernels' sessions come from several SUTs, ``compare_by_sut`` treats the SUT as a
+factor rather than as noise: the per-boot means are fitted by the two-way additive model
+``y = kernel + SUT + e`` (ordinary least squares, one residual variance). With two kernels
+its kernel estimate is exactly the stratified one, the per-SUT differences ``d_s`` (candidate
+mean - baseline mean on SUT s) combined with inverse-variance weights
+``w_s = n_base,s * n_cand,s / (n_base,s + n_cand,s)``; SUTs that ran one kernel only do not
+inform it (their sessions only add to the residual variance). The residual variance is the
+within-cell sum of squares plus the lack of additivity ``sum w_s (d_s - d)^2``, over
+``boots - SUTs - 1`` degrees of freedom; the t-test and the 95% interval of ``d`` run on it,
+so they measure within-SUT noise only (``basis "sut"``). The change is in % of the baseline's
+level on the same SUTs, ``sum w_s mean_base,s / sum w_s``. ``sut_interaction_p`` (an F test
+of the SUT x kernel interaction, two or more shared SUTs) says whether the change differs
+between the SUTs. When no SUT ran both kernels, SUT and kernel are confounded: there is
+nothing to adjust with, and the comparison falls back to the pooled Welch test, flagged
+``confounded``. With one SUT in all, ``compare_by_sut`` is ``compare``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import stdtr, stdtrit  # t CDF and its inverse (lighter than scipy.stats)
+from scipy.special import fdtrc, stdtr, stdtrit  # t CDF, its inverse, F tail (no scipy.stats)
 
 CONFIDENCE = 0.95
 ALPHA = 0.05
@@ -55,6 +74,7 @@ LOWER = "lower"
 SESSIONS = "sessions"
 SAMPLES = "samples"
 NONE = "none"
+SUT = "sut"                      # comparison basis: the kernel + SUT model over session means
 
 
 @dataclass(frozen=True)
@@ -98,6 +118,9 @@ class Comparison:
     basis: str                    # "sessions" (the test ran over session means) or "none"
     ci95min: float | None = None  # 95% interval of change_pct (Welch); None without a test
     ci95max: float | None = None
+    suts: tuple[str, ...] = ()    # basis "sut": the SUTs that ran both kernels (the adjustment)
+    confounded: bool = False      # several SUTs, none ran both kernels: pooled, SUT = kernel
+    sut_interaction_p: float | None = None   # basis "sut": F test, change differs by SUT
 
 
 def mean_ci(values, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
@@ -278,3 +301,125 @@ def compare_samples(baseline_values, baseline_sessions, candidate_values, candid
     """compare() straight from raw samples and their session ids (for callers without a store)."""
     return compare(summarize(baseline_values, baseline_sessions),
                    summarize(candidate_values, candidate_sessions), improvement, alpha)
+
+
+def compare_by_sut(baseline: Mapping[str, Summary], candidate: Mapping[str, Summary],
+                   improvement: str, alpha: float = ALPHA) -> Comparison:
+    """Compare a candidate with the baseline when their sessions come from several SUTs:
+    ``baseline[sut]`` and ``candidate[sut]`` are each kernel's Summary on that SUT (its
+    ``session_means`` are the per-boot means). The kernel + SUT additive model of the module
+    docstring; one SUT in all: ``compare``; no SUT shared: the pooled Welch comparison with
+    ``confounded`` set."""
+    every = sorted(set(baseline) | set(candidate))
+    base_all = _pooled(baseline.values())
+    cand_all = _pooled(candidate.values())
+    if len(every) == 1:
+        return compare(base_all, cand_all, improvement, alpha)
+    shared = [s for s in every if s in baseline and s in candidate]
+    if not shared:
+        return dataclasses.replace(compare(base_all, cand_all, improvement, alpha),
+                                   confounded=True)
+    fit = additive_fit([baseline.get(s) for s in every], [candidate.get(s) for s in every])
+    ref = fit.baseline_level
+    change = change_pct(ref, ref + fit.difference)
+    if comparison_basis(base_all, cand_all) != SESSIONS or fit.df < 1:
+        return Comparison(change_pct=change, p_value=None, significance=None, basis=NONE,
+                          suts=tuple(shared))
+    p, lo, hi = fit.test(CONFIDENCE)
+    scale = 100.0 / abs(ref) if ref != 0 else None
+    return Comparison(change_pct=change, p_value=p,
+                      significance=significance(change, p, improvement, alpha), basis=SUT,
+                      ci95min=None if scale is None else lo * scale,
+                      ci95max=None if scale is None else hi * scale, suts=tuple(shared),
+                      sut_interaction_p=fit.interaction_p())
+
+
+@dataclass(frozen=True)
+class AdditiveFit:
+    """The kernel + SUT model over session means (see ``additive_fit``)."""
+
+    difference: float             # candidate - baseline, within SUTs
+    weight: float                 # sum of w_s: Var(difference) = sigma^2 / weight
+    baseline_level: float         # the baseline's mean on the shared SUTs, same weights
+    rss: float                    # residual sum of squares of the additive model
+    df: int                       # its degrees of freedom: boots - SUTs - 1
+    within_ss: float              # the within-cell part of rss
+    within_df: int                # boots - cells
+    shared: int                   # SUTs that ran both kernels
+
+    def test(self, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+        """Two-sided t-test of the difference and its ``confidence`` interval: (p, low, high)."""
+        d = self.difference
+        se2 = self.rss / self.df / self.weight
+        if se2 <= 0:
+            return (1.0 if d == 0 else 0.0), d, d
+        se = math.sqrt(se2)
+        half = float(stdtrit(self.df, 0.5 + confidence / 2)) * se
+        return float(2.0 * stdtr(self.df, -abs(d / se))), d - half, d + half
+
+    def interaction_p(self) -> float | None:
+        """F test of SUT x kernel (does the change differ between the shared SUTs?); None
+        with one shared SUT, no within-cell replication or no within-cell spread."""
+        if self.shared < 2 or self.within_df < 1 or self.within_ss <= 0:
+            return None
+        dfi = self.shared - 1
+        f = ((self.rss - self.within_ss) / dfi) / (self.within_ss / self.within_df)
+        return float(fdtrc(dfi, self.within_df, max(f, 0.0)))
+
+
+def additive_fit(baseline, candidate) -> AdditiveFit:
+    """Fit ``y = kernel + SUT + e`` over the session means: ``baseline[j]`` and
+    ``candidate[j]`` are the two kernels' Summaries on SUT j (None where that kernel did not
+    run there); at least one SUT must have both. Closed form (two kernels): the OLS kernel
+    effect is the inverse-variance weighted mean of the per-SUT differences."""
+    wsum = dsum = lsum = within = 0.0
+    boots = cells = suts = shared = 0
+    diffs = []
+    for b, c in zip(baseline, candidate):
+        present = [np.asarray(x.session_means, dtype=float) for x in (b, c) if x is not None]
+        if not present:
+            continue
+        suts += 1
+        for x in present:
+            boots += x.size
+            cells += 1
+            within += float(((x - x.mean()) ** 2).sum())
+        if b is not None and c is not None:
+            shared += 1
+            nb, nc = len(b.session_means), len(c.session_means)
+            mb, mc = float(np.mean(b.session_means)), float(np.mean(c.session_means))
+            w = nb * nc / (nb + nc)
+            wsum, dsum, lsum = wsum + w, dsum + w * (mc - mb), lsum + w * mb
+            diffs.append((w, mc - mb))
+    if not shared:
+        raise ValueError("additive_fit() needs a SUT with sessions of both kernels")
+    d = dsum / wsum
+    rss = within + sum(w * (x - d) ** 2 for w, x in diffs)
+    return AdditiveFit(difference=d, weight=wsum, baseline_level=lsum / wsum, rss=rss,
+                       df=boots - suts - 1, within_ss=within, within_df=boots - cells,
+                       shared=shared)
+
+
+def _pooled(summaries) -> Summary:
+    parts = list(summaries)
+    return parts[0] if len(parts) == 1 else pool_summaries(parts)
+
+
+def pool_summaries(parts) -> Summary:
+    """The Summary of every boot of ``parts`` (Summaries of one kernel on several SUTs) as if
+    one machine: what the kernel's own columns show. The samples' spread is recombined from
+    each part's count, sample mean and sd (Chan et al.)."""
+    parts = list(parts)
+    means = np.concatenate([np.asarray(s.session_means, dtype=float) for s in parts])
+    total = sum(s.count for s in parts)
+    sample_mean = sum(s.count * s.sample_mean for s in parts) / total
+    m2 = sum((s.sample_sd ** 2 * (s.count - 1) if s.count > 1 else 0.0)
+             + s.count * (s.sample_mean - sample_mean) ** 2 for s in parts)
+    pooled = summarize_sessions(np.ones(means.size, dtype=np.int64), means,
+                                np.zeros(means.size), means, means,
+                                sessions=sum(s.sessions for s in parts))
+    sample_sd = math.sqrt(max(m2, 0.0) / (total - 1)) if total > 1 else math.nan
+    cv = sample_sd / abs(sample_mean) if total > 1 and sample_mean != 0 else None
+    return dataclasses.replace(pooled, count=total, min=min(s.min for s in parts),
+                               max=max(s.max for s in parts), sample_mean=sample_mean,
+                               sample_sd=sample_sd, cv=cv)

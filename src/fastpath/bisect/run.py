@@ -95,8 +95,10 @@ def take_sessions(ctx: contexts.Context, runner, swp, count: int, read) -> Taken
 
 
 def baseline_values(ctx: contexts.Context, store) -> tuple[list[float], list[float]]:
-    """The good and bad baselines' session values from the output store (StoreError if gone)."""
-    good, bad = (data.session_values(store, ctx.sut, swp, ctx.benchmark, ctx.resultclass)
+    """The good and bad baselines' session values from the output store (StoreError if gone);
+    with a pool, those of every SUT of it (data.context_suts)."""
+    suts = data.context_suts(ctx, store)
+    good, bad = (data.session_values(store, suts, swp, ctx.benchmark, ctx.resultclass)
                  for swp in (ctx.good_swprofile, ctx.bad_swprofile))
     if not good or not bad:
         raise StoreError(f"{store.url}: the baseline copies of '{ctx.good_swprofile}' and "

@@ -33,6 +33,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import datetime
+import math
 import pathlib
 import queue
 import time
@@ -98,21 +99,40 @@ def answer_block(commits: list[str], a: Answer) -> dict:
 def _unlogged(ctx: contexts.Context, store, commits: list[str], log: list) -> list[dict]:
     """Sessions the output store holds for commits of the range beyond those the context's
     log has (a run killed between the store's write and the context's): logged now, at the
-    end, so that no session is taken twice."""
+    end, so that no session is taken twice. With a pool the sessions of every SUT of it count
+    (data.context_suts); a store session is matched to a logged one of its commit by value
+    (the log keeps the value the store gave), so sessions that ended on several SUTs in
+    another order than they were logged are still told apart."""
     from fastpath.bisect import data
 
-    logged: dict[str, int] = {}
+    logged: dict[str, list[float]] = {}
     for entry in log:
-        logged[entry["swprofile"]] = logged.get(entry["swprofile"], 0) + 1
+        logged.setdefault(entry["swprofile"], []).append(float(entry["value"]))
     names = {swprofile_name(sha): i for i, sha in enumerate(commits)}
+    suts = data.context_suts(ctx, store)
     extra = []
     for swp in sorted(s.id for s in store.swprofiles() if s.id in names):
-        values = data.session_values(store, ctx.sut, swp, ctx.benchmark, ctx.resultclass)
+        values = data.session_values(store, suts, swp, ctx.benchmark, ctx.resultclass)
         i = names[swp]
-        for v in values[logged.get(swp, 0):]:
+        for v in _not_logged(values, logged.get(swp, [])):
             extra.append({"index": i, "sha": commits[i], "swprofile": swp, "value": v, "at": _now(),
                           "recovered": True})
     return extra
+
+
+def _not_logged(values: list[float], logged: list[float]) -> list[float]:
+    """``values`` less one equal value (to 1e-9 relative) for each of ``logged``, in order. A
+    logged value the store does not hold (a store written by another run) takes the earliest
+    value left, as counting did."""
+    left = list(values)
+    unmatched = 0
+    for v in logged:
+        hit = next((j for j, x in enumerate(left) if math.isclose(x, v, rel_tol=1e-9, abs_tol=1e-12)), None)
+        if hit is None:
+            unmatched += 1
+        else:
+            del left[hit]
+    return left[unmatched:]
 
 
 def measurers(ctx: contexts.Context, store, progress: bool, suts: int, say, stack) -> list[Measurer]:

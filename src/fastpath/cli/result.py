@@ -25,7 +25,8 @@ def group() -> None:
 @click.option("--resultclass", default="*", show_default=True, metavar="GLOB",
               help="Only result classes matching this shell glob.")
 @click.option("--sut", default=None, metavar="ID",
-              help="The SUT, needed only when the swprofiles have samples on several SUTs.")
+              help="Only this SUT's samples. Without it, samples on several SUTs (a pool) all "
+                   "count, and each comparison removes the SUTs' levels (the SUT as a factor).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True, help="csv/json: one row per result class and swprofile.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
@@ -48,6 +49,9 @@ def show_cmd(store, swprofiles, relative, changed_only, benchmark, resultclass, 
       p        Welch's t-test, two-sided, over per-session means; none
                when a side has fewer than 2 sessions
       (R)/(I)  p < 0.05; R = worse by the result class's direction
+    Several SUTs (no --sut): %change, its interval and p come from the
+    kernel + SUT additive model over per-session means (the change within
+    SUTs, test_basis "sut"); no SUT ran both kernels: pooled, with a warning.
     Sessions that did not complete are left out; sessions that ran in one
     boot (the same boot id: a plan without a kernel) count as one boot.
     JSON/CSV rows (the same keys however many swprofiles): benchmark,

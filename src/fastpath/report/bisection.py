@@ -73,7 +73,8 @@ class _Builder:
         if swprofile not in self.known:
             return []
         c = self.ctx
-        return data.session_values(self.store, c.sut, swprofile, c.benchmark, c.resultclass)
+        return data.session_values(self.store, data.context_suts(c, self.store), swprofile, c.benchmark,
+                                   c.resultclass)
 
     def point(self, sha: str, role: str, verdict: str, order: int, values=None, **extra) -> Point:
         swp = self.swprofile(sha)
@@ -163,7 +164,9 @@ class _Builder:
     def classes(self, pair: tuple[str, str]) -> tuple[list[ClassRow], dict]:
         """Every result class of the benchmark, culprit against parent; and the Summaries of the
         bisected one ({"parent": Summary, "culprit": Summary})."""
-        rep = compare_swprofiles(self.store, list(pair), benchmark=self.ctx.benchmark, sut=self.ctx.sut)
+        pooled = len(data.context_suts(self.ctx, self.store)) > 1     # a pool: its SUTs as a factor
+        rep = compare_swprofiles(self.store, list(pair), benchmark=self.ctx.benchmark,
+                                 sut=None if pooled else self.ctx.sut)
         by_rc: dict[str, dict] = {}
         for row in rep.rows:
             by_rc.setdefault(row.resultclass, {})["culprit" if row.comparison else "parent"] = row
