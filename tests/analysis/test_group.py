@@ -1,8 +1,7 @@
-"""Grouping columnar samples, checked against a plain-Python grouping; and its speed."""
+"""Grouping columnar samples, checked against a plain-Python grouping (its speed is measured by
+bench/analysis_show.py, not asserted here)."""
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 
@@ -37,17 +36,14 @@ def test_empty_columns_give_no_groups():
     assert group_samples([], [], [], [], [], []) == []
 
 
-def test_a_million_coded_samples_group_quickly():
+def test_a_million_coded_samples_group_into_the_right_groups():
     """The path `result show` takes: the store's columns come coded as small ints."""
     rng = np.random.default_rng(0)
     n = 1_000_000
     rcs = [("sysbench/thread", f"rc-{i}") for i in range(10)]
-    start = time.perf_counter()
     groups = group_coded(rng.integers(0, 10, n), rcs, rng.integers(0, 2, n), ["6.1", "6.2"],
                          np.zeros(n, dtype=np.int64), ["lab"], rng.integers(0, 10, n),
                          rng.normal(size=n))
-    elapsed = time.perf_counter() - start
     assert len(groups) == 20 and sum(g.values.size for g in groups) == n
     assert {(g.resultclass, g.swprofile) for g in groups} == {
         (f"rc-{i}", sw) for i in range(10) for sw in ("6.1", "6.2")}
-    assert elapsed < 1.0          # typically 0.1 s; generous for a busy 2-core machine
