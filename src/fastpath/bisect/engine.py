@@ -17,19 +17,25 @@ The model (fastpath.bisect.posterior) is refitted after every session. The engin
 2. **re-measures an end** every ``remeasure_every`` sessions (the one measured least
    recently), so that drift of the machine shows in the model (which corrects for it).
 3. otherwise **boots the commit whose next session says most** about where the material
-   changes are: for an untested commit, the entropy of "is it already at the new level"
-   (the chance a material change lies between the last tested commit before it and it),
-   times how well one session tells the two levels apart; for a tested commit, the same for
-   "is it on the old side or the new side" of a change next to it. A commit tested before
-   may be chosen again: that is how an ambiguous commit gets more sessions.
+   changes are (see ``_scores``): while the first culprit's place is open, the entropy of
+   "is this commit already at the new level", whose chance is the posterior's cumulative
+   sum up to it (Horstein's probabilistic bisection: with one culprit and known levels, the
+   posterior median); for further culprits, the same within each stretch between tested
+   commits; each times how well one session tells the two levels apart. A commit tested
+   before may be chosen again: that is how an ambiguous commit gets more sessions.
 4. **stops** when every material change is pinned to one commit (the change is there with
-   probability at least 1 - ``eps``, and more likely material than not) and the rest of the
-   range holds at most ``eps`` of material changes ("found"),
-   or at ``budget`` sessions ("inconclusive", with the candidates and their probabilities).
-   Each commit next to a named change has at least ``min_sessions`` sessions (one wild boot
-   that looks like the other level must not decide it alone). A change found next to an end
-   that has only the baselines' sessions (recorded before the
-   bisection, perhaps on another day) is believed only after that end is measured again.
+   probability at least 1 - ``eps``, and more likely material than not), the range before
+   the first one holds at most ``eps`` of material changes and the range after it at most
+   ``further_eps`` ("found"), or at ``budget`` sessions ("inconclusive", with the candidates
+   and their probabilities). Each commit next to a named change has at least
+   ``min_sessions`` sessions kept (not wild): a few boots in an unusual layout (a good
+   commit's boots that all landed in the upper of two layouts) must not decide it, and the
+   model of normal noise would take them as a sure step. A change found next to an end
+   that has only the baselines' sessions (recorded before the bisection, perhaps on another
+   day) is believed only after that end is measured again.
+
+The model takes the range to hold at least one change (``some_change``): `bisect start` and
+the ends' own test (1.) have shown that the ends differ.
 
 A *material* change makes the benchmark worse than its parent by at least ``materiality``
 (a ModelParams field, 0.3) of the regression (bad - good), and leaves it that much worse
@@ -56,13 +62,14 @@ FOUND, INCONCLUSIVE, REFUSED, RUNNING = "found", "inconclusive", "refused", "run
 @dataclass(frozen=True)
 class EngineParams:
     eps: float = 0.001              # stop when the culprit holds 1 - eps of the posterior
+    further_eps: float = 0.001      # ... and a further culprit after it not yet found holds at most this
     budget: int = 300               # sessions (ends included) before an inconclusive end
     min_end_sessions: int = 3       # sessions of each end before anything else
     ends_z: float = 2.0             # bad - good must be this many posterior sds above 0
     end_budget: int = 60            # end sessions to tell the ends apart before refusing
     remeasure_every: int = 10       # re-measure an end after this many sessions elsewhere
     hidden: float = 0.5             # chance an unpinned improvement hides a regression before it
-    min_sessions: int = 2           # sessions of each commit next to a named change (one wild boot is not enough)
+    min_sessions: int = 4           # sessions of each commit next to a named change (a few boots in an unusual layout are not enough)
     model: ModelParams = field(default_factory=ModelParams)
 
     def with_values(self, **values) -> "EngineParams":
@@ -153,6 +160,7 @@ class Engine:
         self._fit: Fit | None = None
         self._status: str | None = None
         self._thin: list[int] = []
+        self._first: int | None = None      # the gap of the first culprit, once its place is settled
 
     # -- what came back ---------------------------------------------------------------
     def add(self, index: int, value: float, baseline: bool = False) -> None:
@@ -167,14 +175,14 @@ class Engine:
         self.clock.append(float(len(self.clock)))
         if baseline:
             self.baseline += 1
-        self._fit = None
+        self._fit = self._status = None
 
     def untestable(self, index: int) -> None:
         """Commit ``index`` cannot be tested (does not build or boot): never chosen again."""
         if index in (0, self.n - 1):
             raise ValueError("an end of the range cannot be skipped")
         self.skipped.add(int(index))
-        self._fit = None
+        self._fit = self._status = None
 
     @property
     def spent(self) -> int:
@@ -232,7 +240,7 @@ class Engine:
 
     # -- what next ---------------------------------------------------------------------
     def status(self) -> str:
-        if self._status is None or self._fit is None:
+        if self._status is None:
             self._status = self._decide()
         return self._status
 
@@ -251,12 +259,12 @@ class Engine:
             if self._end_sessions() >= p.end_budget and not self._started():
                 return REFUSED
             return INCONCLUSIVE if self.spent >= p.budget else RUNNING
-        named, rest = self._named(f)
+        named, settled = self._named(f)
         for end in (0, last):
             agree, disagree = self._fresh(f, end)
             if disagree >= 3 and disagree > agree:
                 return REFUSED
-        if named and rest <= p.eps and self._stale_end(f, named) is None and not self._thin:
+        if settled and self._stale_end(f, named) is None and not self._thin:
             return FOUND
         return INCONCLUSIVE if self.spent >= p.budget else RUNNING
 
@@ -290,16 +298,25 @@ class Engine:
             out[j] = all(i in self.skipped for i in range(lo + 1, hi))
         return out
 
-    def _named(self, f: Fit) -> tuple[list[int], float]:
-        """Gaps pinned with probability >= 1 - eps, and the material mass outside them."""
+    def _named(self, f: Fit) -> tuple[list[int], bool]:
+        """Gaps pinned with probability >= 1 - eps, and whether that settles it: the
+        material mass before the first of them (an earlier culprit) is at most ``eps``, and
+        the mass after it (a further culprit not found yet) at most ``further_eps``."""
         done = self._resolved(f)
         eps = self.params.eps
         named = [j for j in range(len(done)) if done[j] and f.change[j] >= 1 - eps and f.material[j] >= 0.5]
+        kept = np.bincount(np.asarray(self.index)[~f.wild], minlength=self.n)
         self._thin = [int(f.points[k]) for j in named for k in (j, j + 1)
-                      if self._count(int(f.points[k])) < self.params.min_sessions]
+                      if kept[int(f.points[k])] < self.params.min_sessions]
+        self._first = None
+        if not named:
+            return named, False
         mass = self._mass(f)
-        rest = float(sum(mass[j] for j in range(len(done)) if j not in named))
-        return named, rest
+        before = float(sum(mass[j] for j in range(named[0])))
+        after = float(sum(mass[j] for j in range(named[0] + 1, len(done)) if j not in named))
+        if before <= eps:
+            self._first = named[0]
+        return named, before <= eps and after <= self.params.further_eps
 
     def _mass(self, f: Fit) -> np.ndarray:
         """Per gap: the chance it holds a material change still to find. The model allows
@@ -337,11 +354,11 @@ class Engine:
             return [end] + ([last if end == 0 else 0] if k > 1 else [])
         picks: list[int] = []
         f = self.fit()
-        named, rest = self._named(f)
-        stale = self._stale_end(f, named) if named and rest <= self.params.eps else None
+        named, settled = self._named(f)
+        stale = self._stale_end(f, named) if settled else None
         if stale is not None:
             return [stale]
-        if named and rest <= self.params.eps and self._thin:
+        if settled and self._thin:
             return self._thin[:k]
         due = self._remeasure_due()
         if due is not None:
@@ -375,35 +392,46 @@ class Engine:
     def _scores(self) -> np.ndarray:
         """Per commit: the information (bits) one more session of it is expected to give
         about where the material changes are, times how well one session tells the two
-        levels apart (1 - the Bhattacharyya coefficient).
+        levels apart (1 - the Bhattacharyya coefficient). Two views, the larger counts:
 
-        Each stretch between tested commits holds a material change with probability m (its
-        ``_mass``), at any of its w first-bad positions alike. A session of an untested
-        commit k positions into it answers "is the change (if any) at or before it": the
-        expected drop of the entropy of {no change here, position 1..w}. A session of a
-        tested commit answers which of its two neighbouring stretches holds the change when
-        exactly one of them does. With one culprit and known levels this is close to
-        Horstein's probabilistic bisection (the posterior median); each culprit of several
-        is bisected in its own stretch."""
+        - **the first culprit** (Horstein's probabilistic bisection): a session of commit k
+          answers "is k already at the new level", i.e. "is the first material change at or
+          before k", whose chance q is the posterior's cumulative sum up to k; the
+          information is H(q). With one culprit and known levels this is the median rule.
+        - **each stretch between tested commits**: a stretch holding a material change with
+          probability m (its ``_mass``), at any of its w positions alike, learns m * H(k/w)
+          from a session k positions into it; a tested commit learns which of its two
+          stretches holds the change when exactly one does. This view finds further culprits
+          once the first one's place is known."""
         f = self.fit()
         pts = f.points
         floor = self.params.model.materiality * max(f.gap, 0.0)
         mass = self._mass(f)
         score = np.zeros(self.n)
+        disc = np.zeros(self.n)
+        per_commit = np.zeros(self.n)
         for j in range(len(pts) - 1):
             lo, hi, m = int(pts[j]), int(pts[j + 1]), float(mass[j])
+            d = _discrimination(max(f.step[j], floor), 0.5 * (f.noise[j] + f.noise[j + 1]))
+            disc[lo + 1:hi] = d
+            per_commit[lo + 1:hi + 1] = m / (hi - lo)
             if m <= 1e-9 or hi - lo < 2:
                 continue
-            d = _discrimination(max(f.step[j], floor), 0.5 * (f.noise[j] + f.noise[j + 1]))
-            score[lo + 1:hi] = _split_information(m, hi - lo) * d
+            k = np.arange(1, hi - lo)
+            score[lo + 1:hi] = m * _h2(k / (hi - lo)) * d
         for j in range(1, len(pts) - 1):
             a, b = float(mass[j - 1]), float(mass[j])
+            disc[int(pts[j])] = _discrimination(max(max(f.step[j - 1], f.step[j]), floor), f.noise[j])
             both = min(a, b, float(f.alone[j]))
             one = a + b - 2 * both
             if one <= 1e-9:
                 continue
-            d = _discrimination(max(max(f.step[j - 1], f.step[j]), floor), f.noise[j])
-            score[int(pts[j])] = one * float(_h2((a - both) / one)) * d
+            score[int(pts[j])] = one * float(_h2((a - both) / one)) * disc[int(pts[j])]
+        total = float(per_commit.sum())
+        self._named(f)
+        if total > 1e-9 and self._first is None:          # the first culprit's place still open
+            q = np.minimum(np.cumsum(per_commit) / min(total, 1.0), 1.0)
+            score = np.maximum(score, _h2(q) * disc)
         for i in self.skipped:
             score[i] = 0.0
         score[0] = score[self.n - 1] = 0.0
@@ -473,7 +501,7 @@ class Engine:
             out.reason = (f"the ends are not told apart: bad - good = {self.sign * f.gap:.4g} "
                           f"± {f.gap_sd:.2g} after {self._count(0)} + {self._count(last)} sessions")
             return out
-        named, rest = self._named(f)
+        named, _ = self._named(f)
         undoing = self._undoing(f)
         changes = [self._change(f, j) for j in named if not undoing[j]]
         out.reverts = [self._change(f, j) for j in named if undoing[j]]
@@ -504,19 +532,6 @@ class Engine:
 def _h2(p):
     p = np.clip(np.asarray(p, dtype=float), 1e-12, 1 - 1e-12)
     return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
-
-
-def _split_information(m: float, w: int) -> np.ndarray:
-    """Expected entropy drop (bits) of {no change, position 1..w} (P(change) = m, positions
-    alike) from learning whether the change is at or before position k, for k = 1..w-1."""
-    k = np.arange(1, w, dtype=float)
-    m = min(max(m, 1e-12), 1 - 1e-12)
-    before = float(_h2(m)) + m * math.log2(w)
-    pi = m * k / w
-    a = (1 - m) / (1 - pi)                     # P(no change | not at or before k)
-    b = (m / w) / (1 - pi)                     # P(each later position | not at or before k)
-    h_left = -(a * np.log2(np.maximum(a, 1e-300)) + (w - k) * b * np.log2(np.maximum(b, 1e-300)))
-    return np.maximum(before - pi * np.log2(k) - (1 - pi) * h_left, 0.0)
 
 
 def _discrimination(step: float, noise: float) -> float:

@@ -55,6 +55,7 @@ class ModelParams:
     drift_shrink: float = 6.0       # pseudo-sessions of "no drift" in the smoother
     drift: bool = True
     materiality: float = 0.3        # a change is material when worse by this share of bad - good
+    some_change: bool = True        # the range holds at least one change (bisect start showed the ends differ)
 
 
 @dataclass
@@ -200,6 +201,8 @@ def _fit_once(n_commits, index, y, wild, p: ModelParams, scale) -> Fit:
     mu0 = float(np.median(y[keep]))
     beta0 = p.alpha0 * scale ** 2
     logml, mun, mean_var, noise_var = _segments(n, s1, s2, mu0, p, beta0)
+    if p.some_change and m >= 2:
+        logml[0, m - 1] = -np.inf                              # not one level over the whole range
     width = np.diff(points).astype(float)
     rate = min(p.change_prior / max(n_commits - 1, 1), 0.5)
     log1q = width * math.log1p(-rate)
@@ -281,7 +284,9 @@ def _wild(index, y, f: Fit, p: ModelParams, scale) -> np.ndarray:
         v = y[sel]
         j = int(np.searchsorted(pts, i))
         here = j < len(pts) and pts[j] == i
-        sd = float(f.noise[j]) if here else scale
+        # The segment's noise, but never more than the pooled robust scale: wild boots not
+        # yet left out inflate their segment's noise and would hide themselves.
+        sd = min(float(f.noise[j]), scale) if here else scale
         sd = max(sd, 0.5 * scale)
         # The levels this commit could have, leaving its own sessions out: its neighbours'.
         lo = j - 1 if here else j - 1
