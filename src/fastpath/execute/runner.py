@@ -10,7 +10,8 @@ atomically), so neither a resumed call nor a concurrent run reuses an index: a s
 never written twice and none is lost. Failures are data: they become ErrorRecords and the
 run goes on; a kernel that does not boot ends that swprofile (after the SUT is recovered).
 A session counts as done (``done_sessions``) when it is complete and recorded no error, so a
-resumed run redoes the sessions in which a benchmark failed. What ssh refuses for good (host
+resumed run redoes the sessions in which a benchmark failed; the error of a boot that failed is
+no session's (it names the index the next session then gets). What ssh refuses for good (host
 key, login) stops the run at once.
 """
 
@@ -30,10 +31,19 @@ from fastpath.sut.machine import BROKEN, SHELL, SutMachine
 MAX_OUTPUT = 20000
 
 
+# Stages of an error recorded outside any session row: a build, a deploy or a boot that failed
+# (and the recovery after it) names the index the next session would likely get, which the store
+# then gives to the next session that boots (new_session); such an error is not that session's.
+OUTSIDE_SESSION = frozenset({"build", "deploy", "boot", "recover"})
+
+
 def done_sessions(store, sut_id: str, swp_name: str) -> int:
     """Sessions of (sut, swprofile) that count as done: complete, and no error recorded in them
-    (a benchmark that failed there, or was missing, is measured again by a resumed run)."""
-    erred = {e.session for e in store.errors() if e.sut == sut_id and e.swprofile == swp_name}
+    (a benchmark that failed there, or was missing, is measured again by a resumed run). An
+    error of a boot that failed (OUTSIDE_SESSION) is no session's: the session that later got
+    its index is done when it completed."""
+    erred = {e.session for e in store.errors()
+             if e.sut == sut_id and e.swprofile == swp_name and e.stage not in OUTSIDE_SESSION}
     return sum(1 for s in store.sessions(sut_id, swp_name)
                if s.status == "complete" and s.session not in erred)
 
