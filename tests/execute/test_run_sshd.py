@@ -104,6 +104,7 @@ def test_ssh_drop_mid_benchmark_loses_and_duplicates_nothing(tmp_path, sshd):
             in show(url, ["running"]).text)
 
 
+@pytest.mark.slow     # 8 benchmark runs of 1 s; the dev tier: Ctrl-C below, --append after failures above
 def test_ctrl_c_then_append_loses_and_duplicates_nothing(tmp_path, sshd):
     slow = """\
 - include: sysbench/cpu.yaml
