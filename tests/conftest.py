@@ -8,7 +8,9 @@ fixtures), so that ``-m`` selects a tier (README, Development):
   parameters of ``any_store_url`` carry it already, its csv and sqlite ones do not, and so for
   a test whose own parametrize marks its server parameters db);
 - ``lab``: the QEMU lab (``lab_tree``, ``lab_kernel``, ``lab_vm``, ``lab_sut``);
-- ``slow``: marked by hand, for a test that takes long without those parts (a wheel build).
+- ``slow``: marked by hand, for a test that takes long without those parts (a wheel build,
+  whole simulated bisections, ...); tests/test_tiers.py lists each with the developer-tier test
+  that keeps its behaviour.
 """
 
 import os
