@@ -8,8 +8,13 @@ fixtures), so that ``-m`` selects a tier (README, Development):
   parameters of ``any_store_url`` carry it already, its csv and sqlite ones do not, and so for
   a test whose own parametrize marks its server parameters db);
 - ``lab``: the QEMU lab (``lab_tree``, ``lab_kernel``, ``lab_vm``, ``lab_sut``);
-- ``slow``: marked by hand, for a test that takes long without those parts (a wheel build).
+- ``slow``: marked by hand, for a test that takes long without those parts (a wheel build,
+  whole simulated bisections, ...); tests/test_tiers.py lists each with the developer-tier test
+  that keeps its behaviour.
 """
+
+import os
+import sys
 
 import pytest
 from _pytest.mark.structures import ParameterSet
@@ -46,6 +51,15 @@ def params_mark_db(item) -> bool:
     return any(isinstance(v, ParameterSet) and any(mk.name == "db" for mk in v.marks)
                for m in item.iter_markers("parametrize")
                for v in (m.args[1] if len(m.args) > 1 else ()))
+
+
+def pytest_configure(config):
+    """The `fastpath` and `python3` the tests run are those of the interpreter running pytest,
+    found first on PATH: not a version manager's shim (pyenv's costs 0.3 s a call), nor another
+    Python's."""
+    bindir = os.path.dirname(sys.executable)
+    if os.path.exists(os.path.join(bindir, "fastpath")):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -43,7 +43,9 @@ def demo_dir(tmp_path_factory):
     return where
 
 
-@pytest.mark.parametrize("command, expected", EXAMPLES, ids=[c for c, _ in EXAMPLES])
+# the example that draws a plot is the slowest (the dev tier plots in test_rows.py, test_show.py)
+@pytest.mark.parametrize("command, expected", [
+    pytest.param(c, e, id=c, marks=[pytest.mark.slow] if "--plot" in c else []) for c, e in EXAMPLES])
 def test_example_output(demo_dir, command, expected):
     done = subprocess.run(shlex.split(command), cwd=demo_dir, capture_output=True, text=True)
     assert done.stdout + done.stderr == expected

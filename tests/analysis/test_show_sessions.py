@@ -140,6 +140,7 @@ def test_flags_that_need_a_number_of_swprofiles(capsys, store24, argv, message):
     assert status == 1 and out == "" and message in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.slow     # the dev tier plots in test_rows.py and test_show.py
 def test_plot_says_where_and_its_title_clears_the_first_row(capsys, store24, tmp_path):
     url, _ = store24
     png = tmp_path / "p.png"

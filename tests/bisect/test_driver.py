@@ -94,7 +94,8 @@ def make_repo(tmp_path: pathlib.Path, values: list[str]) -> list[str]:
     return shas
 
 
-@pytest.mark.parametrize("culprit,broken", [(9, None), (3, None), (12, 11), (6, 4)])
+@pytest.mark.parametrize("culprit,broken", [(9, None), pytest.param(3, None, marks=pytest.mark.slow),
+                                            (12, 11), pytest.param(6, 4, marks=pytest.mark.slow)])
 def test_git_bisect_run_finds_the_culprit(tmp_path, culprit, broken):
     values = ["104" if i >= culprit else "100" for i in range(17)]
     if broken is not None:

@@ -51,6 +51,7 @@ def test_two_culprits_are_both_named_each_with_its_step():
     assert both >= 7
 
 
+@pytest.mark.slow     # 10 bisections; the dev tier: test_search.py's improvement in the range
 def test_an_improvement_in_the_range_is_never_blamed():
     rng = np.random.default_rng(13)
     for _ in range(10):
@@ -60,6 +61,7 @@ def test_an_improvement_in_the_range_is_never_blamed():
         assert all(c.index in m.culprits for c in a.culprits)
 
 
+@pytest.mark.slow     # 10 bisections
 def test_wild_boots_do_not_move_the_answer():
     rng = np.random.default_rng(14)
     for _ in range(10):
@@ -68,6 +70,7 @@ def test_wild_boots_do_not_move_the_answer():
         assert a.status != FOUND or a.culprit.index == m.culprits[0]
 
 
+@pytest.mark.slow     # 10 bisections; the dev tier: test_search.py's few baselines
 def test_two_baseline_sessions_are_enough_to_start():
     rng = np.random.default_rng(15)
     for _ in range(10):

@@ -302,6 +302,7 @@ def test_confirm_counts_a_pair_below_zero_as_below_zero():
     assert at_zero > judge.p.lower            # the old clipped count: still undecided
 
 
+@pytest.mark.slow     # 1500 confirmations
 def test_confirm_false_confirmations_stay_near_alpha_for_a_small_step():
     """No step between parent and culprit, baselines 1 sd apart (the step to confirm is
     small): over 1500 confirmations at most 3 confirm (alpha = 0.001 per confirmation; the

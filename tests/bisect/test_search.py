@@ -232,7 +232,7 @@ def overlapping(windows) -> int:
                if a[0] != b[0] and a[1] < b[2] and b[1] < a[2])
 
 
-@pytest.mark.parametrize("k", [2, 4])
+@pytest.mark.parametrize("k", [2, pytest.param(4, marks=pytest.mark.slow)])
 def test_k_suts_measure_k_distinct_commits_at_once(tmp_path, scripts, k):  # noqa: F811
     repo, shas = history(tmp_path, values_with(40, 23))
     measure = TimedOracleMeasure(repo, seed=8)
@@ -251,6 +251,7 @@ def test_k_suts_measure_k_distinct_commits_at_once(tmp_path, scripts, k):  # noq
     git(repo, "bisect", "reset")
 
 
+@pytest.mark.slow     # a claim about cost, two whole searches
 def test_k_suts_take_fewer_rounds_than_one(tmp_path, scripts):  # noqa: F811
     """The point of a pool: with 4 SUTs the bisection needs fewer rounds (batches) than
     sessions one at a time, though it may take more sessions in all."""
@@ -271,6 +272,7 @@ def test_k_suts_take_fewer_rounds_than_one(tmp_path, scripts):  # noqa: F811
     git(repo4, "bisect", "reset")
 
 
+@pytest.mark.slow     # the dev tier resumes an interrupted engine run
 def test_an_interrupted_batch_run_resumes_without_retaking_a_session(tmp_path, scripts):  # noqa: F811
     repo, shas = history(tmp_path, values_with(40, 23))
     first = TimedOracleMeasure(repo, seed=10, stop_after=5)

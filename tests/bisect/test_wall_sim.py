@@ -4,10 +4,12 @@ with k SUTs, a simulated clock."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tests.bisect.conftest import bench_module
 
 
+@pytest.mark.slow     # a claim about cost, simulated whole searches
 def test_four_suts_take_less_wall_time_than_one_and_builds_ahead_are_used():
     sim = bench_module("wall_sim")
     import machines

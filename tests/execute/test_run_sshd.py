@@ -104,6 +104,7 @@ def test_ssh_drop_mid_benchmark_loses_and_duplicates_nothing(tmp_path, sshd):
             in show(url, ["running"]).text)
 
 
+@pytest.mark.slow     # 8 benchmark runs of 1 s; the dev tier: Ctrl-C below, --append after failures above
 def test_ctrl_c_then_append_loses_and_duplicates_nothing(tmp_path, sshd):
     slow = """\
 - include: sysbench/cpu.yaml
@@ -289,6 +290,49 @@ def test_a_kernel_that_did_not_boot_and_gave_no_sample_is_unmeasured():
     assert PlanOutcome("s", [fine]).unmeasured() == []
     assert PlanOutcome("s", [fine, dead]).unmeasured() == [
         "every benchmark on 6.9: 127.0.0.1 did not come back within 300 s"]
+
+
+def fake_kernel_that_fails_to_boot(monkeypatch, boots: set[int]) -> None:
+    """Fault injector: the loopback SUT is this host, whose kernel cannot be rebooted into one
+    that fails, so SutMachine.boot raises KernelBootError, as a kernel that did not come back
+    does, on the boots numbered in ``boots`` (0, 1, ... from here on); the SUT is then broken
+    until recovered (reconnect), as after its fallback to its own kernel."""
+    from fastpath.errors import KernelBootError
+    from fastpath.sut.machine import BROKEN, SutMachine
+    real, count = SutMachine.boot, iter(range(10**6))
+
+    def fake_boot(self, swp):
+        if next(count) in boots:
+            self.state = BROKEN
+            raise KernelBootError(f"{self.t.conn.label} did not come back within 300 s (injected)")
+        return real(self, swp)
+    monkeypatch.setattr(SutMachine, "boot", fake_boot)
+
+
+def test_append_after_a_boot_failure_runs_exactly_the_missing_sessions(tmp_path, sshd, capsys,
+                                                                       monkeypatch):
+    """3 sessions; the kernel does not come back at session 1. --append boots sessions 1 and 2,
+    a second --append boots nothing: the boot error names index 1, which the store then gives
+    the good session of the first --append; that session is done all the same."""
+    from fastpath.execute.runner import done_sessions
+    plan, store = sshd_plan(tmp_path, sshd, CPU, sessions=3), str(tmp_path / "res")
+    fake_kernel_that_fails_to_boot(monkeypatch, {1})
+    assert main(["plan", "exec", "--no-progress", "--output", store, plan]) == 0
+    assert capsys.readouterr().out == f"3 samples, 1 errors written to {store}\n"
+    with open_store(store, readonly=True) as s:
+        kept = identities(s)
+        assert [(x.session, x.status) for x in s.sessions()] == [(0, "complete")]
+        assert [(e.session, e.stage) for e in s.errors()] == [(1, "boot")] and len(kept) == 3
+    monkeypatch.undo()                    # the kernel boots now
+    assert main(["plan", "exec", "--no-progress", "--append", "--output", store, plan]) == 0
+    assert capsys.readouterr().out == f"6 samples, 0 errors written to {store}\n"
+    assert main(["plan", "exec", "--no-progress", "--append", "--output", store, plan]) == 0
+    assert capsys.readouterr().out == f"0 samples, 0 errors written to {store}\n"
+    with open_store(store, readonly=True) as s:
+        assert [(x.session, x.status) for x in s.sessions()] == [(i, "complete") for i in range(3)]
+        ids = identities(s)
+        assert set(kept) <= set(ids) and set(ids.values()) == {1} and len(ids) == 3 * 3
+        assert done_sessions(s, "loopback", "running") == 3
 
 
 def gone(pid: int) -> bool:

@@ -82,6 +82,7 @@ def test_reserve_locks_k_places_and_reads_ssh_and_power_from_their_resources(coo
     assert who(coord) == []
 
 
+@pytest.mark.slow     # the dev tier: the deadline test waits for a held place too
 def test_reservation_waits_while_another_client_holds_a_place(coord):
     client(coord, "-p", PLACES[0], "acquire", user="alice")
     said, got = [], {}
@@ -135,6 +136,7 @@ def hold(coord, count):
     return proc
 
 
+@pytest.mark.slow
 def test_kill_9_leaves_the_locks_and_the_next_run_on_this_host_frees_them(coord):
     proc = hold(coord, 2)
     proc.kill()
@@ -146,7 +148,8 @@ def test_kill_9_leaves_the_locks_and_the_next_run_on_this_host_frees_them(coord)
     assert sum("left locked by" in s and f"fastpath-{proc.pid} (gone)" in s for s in said) == 2
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("sig", [signal.SIGINT, pytest.param(signal.SIGTERM, marks=pytest.mark.slow),
+                                 pytest.param(signal.SIGHUP, marks=pytest.mark.slow)])
 def test_ctrl_c_sigterm_sighup_release_the_locks(coord, sig):
     proc = hold(coord, 1)
     assert len(who(coord)) == 1
@@ -155,6 +158,7 @@ def test_ctrl_c_sigterm_sighup_release_the_locks(coord, sig):
     assert who(coord) == []
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_waiting_cancels_the_reservations(coord):
     client(coord, "-p", PLACES[0], "acquire", user="alice")
     try:
@@ -171,6 +175,7 @@ def test_ctrl_c_while_waiting_cancels_the_reservations(coord):
         client(coord, "-p", PLACES[0], "release", user="alice")
 
 
+@pytest.mark.slow
 def test_a_higher_priority_reservation_is_served_first(coord):
     client(coord, "-p", PLACES[0], "acquire", user="alice")
     client(coord, "-p", PLACES[1], "acquire", user="bob")

@@ -8,6 +8,8 @@ import shlex
 import shutil
 import subprocess
 
+import pytest
+
 from fastpath.data import make_demo
 
 DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "results.md"
@@ -23,6 +25,7 @@ def examples() -> list[tuple[str, str]]:
     return out
 
 
+@pytest.mark.slow     # some 20 commands in a row; the dev tier: tests/store (import, merge, export)
 def test_store_examples_in_docs_are_real(tmp_path):
     found = examples()
     assert len(found) >= 10

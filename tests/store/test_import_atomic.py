@@ -99,7 +99,8 @@ def test_csv_writer_killed_inside_a_transaction_leaves_nothing_readable(tmp_path
         assert sorted(s.value for s in store.samples()) == [1.0, 3.0]
 
 
-@pytest.mark.parametrize("kind", DB)
+@pytest.mark.parametrize("kind", [pytest.param("mysql", marks=[pytest.mark.db, pytest.mark.slow]),
+                                  pytest.param("postgresql", marks=pytest.mark.db)])
 def test_two_imports_of_the_same_rows_in_opposite_orders_both_succeed(kind, fresh_db_url, tmp_path):
     url = fresh_db_url(kind)
     with open_store(url) as store:

@@ -52,7 +52,7 @@ ALLOCATOR = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("mysql", marks=pytest.mark.db),
-                                  pytest.param("postgresql", marks=pytest.mark.db)])
+                                  pytest.param("postgresql", marks=[pytest.mark.db, pytest.mark.slow])])
 def test_concurrent_processes_never_get_the_same_index(kind, tmp_path, fresh_db_url):
     url = make_store_url(kind, tmp_path, fresh_db_url)
     with open_store(url) as store:

@@ -171,7 +171,8 @@ WRITER = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("kind", DB_KINDS)
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("mysql", marks=[pytest.mark.db, pytest.mark.slow]),
+                                  pytest.param("postgresql", marks=pytest.mark.db)])
 def test_concurrent_writers_lose_nothing(kind, tmp_path, fresh_db_url):
     url = make_store_url(kind, tmp_path, fresh_db_url)
     go, n = tmp_path / "go", 150

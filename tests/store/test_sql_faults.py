@@ -113,11 +113,15 @@ class _Blocker:
         self.insert(0, 1)                 # B
 
     def wait_for_a_lock_wait(self, timeout=30):
-        """Return once another transaction waits for a lock (InnoDB refreshes innodb_trx
-        only when it has not been read for 0.1 s: poll slower than that)."""
-        waiting = ("SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'"
+        """Return once another transaction on this test's database waits for a lock (not one
+        of another test's, which pytest-xdist runs at the same time on the same server; InnoDB
+        refreshes innodb_trx only when it has not been read for 0.1 s: poll slower than that)."""
+        waiting = ("SELECT COUNT(*) FROM information_schema.innodb_trx t JOIN "
+                   "information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
+                   "WHERE t.trx_state = 'LOCK WAIT' AND p.db = DATABASE()"
                    if self.kind == "mysql" else
-                   "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                   "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                   "AND datname = current_database()")
         probe = create_engine(self.engine.url, isolation_level="AUTOCOMMIT")
         deadline = time.monotonic() + timeout
         try:

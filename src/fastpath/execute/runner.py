@@ -10,7 +10,8 @@ atomically), so neither a resumed call nor a concurrent run reuses an index: a s
 never written twice and none is lost. Failures are data: they become ErrorRecords and the
 run goes on; a kernel that does not boot ends that swprofile (after the SUT is recovered).
 A session counts as done (``done_sessions``) when it is complete and recorded no error, so a
-resumed run redoes the sessions in which a benchmark failed. What ssh refuses for good (host
+resumed run redoes the sessions in which a benchmark failed; the error of a boot that failed is
+no session's (it names the index the next session then gets). What ssh refuses for good (host
 key, login) stops the run at once.
 """
 
@@ -30,10 +31,19 @@ from fastpath.sut.machine import BROKEN, SHELL, SutMachine
 MAX_OUTPUT = 20000
 
 
+# Stages of an error recorded outside any session row: a build, a deploy or a boot that failed
+# (and the recovery after it) names the index the next session would likely get, which the store
+# then gives to the next session that boots (new_session); such an error is not that session's.
+OUTSIDE_SESSION = frozenset({"build", "deploy", "boot", "recover"})
+
+
 def done_sessions(store, sut_id: str, swp_name: str) -> int:
     """Sessions of (sut, swprofile) that count as done: complete, and no error recorded in them
-    (a benchmark that failed there, or was missing, is measured again by a resumed run)."""
-    erred = {e.session for e in store.errors() if e.sut == sut_id and e.swprofile == swp_name}
+    (a benchmark that failed there, or was missing, is measured again by a resumed run). An
+    error of a boot that failed (OUTSIDE_SESSION) is no session's: the session that later got
+    its index is done when it completed."""
+    erred = {e.session for e in store.errors()
+             if e.sut == sut_id and e.swprofile == swp_name and e.stage not in OUTSIDE_SESSION}
     return sum(1 for s in store.sessions(sut_id, swp_name)
                if s.status == "complete" and s.session not in erred)
 
@@ -179,45 +189,45 @@ class Runner:
         self.progress.at(swp.name, str(index))
         self._current = ""
         session = Session(self.sut_id, swp.name, index, "running", started=now())
+        row = None                   # the session's row in the store, once it has one
         try:
             info = self.machine.boot(swp)
             fp = self.machine.fingerprint()
             self.store.put_swprofile(SwProfile(swp.name, fp.sw["kernel_name"], swp.kernel_git_sha,
                                                fp.sw["userspace"], swp.cmdline, swp.sysctl,
                                                swp.bootscript))
-            session = self.store.new_session(dataclasses.replace(
+            session = row = self.store.new_session(dataclasses.replace(
                 session, boot_id=info.boot_id if info else fp.boot_id,
                 kernel_release=fp.sw["kernel_name"]))
-            index = session.session
+            index = row.session
             self.machine.setup(swp)
             for b in benches:
                 if ordinal < b.sessions or ordinal >= self.plan.sessions:
                     self._benchmark(swp, index, b, out)
         except SshRejectedError as err:     # host key, login: nothing will work, say it now
-            self._fail(swp, index, "benchmark" if session.boot_id else "boot", str(err), out,
-                       session, bench=self._current if session.boot_id else "")
+            self._fail(swp, index, "benchmark" if row is not None else "boot", str(err), out, row,
+                       bench=self._current if row is not None else "")
             raise
         except KernelBootError as err:
-            self._fail(swp, index, "boot", str(err), out, session)
+            self._fail(swp, index, "boot", str(err), out, row)
             out.boot_failed = True
             self._recover(swp, index, out)
             return None
         except SutTransientError as err:
-            self._fail(swp, index, "benchmark" if session.boot_id else "boot", str(err), out,
-                       session, bench=self._current if session.boot_id else "")
+            self._fail(swp, index, "benchmark" if row is not None else "boot", str(err), out, row,
+                       bench=self._current if row is not None else "")
             self._recover(swp, index, out)
             return None
         except SutError as err:      # deterministic: deploying (before a boot) or setup after it
-            self._fail(swp, index, "setup" if session.boot_id else "boot", str(err), out, session,
+            self._fail(swp, index, "setup" if row is not None else "boot", str(err), out, row,
                        getattr(err, "stdout", ""))
             out.boot_failed = True
             if self.machine.state == BROKEN:     # e.g. kexec refused the image: the SUT still answers
                 self._recover(swp, index, out)
             return None
         except BaseException:        # Ctrl-C: keep what we have, mark the session failed
-            if session.boot_id:
-                self.store.put_session(dataclasses.replace(session, status="failed",
-                                                           finished=now()))
+            if row is not None:
+                self.store.put_session(dataclasses.replace(row, status="failed", finished=now()))
             raise
         self.store.put_session(dataclasses.replace(session, status="complete", finished=now()))
         return index
@@ -258,7 +268,7 @@ class Runner:
         self.store.record_error(err)
         out.errors.append(err)
         self.progress.note(f"error: {swp.name} session {index} {stage}: {err.message}")
-        if session is not None and session.boot_id:
+        if session is not None:      # the session's row: the failure ends it
             self.store.put_session(dataclasses.replace(session, status="failed", finished=now()))
 
     def _recover(self, swp, index, out) -> None:
