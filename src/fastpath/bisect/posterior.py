@@ -35,7 +35,7 @@ to what real machines do:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import gammaln, ndtr
@@ -78,7 +78,6 @@ class Fit:
     gap_sd: float
     scale: float                    # the pooled noise scale (prior)
     log_evidence: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     @property
     def width(self) -> np.ndarray:
@@ -238,8 +237,7 @@ def _fit_once(n_commits, index, y, wild, p: ModelParams, scale) -> Fit:
     alone = np.diagonal(prob).copy()
     return Fit(points=points, level=level, level_sd=np.sqrt(level_var), noise=noise, change=change,
                step=step, step_sd=step_sd, material=material, improve=improve, alone=alone,
-               wild=wild, drift=np.zeros(len(y)), gap=gap, gap_sd=gap_sd, scale=scale, log_evidence=float(z),
-               extra={"counts": n})
+               wild=wild, drift=np.zeros(len(y)), gap=gap, gap_sd=gap_sd, scale=scale, log_evidence=float(z))
 
 
 def _material(left, right, logq, mun, mean_var, good, good_var, floor, slack):
