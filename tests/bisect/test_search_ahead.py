@@ -1,0 +1,133 @@
+"""`fastpath bisect auto --ahead N`: kernels built ahead by a build queue while the sessions
+run (bisect/search.py with fastpath.builds.BuildQueue and bisect/lookahead.py). Real git
+repositories (test_auto.history), real build processes: the build_local_kernel.sh stand-in
+of test_auto.py through the queue's default command, or a shell script that leaves marks of
+when it started and when it was stopped; the oracle measurement of test_search.py."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from fastpath.bisect import context as contexts
+from fastpath.bisect import search
+from fastpath.bisect.engine import FOUND
+from tests.bisect.test_auto import history, scripts  # noqa: F401  (fixture)
+from tests.bisect.test_driver import git
+from tests.bisect.test_search import OracleMeasure, values_with
+
+# A build of {sha}: marks <log>/<sha>.started, sleeps <log>/delay seconds, writes the sha as
+# bzImage; stopped (SIGTERM to its group), it marks <log>/<sha>.stopped.
+MARKING = ('log="$1"; sha="$2"; out="$3"; echo start >> "$log/$sha.started"; '
+           'trap \'echo stop >> "$log/$sha.stopped"; exit 143\' TERM; '
+           'sleep "$(cat "$log/delay")" & wait $!; echo "$sha" > "$out/bzImage"')
+
+
+def marking_command(log):
+    return ("sh", "-c", MARKING, "build", str(log), "{sha}", "{output}")
+
+
+def marks(log, kind) -> dict[str, int]:
+    return {p.name.split(".")[0]: len(p.read_text().splitlines()) for p in log.glob(f"*.{kind}")}
+
+
+class WatchingMeasure(OracleMeasure):
+    """A session of ``seconds``, in which it waits (up to ``seconds``) until the queue
+    (folder ``out``) is building another commit, and notes which one."""
+
+    def __init__(self, repo, out, seed=1, seconds=1.5, stop_after=None):
+        super().__init__(repo, seed, stop_after)
+        self.out, self.seconds = out, seconds
+        self.seen: list[tuple[str, list[str]]] = []        # (session's sha, commits building during it)
+
+    def __call__(self, sha, build):
+        assert open(build.image).read().strip() == sha and build.gitsha == sha
+        start = time.monotonic()
+        while True:
+            building = [p.name.split(".")[0] for p in self.out.glob("*.partial") if not p.name.startswith(sha)]
+            if building or time.monotonic() > start + self.seconds:
+                break
+            time.sleep(0.02)
+        self.seen.append((sha, building))
+        time.sleep(max(0.0, start + self.seconds - time.monotonic()))
+        return super().__call__(sha, build)
+
+
+def test_while_a_session_runs_the_next_likely_commit_builds_and_an_unneeded_build_is_stopped(
+        tmp_path, scripts):  # noqa: F811
+    repo, shas = history(tmp_path, values_with(40, 23))
+    log = tmp_path / "marks"
+    log.mkdir()
+    (log / "delay").write_text("1")
+    out = repo / ".fastpath-build" / "ahead" / "out"
+    measure = WatchingMeasure(repo, out, seed=12)
+    lines: list[str] = []
+    head = git(repo, "rev-parse", "HEAD")
+    r = search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=measure, progress=False,
+                      say=lines.append, ahead=1, build_command=marking_command(log))
+    assert r.answer.status == FOUND and r.commits[r.answer.culprit.index] == shas[23]
+    # while the sessions that narrow the range ran, the queue built another commit (one slot:
+    # after the pick's own): one of the two the engine may ask for next, and it did, more than once
+    assert len(measure.seen) == len(measure.calls)
+    assert all(building for _, building in measure.seen[:3]), measure.seen
+    asked_later = sum(1 for n, (_, building) in enumerate(measure.seen)
+                      if set(building) & set(measure.calls[n + 1:]))
+    assert asked_later >= 2, measure.seen
+    assert r.ready >= 2 and any(s.startswith("      built ahead ") for s in lines)
+    # a build the engine turned out not to need was stopped: its process got SIGTERM, no image
+    stopped = marks(log, "stopped")
+    assert stopped and r.stopped == sum(stopped.values())
+    assert all(not (out / f"{s}.partial").exists() for s in stopped)
+    assert "builds ahead stopped" in search.summary(r)
+    # each commit measured was built once; the tree itself never left its commit
+    assert r.builds == len(set(measure.calls)) and all(marks(log, "started")[s] >= 1 for s in measure.calls)
+    assert git(repo, "rev-parse", "HEAD") == head and git(repo, "status", "--porcelain", "-uno") == ""
+    git(repo, "bisect", "reset")
+
+
+def test_the_default_build_ahead_runs_build_local_kernel_in_a_worktree(tmp_path, scripts):  # noqa: F811
+    """Through gittree.ahead_command (the scripts' build_local_kernel.sh, as without --ahead):
+    a commit that does not build is untestable, the others' images are the commits'; the
+    same answer as without build-ahead."""
+    repo, shas = history(tmp_path, values_with(20, 13, c11="broken", c12="noboot"))
+    measure = OracleMeasure(repo, seed=4)
+    r = search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=measure, progress=False,
+                      say=lambda s: None, ahead=2)
+    assert r.answer.status == FOUND
+    c = r.answer.culprit
+    assert r.commits[c.index] == shas[13] and c.width == 3
+    assert set(r.untestable) == {shas[11], shas[12]}
+    assert "does not build" in r.untestable[shas[11]] and "injected" in r.untestable[shas[11]]
+    out = repo / ".fastpath-build" / "ahead" / "out"
+    for sha in set(measure.calls):
+        assert (out / sha / "bzImage").read_text() == sha       # the stand-in writes the sha it built
+    assert len(git(repo, "worktree", "list").splitlines()) == 3  # the tree and its two slots
+    git(repo, "bisect", "reset")
+
+
+def test_an_interrupted_run_stops_its_builds_and_resumes_on_the_images_built(tmp_path, scripts):  # noqa: F811
+    repo, shas = history(tmp_path, values_with(40, 23))
+    log = tmp_path / "marks"
+    log.mkdir()
+    (log / "delay").write_text("0.5")
+    out = repo / ".fastpath-build" / "ahead" / "out"
+    first = WatchingMeasure(repo, out, seed=2, stop_after=3, seconds=0.7)
+    with pytest.raises(KeyboardInterrupt):
+        search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=first, progress=False,
+                      say=lambda s: None, ahead=1, build_command=marking_command(log))
+    assert len(contexts.load(tmp_path / "ctx.yaml").engine["sessions"]) == 3
+    started, stopped = marks(log, "started"), marks(log, "stopped")
+    # no build left running: each one started is either done or was stopped
+    assert all((out / s / "done").exists() or s in stopped for s in started)
+    assert subprocess.run(["pgrep", "-f", str(log)], capture_output=True).returncode == 1
+    built = {s for s in started if (out / s / "done").exists()}
+    again = WatchingMeasure(repo, out, seed=3, seconds=0)
+    r = search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=again, progress=False,
+                      say=lambda s: None, ahead=1, build_command=marking_command(log))
+    assert r.answer.status == FOUND and r.commits[r.answer.culprit.index] == shas[23]
+    now = marks(log, "started")
+    assert all(now[s] == started[s] for s in built)               # built before: not built again
+    assert r.ready >= len(built & set(again.calls))
+    git(repo, "bisect", "reset")
