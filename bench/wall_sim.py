@@ -10,17 +10,21 @@ auto --suts K` runs. Only the clock is simulated, with these costs (all paramete
 
 A round (one ``engine.next(k)`` batch) costs what `bisect auto --suts K` does today: the
 picks not built yet are built one after the other, then the k sessions run at once:
-round = builds + session. With --ahead (simulated; `bisect auto` does not build ahead yet)
-the build host, while a round's sessions run, builds the commits ``engine.next(2k)`` names
-that are not built yet, as many as fit in a session's time; a pick built that way costs
-the round nothing.
+round = builds + session. Build-ahead (`bisect auto --ahead 1`): while a round's sessions
+run, the build host builds the commits fastpath.bisect.lookahead.likely_next names (the
+function `bisect auto --ahead` calls: ``next(k)`` after each way the round can come out),
+most likely first, one at a time, as many as fit in the session's time; the build still
+running when the session ends goes on into the next round if that round asks for it (only
+its remaining minutes count), else it is stopped. A pick built ahead costs the round
+nothing.
 
 Against it: `git bisect run` on one SUT, the per-commit sprt flow of `bisect auto --engine
 git` (bisect_sim.git_bisection: advice followed, confirmation, retries): its sessions one
 after another, each tested commit built once, before its sessions.
 
 Engine CPU: the process CPU time of engine.next/add/untestable/answer (the look-ahead
-calls included) per bisection, against its simulated wall time. Baselines (recorded before
+calls included, and likely_next's copies of the engine) per bisection, against its
+simulated wall time. Baselines (recorded before
 the bisection, by `bisect start`) are in neither flow's wall time.
 
     python bench/wall_sim.py --runs 40 --ks 1 2 4 8
@@ -41,6 +45,7 @@ from bisect_sim import git_bisection, load_factory  # noqa: E402
 
 from fastpath.bisect import policy  # noqa: E402
 from fastpath.bisect.engine import FOUND, Engine, EngineParams, run  # noqa: E402
+from fastpath.bisect.lookahead import likely_next  # noqa: E402
 
 
 class TimedEngine(Engine):
@@ -69,12 +74,17 @@ class Clock:
 
     def __init__(self, costs: dict):
         self.c, self.wall, self.built, self.builds = costs, 0.0, set(), 0
+        self.running: tuple[int, float] | None = None   # a build ahead not finished: (commit, minutes left)
+        self.stopped = 0
+        self.wait = 0.0                                  # minutes rounds waited for builds
 
     def build_cost(self) -> float:
         return self.c["build_full"] if self.builds == 0 else self.c["build_incr"]
 
     def build(self, sha) -> float:
         cost = self.build_cost()
+        if self.running is not None and self.running[0] == sha:     # begun ahead: what is left of it
+            cost, self.running = self.running[1], None
         self.built.add(sha)
         self.builds += 1
         return cost
@@ -93,14 +103,22 @@ def engine_wall(m, n: int, k: int, baselines: int, params: EngineParams, costs: 
 
     def take(picks):
         builds = sum(clock.build(i) for i in picks if i not in clock.built)
+        if clock.running is not None:            # begun ahead, not asked for: stopped
+            clock.running, clock.stopped = None, clock.stopped + 1
         used.update(i for i in picks if i in ahead_of)
         clock.wall += builds + session
+        clock.wait += builds
         if ahead:                                # the build host works while the sessions run
+            t, cpu = time.process_time(), e.cpu
+            wanted = likely_next(e, picks, k)
+            e.cpu = cpu + time.process_time() - t
             budget = session
-            for i in e.next(2 * k):
-                if i in clock.built or i in picks:
+            for i in wanted:
+                if i in clock.built:
                     continue
-                if clock.build_cost() > budget:
+                cost = clock.build_cost()
+                if cost > budget:                # goes on into the next round, if it asks for it
+                    clock.running = (i, cost - budget)
                     break
                 budget -= clock.build(i)
                 ahead_of.add(i)
@@ -110,7 +128,8 @@ def engine_wall(m, n: int, k: int, baselines: int, params: EngineParams, costs: 
     named = [c.index for c in a.culprits]
     outcome = ("correct" if named[0] in m.culprits else "wrong") if a.status == FOUND else a.status
     return {"outcome": outcome, "sessions": a.sessions, "wall": clock.wall, "builds": clock.builds,
-            "hidden": len(used), "wasted": len(ahead_of) - len(used), "cpu": e.cpu}
+            "hidden": len(used), "wasted": len(ahead_of) - len(used), "stopped": clock.stopped, "wait": clock.wait,
+            "cpu": e.cpu}
 
 
 class Recorder:
@@ -131,7 +150,8 @@ def git_wall(m, n: int, baselines: int, costs: dict) -> dict:
     r = git_bisection("sprt", rec, n, baselines, policy.params_for("sprt", None), 100, True, 2)
     builds = len(rec.tested)
     build_minutes = (costs["build_full"] + (builds - 1) * costs["build_incr"]) if builds else 0.0
-    return {"outcome": r["outcome"], "sessions": r["sessions"], "builds": builds, "hidden": 0, "wasted": 0,
+    return {"outcome": r["outcome"], "sessions": r["sessions"], "builds": builds, "hidden": 0, "wasted": 0, "stopped": 0,
+            "wait": build_minutes,
             "wall": r["sessions"] * (costs["boot"] + costs["bench"]) + build_minutes, "cpu": 0.0}
 
 
@@ -147,18 +167,21 @@ def row(name: str, k: int, rs: list[dict]) -> dict:
             "builds": float(np.mean([r["builds"] for r in ok])),
             "hidden": float(np.mean([r["hidden"] for r in ok])),
             "wasted": float(np.mean([r["wasted"] for r in ok])),
+            "stopped": float(np.mean([r["stopped"] for r in ok])),
+            "wait_h": float(np.mean([r["wait"] for r in ok])) / 60,
             "cpu_share": 100.0 * sum(r["cpu"] for r in ok) / (60.0 * float(wall.sum())),
             "cpu_s": float(np.mean([r["cpu"] for r in ok]))}
 
 
 def table(rows: list[dict]) -> str:
     base = rows[0]["wall_h"]
-    out = ["| flow | SUTs | correct | wrong | other | sessions | builds (ahead, used / wasted) | wall h (p90) "
-           "| vs git | engine CPU s (share of wall) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    out = ["| flow | SUTs | correct | wrong | other | sessions | builds (ahead: used / wasted / stopped) "
+           "| waiting for builds h | wall h (p90) | vs git | engine CPU s (share of wall) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         out.append(f"| {r['flow']} | {r['k']} | {r['correct']:.0f}% | {r['wrong']:.0f}% | {r['other']:.0f}% | "
-                   f"{r['sessions']:.1f} | {r['builds']:.1f} ({r['hidden']:.1f} / {r['wasted']:.1f}) | "
-                   f"{r['wall_h']:.2f} ({r['wall_p90_h']:.2f}) | {r['wall_h'] / base:.2f}x | "
+                   f"{r['sessions']:.1f} | {r['builds']:.1f} ({r['hidden']:.1f} / {r['wasted']:.1f} / "
+                   f"{r['stopped']:.1f}) | {r['wait_h']:.2f} | {r['wall_h']:.2f} ({r['wall_p90_h']:.2f}) | {r['wall_h'] / base:.2f}x | "
                    f"{r['cpu_s']:.1f} ({r['cpu_share']:.3f}%) |")
     return "\n".join(out)
 
@@ -191,7 +214,7 @@ def main(argv=None) -> int:
     for ahead in (False,) if args.no_ahead else (False, True):
         for k in args.ks:
             rs = [engine_wall(m, args.n, k, args.baseline_sessions, params, costs, ahead) for m in machines()]
-            rows.append(row("engine" + (" + build ahead (sim)" if ahead else ""), k, rs))
+            rows.append(row("engine" + (" + build ahead" if ahead else ""), k, rs))
             print(f"  {rows[-1]['flow']} k={k}: {time.monotonic() - started:.0f} s", file=sys.stderr)
     print(table(rows))
     print(f"\n{args.machine}, N={args.n}, effect {args.effect:g} sd, {args.runs} bisections per row, baselines "

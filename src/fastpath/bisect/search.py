@@ -280,8 +280,8 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
             say(f"      {'built ahead' if ready else 'building'} {sha[:12]} ({what(i)})")
             try:
                 b = builder.get(sha)
-            except BuildError as err:
-                raise BuildError(f"{sha[:12]} does not build ({err})") from None
+            except BuildError as err:       # the build's own reason (exit status, its log's last line)
+                raise BuildError(f"{sha[:12]} does not build: {builder.failed.get(sha) or err}") from None
             result.ready += ready
             return gittree.from_queue(b)
 
