@@ -64,7 +64,7 @@ def test_while_a_session_runs_the_next_likely_commit_builds_and_an_unneeded_buil
     out = repo / ".fastpath-build" / "ahead" / "out"
     measure = WatchingMeasure(repo, out, seed=12)
     lines: list[str] = []
-    head = git(repo, "rev-parse", "HEAD")
+    head, moves = git(repo, "rev-parse", "HEAD"), git(repo, "reflog")
     r = search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=measure, progress=False,
                       say=lines.append, ahead=1, build_command=marking_command(log))
     assert r.answer.status == FOUND and r.commits[r.answer.culprit.index] == shas[23]
@@ -81,9 +81,10 @@ def test_while_a_session_runs_the_next_likely_commit_builds_and_an_unneeded_buil
     assert stopped and r.stopped == sum(stopped.values())
     assert all(not (out / f"{s}.partial").exists() for s in stopped)
     assert "builds ahead stopped" in search.summary(r)
-    # each commit measured was built once; the tree itself never left its commit
+    # each commit measured was built once, in the queue's worktree: the tree itself never moved
     assert r.builds == len(set(measure.calls)) and all(marks(log, "started")[s] >= 1 for s in measure.calls)
-    assert git(repo, "rev-parse", "HEAD") == head and git(repo, "status", "--porcelain", "-uno") == ""
+    assert git(repo, "rev-parse", "HEAD") == head and git(repo, "reflog") == moves   # never checked out
+    assert git(repo, "status", "--porcelain", "-uno") == ""
     git(repo, "bisect", "reset")
 
 
