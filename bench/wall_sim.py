@@ -13,9 +13,11 @@ picks not built yet are built one after the other, then the k sessions run at on
 round = builds + session. Build-ahead (`bisect auto --ahead 1`): while a round's sessions
 run, the build host builds the commits fastpath.bisect.lookahead.likely_next names (the
 function `bisect auto --ahead` calls: ``next(k)`` after each way the round can come out),
-most likely first, one at a time, as many as fit in the session's time; the build still
-running when the session ends goes on into the next round if that round asks for it (only
-its remaining minutes count), else it is stopped. A pick built ahead costs the round
+most likely first, as many as fit in the session's time, on --ahead SLOTS build slots (one
+by default; several slots are several builds at once, each at its own cost: a build host
+with the cores for them), and the picks not built yet are built on those slots too; a build
+still running when the session ends goes on into the next round if that round asks for it
+(only its remaining minutes count), else it is stopped. A pick built ahead costs the round
 nothing.
 
 Against it: `git bisect run` on one SUT, the per-commit sprt flow of `bisect auto --engine
@@ -27,7 +29,7 @@ calls included, and likely_next's copies of the engine) per bisection, against i
 simulated wall time. Baselines (recorded before
 the bisection, by `bisect start`) are in neither flow's wall time.
 
-    python bench/wall_sim.py --runs 40 --ks 1 2 4 8
+    python bench/wall_sim.py --runs 40 --ks 1 2 4 8 [--ahead 2]
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ class Clock:
 
     def __init__(self, costs: dict):
         self.c, self.wall, self.built, self.builds = costs, 0.0, set(), 0
-        self.running: tuple[int, float] | None = None   # a build ahead not finished: (commit, minutes left)
+        self.running: dict[int, float] = {}              # builds ahead not finished: commit -> minutes left
         self.stopped = 0
         self.wait = 0.0                                  # minutes rounds waited for builds
 
@@ -83,14 +85,25 @@ class Clock:
 
     def build(self, sha) -> float:
         cost = self.build_cost()
-        if self.running is not None and self.running[0] == sha:     # begun ahead: what is left of it
-            cost, self.running = self.running[1], None
+        if sha in self.running:                          # begun ahead: what is left of it
+            cost = self.running.pop(sha)
         self.built.add(sha)
         self.builds += 1
         return cost
 
 
-def engine_wall(m, n: int, k: int, baselines: int, params: EngineParams, costs: dict, ahead: bool) -> dict:
+def makespan(costs: list[float], slots: int) -> float:
+    """Minutes until ``slots`` build slots have done these builds (the longest first, each
+    to the slot free first)."""
+    load = [0.0] * max(slots, 1)
+    for c in sorted(costs, reverse=True):
+        load[load.index(min(load))] += c
+    return max(load)
+
+
+def engine_wall(m, n: int, k: int, baselines: int, params: EngineParams, costs: dict, ahead: int) -> dict:
+    """One bisection's simulated clock; ``ahead``: build slots of `bisect auto --ahead`
+    (0: today's flow, each pick built in the tree before its session, one at a time)."""
     e = TimedEngine(n + 1, m.improvement, params)
     for _ in range(baselines):
         e.add(0, m.session(0), baseline=True)
@@ -102,9 +115,9 @@ def engine_wall(m, n: int, k: int, baselines: int, params: EngineParams, costs: 
     used: set = set()                            # built ahead and then asked for
 
     def take(picks):
-        builds = sum(clock.build(i) for i in picks if i not in clock.built)
-        if clock.running is not None:            # begun ahead, not asked for: stopped
-            clock.running, clock.stopped = None, clock.stopped + 1
+        builds = makespan([clock.build(i) for i in picks if i not in clock.built], int(ahead))
+        clock.stopped += len(clock.running)      # begun ahead, not asked for: stopped
+        clock.running = {}
         used.update(i for i in picks if i in ahead_of)
         clock.wall += builds + session
         clock.wait += builds
@@ -112,15 +125,17 @@ def engine_wall(m, n: int, k: int, baselines: int, params: EngineParams, costs: 
             t, cpu = time.process_time(), e.cpu
             wanted = likely_next(e, picks, k)
             e.cpu = cpu + time.process_time() - t
-            budget = session
+            budget = [session] * int(ahead)      # each slot's minutes while the sessions run
             for i in wanted:
-                if i in clock.built:
+                if i in clock.built or max(budget) <= 0:
                     continue
+                slot = budget.index(max(budget))
                 cost = clock.build_cost()
-                if cost > budget:                # goes on into the next round, if it asks for it
-                    clock.running = (i, cost - budget)
-                    break
-                budget -= clock.build(i)
+                if cost > budget[slot]:          # goes on into the next round, if it asks for it
+                    clock.running[i] = cost - budget[slot]
+                    budget[slot] = 0.0
+                    continue
+                budget[slot] -= clock.build(i)
                 ahead_of.add(i)
         return [(i, m.session(i)) for i in picks]
 
@@ -199,6 +214,8 @@ def main(argv=None) -> int:
     ap.add_argument("--boot", type=float, default=2.0, help="minutes")
     ap.add_argument("--bench", type=float, default=1.0, help="minutes")
     ap.add_argument("--no-ahead", action="store_true", help="only the rows without build-ahead")
+    ap.add_argument("--ahead", type=int, default=1, metavar="SLOTS",
+                    help="build slots of the build-ahead rows (builds at once, each at its own cost)")
     ap.add_argument("--seed", type=int, default=2026)
     args = ap.parse_args(argv)
     costs = {"build_full": args.build_full, "build_incr": args.build_incr, "boot": args.boot, "bench": args.bench}
@@ -211,10 +228,11 @@ def main(argv=None) -> int:
 
     started = time.monotonic()
     rows = [row("git bisect run (sprt)", 1, [git_wall(m, args.n, args.baseline_sessions, costs) for m in machines()])]
-    for ahead in (False,) if args.no_ahead else (False, True):
+    for ahead in (0,) if args.no_ahead else (0, args.ahead):
         for k in args.ks:
             rs = [engine_wall(m, args.n, k, args.baseline_sessions, params, costs, ahead) for m in machines()]
-            rows.append(row("engine" + (" + build ahead" if ahead else ""), k, rs))
+            rows.append(row("engine" + (f" + build ahead ({ahead} slot{'s' if ahead > 1 else ''})" if ahead else ""),
+                            k, rs))
             print(f"  {rows[-1]['flow']} k={k}: {time.monotonic() - started:.0f} s", file=sys.stderr)
     print(table(rows))
     print(f"\n{args.machine}, N={args.n}, effect {args.effect:g} sd, {args.runs} bisections per row, baselines "

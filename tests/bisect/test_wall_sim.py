@@ -28,7 +28,7 @@ def test_four_suts_take_less_wall_time_than_one_and_builds_ahead_are_used():
     rows = {}
     for k, ahead in ((1, False), (1, True), (4, False), (4, True)):
         rows[k, ahead] = [sim.engine_wall(machines.normal(100, 2.0, np.random.default_rng([7, j])), 100, k, 5,
-                                          sim.EngineParams(), costs, ahead) for j in range(4)]
+                                          sim.EngineParams(), costs, int(ahead)) for j in range(4)]
     assert all(r["outcome"] == "correct" for rs in rows.values() for r in rs)
     wall = {key: np.mean([r["wall"] for r in rs]) for key, rs in rows.items()}
     assert wall[4, False] < 0.85 * wall[1, False]      # N=100: batches spend more sessions (docs/pool.md)
