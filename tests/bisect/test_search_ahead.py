@@ -132,3 +132,18 @@ def test_an_interrupted_run_stops_its_builds_and_resumes_on_the_images_built(tmp
     assert all(now[s] == started[s] for s in built)               # built before: not built again
     assert r.ready >= len(built & set(again.calls))
     git(repo, "bisect", "reset")
+
+
+def test_bisect_auto_ahead_through_the_command(tmp_path, scripts):  # noqa: F811
+    """`bisect auto --ahead 1`: the pick is built in the queue's worktree, the closed-port SUT
+    stops the run (exit 2) and the queue with it; `--engine git --ahead 1` is refused."""
+    repo, shas = history(tmp_path, values_with(8, 4))
+    argv = ["python3", "-m", "fastpath", "bisect", "auto", "--context", str(tmp_path / "ctx.yaml"),
+            "--tree", str(repo), "--scripts", str(scripts), "--no-progress", "--ahead", "1"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
+    assert "building " in proc.stdout and "session 1:" in proc.stdout
+    assert (repo / ".fastpath-build" / "ahead" / "slot-0" / ".git").exists()
+    assert not list((repo / ".fastpath-build" / "ahead" / "out").glob("*.partial"))   # nothing left building
+    proc = subprocess.run(argv + ["--engine", "git"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "--ahead needs the engine" in proc.stderr
