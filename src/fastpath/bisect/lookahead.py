@@ -61,7 +61,7 @@ def outcomes(engine: Engine, picks: list[int]) -> list[tuple[float, dict[int, fl
 def likely_next(engine: Engine, picks: list[int], k: int = 1, limit: int | None = None) -> list[int]:
     """The commits the engine is likely to ask for after a round of ``picks`` (``next(k)``
     of each outcome, most likely first; the picks themselves and untestable commits left
-    out). [] when the engine has stopped. ``engine`` is not changed."""
+    out). [] when the engine has stopped. ``engine`` is not changed (its copies are)."""
     if not picks or engine.status() != RUNNING:
         return []
     score: dict[int, float] = {}
@@ -70,7 +70,7 @@ def likely_next(engine: Engine, picks: list[int], k: int = 1, limit: int | None 
         for i, level in levels.items():
             what_if.add(i, engine.sign * level)
         for i in what_if.next(k):
-            if i not in picks and i not in engine.skipped:
+            if i not in picks:                           # (next() never names an untestable one)
                 score[i] = score.get(i, 0.0) + weight
     ranked = sorted(score, key=lambda i: -score[i])      # stable: ties keep outcome order
     return ranked[:limit] if limit is not None else ranked
