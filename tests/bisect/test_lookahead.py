@@ -51,16 +51,16 @@ def test_the_sides_are_the_fitted_levels_oriented_back_for_higher_is_better():
 
 
 def test_along_a_whole_bisection_the_next_picks_were_predicted():
-    """k = 1 and k = 2 on a one-step history: every round after the first asks for commits
-    the look-ahead of the round before had named (ends re-measured aside)."""
-    for k in (1, 2):
+    """k = 1, 2 and 4 on a one-step history: the commits each round asks for the first time
+    (those that need a build) are those the look-ahead of the round before had named."""
+    for k in (1, 2, 4):
         e, rng = engine_with_ends(n=40, seed=k)
         predicted: list[int] = []
         hits = asked = 0
 
         def take(picks):
             nonlocal predicted, hits, asked
-            fresh = [i for i in picks if i not in (0, 40)]
+            fresh = [i for i in picks if i not in e.index]         # not measured before (ends included)
             if predicted:
                 asked += len(fresh)
                 hits += sum(i in predicted for i in fresh)
