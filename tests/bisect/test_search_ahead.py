@@ -18,10 +18,11 @@ from tests.bisect.test_auto import history, scripts  # noqa: F401  (fixture)
 from tests.bisect.test_driver import git
 from tests.bisect.test_search import OracleMeasure, values_with
 
-# A build of {sha}: marks <log>/<sha>.started, sleeps <log>/delay seconds, writes the sha as
-# bzImage; stopped (SIGTERM to its group), it marks <log>/<sha>.stopped.
-MARKING = ('log="$1"; sha="$2"; out="$3"; echo start >> "$log/$sha.started"; '
-           'trap \'echo stop >> "$log/$sha.stopped"; exit 143\' TERM; '
+# A build of {sha}: appends the time it started to <log>/<sha>.started, sleeps <log>/delay
+# seconds, writes the sha as bzImage; stopped (SIGTERM to its group), it appends the time to
+# <log>/<sha>.stopped.
+MARKING = ('log="$1"; sha="$2"; out="$3"; date +%s.%N >> "$log/$sha.started"; '
+           'trap \'date +%s.%N >> "$log/$sha.stopped"; exit 143\' TERM; '
            'sleep "$(cat "$log/delay")" & wait $!; echo "$sha" > "$out/bzImage"')
 
 
@@ -29,30 +30,30 @@ def marking_command(log):
     return ("sh", "-c", MARKING, "build", str(log), "{sha}", "{output}")
 
 
+def times(log, kind) -> dict[str, list[float]]:
+    """Per commit, when its builds started (kind "started") or were stopped ("stopped")."""
+    return {p.name.split(".")[0]: [float(t) for t in p.read_text().split()] for p in log.glob(f"*.{kind}")}
+
+
 def marks(log, kind) -> dict[str, int]:
-    return {p.name.split(".")[0]: len(p.read_text().splitlines()) for p in log.glob(f"*.{kind}")}
+    return {sha: len(ts) for sha, ts in times(log, kind).items()}
 
 
 class WatchingMeasure(OracleMeasure):
-    """A session of ``seconds``, in which it waits (up to ``seconds``) until the queue
-    (folder ``out``) is building another commit, and notes which one."""
+    """A session of ``seconds`` (wall clock), its window noted."""
 
-    def __init__(self, repo, out, seed=1, seconds=1.5, stop_after=None):
+    def __init__(self, repo, seed=1, seconds=1.6, stop_after=None):
         super().__init__(repo, seed, stop_after)
-        self.out, self.seconds = out, seconds
-        self.seen: list[tuple[str, list[str]]] = []        # (session's sha, commits building during it)
+        self.seconds = seconds
+        self.windows: list[tuple[str, float, float]] = []      # sha, start, end (time.time())
 
     def __call__(self, sha, build):
         assert open(build.image).read().strip() == sha and build.gitsha == sha
-        start = time.monotonic()
-        while True:
-            building = [p.name.split(".")[0] for p in self.out.glob("*.partial") if not p.name.startswith(sha)]
-            if building or time.monotonic() > start + self.seconds:
-                break
-            time.sleep(0.02)
-        self.seen.append((sha, building))
-        time.sleep(max(0.0, start + self.seconds - time.monotonic()))
-        return super().__call__(sha, build)
+        start = time.time()
+        time.sleep(self.seconds)
+        out = super().__call__(sha, build)
+        self.windows.append((sha, start, time.time()))
+        return out
 
 
 def test_while_a_session_runs_the_next_likely_commit_builds_and_an_unneeded_build_is_stopped(
@@ -62,20 +63,24 @@ def test_while_a_session_runs_the_next_likely_commit_builds_and_an_unneeded_buil
     log.mkdir()
     (log / "delay").write_text("1")
     out = repo / ".fastpath-build" / "ahead" / "out"
-    measure = WatchingMeasure(repo, out, seed=12)
+    measure = WatchingMeasure(repo, seed=12)
     lines: list[str] = []
     head, moves = git(repo, "rev-parse", "HEAD"), git(repo, "reflog")
     r = search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=measure, progress=False,
                       say=lines.append, ahead=1, build_command=marking_command(log))
     assert r.answer.status == FOUND and r.commits[r.answer.culprit.index] == shas[23]
-    # while the sessions that narrow the range ran, the queue built another commit (one slot:
-    # after the pick's own): one of the two the engine may ask for next, and it did, more than once
-    assert len(measure.seen) == len(measure.calls)
-    assert all(building for _, building in measure.seen[:3]), measure.seen
-    asked_later = sum(1 for n, (_, building) in enumerate(measure.seen)
-                      if set(building) & set(measure.calls[n + 1:]))
-    assert asked_later >= 2, measure.seen
-    assert r.ready >= 2 and any(s.startswith("      built ahead ") for s in lines)
+    # builds take 1 s, sessions 1.6 s, one slot: while each of the first sessions ran (the
+    # range still wide), the queue began building another commit
+    started = times(log, "started")
+    w = measure.windows
+    for sha, start, end in w[:3]:
+        assert any(start < t < end for other, ts in started.items() if other != sha for t in ts), (sha, started)
+    # and each commit asked for the first time after the first round had begun building
+    # before that round: the look-ahead of the round before had named it
+    new = [(n, sha) for n, (sha, _, _) in enumerate(w) if n and sha not in [x for x, _, _ in w[:n]]]
+    assert len(new) >= 3
+    assert all(started[sha][0] < w[n - 1][2] for n, sha in new), (new, started, w)
+    assert r.ready >= 1 and sum(s.startswith("      built ahead ") for s in lines) == r.ready
     # a build the engine turned out not to need was stopped: its process got SIGTERM, no image
     stopped = marks(log, "stopped")
     assert stopped and r.stopped == sum(stopped.values())
@@ -114,7 +119,7 @@ def test_an_interrupted_run_stops_its_builds_and_resumes_on_the_images_built(tmp
     log.mkdir()
     (log / "delay").write_text("0.5")
     out = repo / ".fastpath-build" / "ahead" / "out"
-    first = WatchingMeasure(repo, out, seed=2, stop_after=3, seconds=0.7)
+    first = WatchingMeasure(repo, seed=2, stop_after=3, seconds=0.7)
     with pytest.raises(KeyboardInterrupt):
         search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=first, progress=False,
                       say=lambda s: None, ahead=1, build_command=marking_command(log))
@@ -124,7 +129,7 @@ def test_an_interrupted_run_stops_its_builds_and_resumes_on_the_images_built(tmp
     assert all((out / s / "done").exists() or s in stopped for s in started)
     assert subprocess.run(["pgrep", "-f", str(log)], capture_output=True).returncode == 1
     built = {s for s in started if (out / s / "done").exists()}
-    again = WatchingMeasure(repo, out, seed=3, seconds=0)
+    again = WatchingMeasure(repo, seed=3, seconds=0)
     r = search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=again, progress=False,
                       say=lambda s: None, ahead=1, build_command=marking_command(log))
     assert r.answer.status == FOUND and r.commits[r.answer.culprit.index] == shas[23]
