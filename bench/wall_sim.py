@@ -126,14 +126,18 @@ def engine_wall(m, n: int, k: int, baselines: int, params: EngineParams, costs: 
             wanted = likely_next(e, picks, k)
             e.cpu = cpu + time.process_time() - t
             budget = [session] * int(ahead)      # each slot's minutes while the sessions run
+            busy: set = set()                    # slots whose build goes on into the next round
             for i in wanted:
-                if i in clock.built or max(budget) <= 0:
+                if i in clock.built:
                     continue
-                slot = budget.index(max(budget))
+                free = [j for j in range(len(budget)) if j not in busy]
+                if not free:
+                    break
+                slot = max(free, key=lambda j: budget[j])
                 cost = clock.build_cost()
-                if cost > budget[slot]:          # goes on into the next round, if it asks for it
-                    clock.running[i] = cost - budget[slot]
-                    budget[slot] = 0.0
+                if cost > budget[slot]:          # begun (as the queue does), not done: it goes on
+                    clock.running[i] = cost - budget[slot]     # into the next round if asked for
+                    busy.add(slot)
                     continue
                 budget[slot] -= clock.build(i)
                 ahead_of.add(i)
