@@ -37,7 +37,7 @@ def test_four_suts_take_less_wall_time_than_one_and_builds_ahead_are_used():
     # built ahead (bisect.lookahead, as `bisect auto --ahead`): one SUT waits far less for builds
     wait = {key: np.mean([r["wait"] for r in rs]) for key, rs in rows.items()}
     first = costs["build_full"]                         # the first build cannot be hidden
-    assert wait[1, True] - first < 0.5 * (wait[1, False] - first) and wall[1, True] < wall[1, False]
+    assert wait[1, True] - first < 0.7 * (wait[1, False] - first) and wall[1, True] < wall[1, False]
     assert [r["sessions"] for r in rows[1, True]] == [r["sessions"] for r in rows[1, False]]   # same bisections
     assert all(r["cpu"] > 0 for rs in rows.values() for r in rs)
     # a session costs boot + benchmark, a build at least the incremental cost
