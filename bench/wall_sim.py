@@ -101,7 +101,8 @@ def makespan(costs: list[float], slots: int) -> float:
     return max(load)
 
 
-def engine_wall(m, n: int, k: int, baselines: int, params: EngineParams, costs: dict, ahead: int) -> dict:
+def engine_wall(m, n: int, k: int, baselines: int, params: EngineParams, costs: dict, ahead: int,
+                spread: tuple[float, ...] = (0.0,)) -> dict:
     """One bisection's simulated clock; ``ahead``: build slots of `bisect auto --ahead`
     (0: today's flow, each pick built in the tree before its session, one at a time)."""
     e = TimedEngine(n + 1, m.improvement, params)
@@ -123,7 +124,7 @@ def engine_wall(m, n: int, k: int, baselines: int, params: EngineParams, costs: 
         clock.wait += builds
         if ahead:                                # the build host works while the sessions run
             t, cpu = time.process_time(), e.cpu
-            wanted = likely_next(e, picks, k)
+            wanted = likely_next(e, picks, k, spread=spread)
             e.cpu = cpu + time.process_time() - t
             budget = [session] * int(ahead)      # each slot's minutes while the sessions run
             busy: set = set()                    # slots whose build goes on into the next round
@@ -220,6 +221,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ahead", action="store_true", help="only the rows without build-ahead")
     ap.add_argument("--ahead", type=int, default=1, metavar="SLOTS",
                     help="build slots of the build-ahead rows (builds at once, each at its own cost)")
+    ap.add_argument("--spread", type=float, nargs="+", default=[0.0], metavar="SDS",
+                    help="likely_next's spread: each outcome also tried these noise scales off its levels")
     ap.add_argument("--seed", type=int, default=2026)
     args = ap.parse_args(argv)
     costs = {"build_full": args.build_full, "build_incr": args.build_incr, "boot": args.boot, "bench": args.bench}
@@ -234,7 +237,8 @@ def main(argv=None) -> int:
     rows = [row("git bisect run (sprt)", 1, [git_wall(m, args.n, args.baseline_sessions, costs) for m in machines()])]
     for ahead in (0,) if args.no_ahead else (0, args.ahead):
         for k in args.ks:
-            rs = [engine_wall(m, args.n, k, args.baseline_sessions, params, costs, ahead) for m in machines()]
+            rs = [engine_wall(m, args.n, k, args.baseline_sessions, params, costs, ahead, tuple(args.spread))
+                  for m in machines()]
             rows.append(row("engine" + (f" + build ahead ({ahead} slot{'s' if ahead > 1 else ''})" if ahead else ""),
                             k, rs))
             print(f"  {rows[-1]['flow']} k={k}: {time.monotonic() - started:.0f} s", file=sys.stderr)

@@ -86,3 +86,11 @@ def test_untestable_commits_and_a_stopped_engine_are_not_predicted():
         i = done.next(1)[0]
         done.add(i, (100.0 if i == 0 else 110.0) + rng.standard_normal())
     assert likely_next(done, [1], k=1) == [] and likely_next(e, [], k=1) == []
+
+
+def test_a_spread_tries_values_off_the_levels_too():
+    e, _ = engine_with_ends(n=40)
+    picks = e.next(1)
+    plain = likely_next(e, picks, k=1)
+    wide = likely_next(e, picks, k=1, spread=(-0.5, 0.0, 0.5))
+    assert set(plain) <= set(wide) and len(e.index) == 10

@@ -58,19 +58,25 @@ def outcomes(engine: Engine, picks: list[int]) -> list[tuple[float, dict[int, fl
     return [(w / total, levels) for w, levels in out]
 
 
-def likely_next(engine: Engine, picks: list[int], k: int = 1, limit: int | None = None) -> list[int]:
+def likely_next(engine: Engine, picks: list[int], k: int = 1, limit: int | None = None,
+                spread: tuple[float, ...] = (0.0,)) -> list[int]:
     """The commits the engine is likely to ask for after a round of ``picks`` (``next(k)``
     of each outcome, most likely first; the picks themselves and untestable commits left
-    out). [] when the engine has stopped. ``engine`` is not changed (its copies are)."""
+    out). [] when the engine has stopped. ``engine`` is not changed (its copies are).
+    ``spread``: each outcome's sessions are also tried this many noise scales (``Fit.scale``)
+    off the fitted levels (e.g. (-0.5, 0, 0.5)), its weight shared among them: for an engine
+    whose next pick moves with the value, not only with its side."""
     if not picks or engine.status() != RUNNING:
         return []
+    scale = float(engine.fit().scale)
     score: dict[int, float] = {}
     for weight, levels in outcomes(engine, picks):
-        what_if = copy.deepcopy(engine)
-        for i, level in levels.items():
-            what_if.add(i, engine.sign * level)
-        for i in what_if.next(k):
-            if i not in picks:                           # (next() never names an untestable one)
-                score[i] = score.get(i, 0.0) + weight
+        for off in spread:
+            what_if = copy.deepcopy(engine)
+            for i, level in levels.items():
+                what_if.add(i, engine.sign * (level + off * scale))
+            for i in what_if.next(k):
+                if i not in picks:                       # (next() never names an untestable one)
+                    score[i] = score.get(i, 0.0) + weight / len(spread)
     ranked = sorted(score, key=lambda i: -score[i])      # stable: ties keep outcome order
     return ranked[:limit] if limit is not None else ranked
