@@ -10,20 +10,26 @@ auto --suts K` runs. Only the clock is simulated, with these costs (all paramete
 
 A round (one ``engine.next(k)`` batch) costs what `bisect auto --suts K` does today: the
 picks not built yet are built one after the other, then the k sessions run at once:
-round = builds + session. With --ahead (simulated; `bisect auto` does not build ahead yet)
-the build host, while a round's sessions run, builds the commits ``engine.next(2k)`` names
-that are not built yet, as many as fit in a session's time; a pick built that way costs
-the round nothing.
+round = builds + session. Build-ahead (`bisect auto --ahead 1`): while a round's sessions
+run, the build host builds the commits fastpath.bisect.lookahead.likely_next names (the
+function `bisect auto --ahead` calls: ``next(k)`` after each way the round can come out),
+most likely first, as many as fit in the session's time, on --ahead SLOTS build slots (one
+by default; several slots are several builds at once, each at its own cost: a build host
+with the cores for them), and the picks not built yet are built on those slots too; a build
+still running when the session ends goes on into the next round if that round asks for it
+(only its remaining minutes count), else it is stopped. A pick built ahead costs the round
+nothing.
 
 Against it: `git bisect run` on one SUT, the per-commit sprt flow of `bisect auto --engine
 git` (bisect_sim.git_bisection: advice followed, confirmation, retries): its sessions one
 after another, each tested commit built once, before its sessions.
 
 Engine CPU: the process CPU time of engine.next/add/untestable/answer (the look-ahead
-calls included) per bisection, against its simulated wall time. Baselines (recorded before
+calls included, and likely_next's copies of the engine) per bisection, against its
+simulated wall time. Baselines (recorded before
 the bisection, by `bisect start`) are in neither flow's wall time.
 
-    python bench/wall_sim.py --runs 40 --ks 1 2 4 8
+    python bench/wall_sim.py --runs 40 --ks 1 2 4 8 [--ahead 2]
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from bisect_sim import git_bisection, load_factory  # noqa: E402
 
 from fastpath.bisect.params import params_for  # noqa: E402
 from fastpath.bisect.engine import FOUND, Engine, EngineParams, run  # noqa: E402
+from fastpath.bisect.lookahead import likely_next  # noqa: E402
 
 
 class TimedEngine(Engine):
@@ -69,18 +76,35 @@ class Clock:
 
     def __init__(self, costs: dict):
         self.c, self.wall, self.built, self.builds = costs, 0.0, set(), 0
+        self.running: dict[int, float] = {}              # builds ahead not finished: commit -> minutes left
+        self.stopped = 0
+        self.wait = 0.0                                  # minutes rounds waited for builds
 
     def build_cost(self) -> float:
         return self.c["build_full"] if self.builds == 0 else self.c["build_incr"]
 
     def build(self, sha) -> float:
         cost = self.build_cost()
+        if sha in self.running:                          # begun ahead: what is left of it
+            cost = self.running.pop(sha)
         self.built.add(sha)
         self.builds += 1
         return cost
 
 
-def engine_wall(m, n: int, k: int, baselines: int, params: EngineParams, costs: dict, ahead: bool) -> dict:
+def makespan(costs: list[float], slots: int) -> float:
+    """Minutes until ``slots`` build slots have done these builds (the longest first, each
+    to the slot free first)."""
+    load = [0.0] * max(slots, 1)
+    for c in sorted(costs, reverse=True):
+        load[load.index(min(load))] += c
+    return max(load)
+
+
+def engine_wall(m, n: int, k: int, baselines: int, params: EngineParams, costs: dict, ahead: int,
+                spread: tuple[float, ...] = (0.0,)) -> dict:
+    """One bisection's simulated clock; ``ahead``: build slots of `bisect auto --ahead`
+    (0: today's flow, each pick built in the tree before its session, one at a time)."""
     e = TimedEngine(n + 1, m.improvement, params)
     for _ in range(baselines):
         e.add(0, m.session(0), baseline=True)
@@ -92,17 +116,31 @@ def engine_wall(m, n: int, k: int, baselines: int, params: EngineParams, costs: 
     used: set = set()                            # built ahead and then asked for
 
     def take(picks):
-        builds = sum(clock.build(i) for i in picks if i not in clock.built)
+        builds = makespan([clock.build(i) for i in picks if i not in clock.built], int(ahead))
+        clock.stopped += len(clock.running)      # begun ahead, not asked for: stopped
+        clock.running = {}
         used.update(i for i in picks if i in ahead_of)
         clock.wall += builds + session
+        clock.wait += builds
         if ahead:                                # the build host works while the sessions run
-            budget = session
-            for i in e.next(2 * k):
-                if i in clock.built or i in picks:
+            t, cpu = time.process_time(), e.cpu
+            wanted = likely_next(e, picks, k, spread=spread)
+            e.cpu = cpu + time.process_time() - t
+            budget = [session] * int(ahead)      # each slot's minutes while the sessions run
+            busy: set = set()                    # slots whose build goes on into the next round
+            for i in wanted:
+                if i in clock.built:
                     continue
-                if clock.build_cost() > budget:
+                free = [j for j in range(len(budget)) if j not in busy]
+                if not free:
                     break
-                budget -= clock.build(i)
+                slot = max(free, key=lambda j: budget[j])
+                cost = clock.build_cost()
+                if cost > budget[slot]:          # begun (as the queue does), not done: it goes on
+                    clock.running[i] = cost - budget[slot]     # into the next round if asked for
+                    busy.add(slot)
+                    continue
+                budget[slot] -= clock.build(i)
                 ahead_of.add(i)
         return [(i, m.session(i)) for i in picks]
 
@@ -110,7 +148,8 @@ def engine_wall(m, n: int, k: int, baselines: int, params: EngineParams, costs: 
     named = [c.index for c in a.culprits]
     outcome = ("correct" if named[0] in m.culprits else "wrong") if a.status == FOUND else a.status
     return {"outcome": outcome, "sessions": a.sessions, "wall": clock.wall, "builds": clock.builds,
-            "hidden": len(used), "wasted": len(ahead_of) - len(used), "cpu": e.cpu}
+            "hidden": len(used), "wasted": len(ahead_of) - len(used), "stopped": clock.stopped, "wait": clock.wait,
+            "cpu": e.cpu}
 
 
 class Recorder:
@@ -131,7 +170,8 @@ def git_wall(m, n: int, baselines: int, costs: dict) -> dict:
     r = git_bisection("sprt", rec, n, baselines, params_for("sprt", None), 100, True, 2)
     builds = len(rec.tested)
     build_minutes = (costs["build_full"] + (builds - 1) * costs["build_incr"]) if builds else 0.0
-    return {"outcome": r["outcome"], "sessions": r["sessions"], "builds": builds, "hidden": 0, "wasted": 0,
+    return {"outcome": r["outcome"], "sessions": r["sessions"], "builds": builds, "hidden": 0, "wasted": 0, "stopped": 0,
+            "wait": build_minutes,
             "wall": r["sessions"] * (costs["boot"] + costs["bench"]) + build_minutes, "cpu": 0.0}
 
 
@@ -147,18 +187,21 @@ def row(name: str, k: int, rs: list[dict]) -> dict:
             "builds": float(np.mean([r["builds"] for r in ok])),
             "hidden": float(np.mean([r["hidden"] for r in ok])),
             "wasted": float(np.mean([r["wasted"] for r in ok])),
+            "stopped": float(np.mean([r["stopped"] for r in ok])),
+            "wait_h": float(np.mean([r["wait"] for r in ok])) / 60,
             "cpu_share": 100.0 * sum(r["cpu"] for r in ok) / (60.0 * float(wall.sum())),
             "cpu_s": float(np.mean([r["cpu"] for r in ok]))}
 
 
 def table(rows: list[dict]) -> str:
     base = rows[0]["wall_h"]
-    out = ["| flow | SUTs | correct | wrong | other | sessions | builds (ahead, used / wasted) | wall h (p90) "
-           "| vs git | engine CPU s (share of wall) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    out = ["| flow | SUTs | correct | wrong | other | sessions | builds (ahead: used / wasted / stopped) "
+           "| waiting for builds h | wall h (p90) | vs git | engine CPU s (share of wall) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         out.append(f"| {r['flow']} | {r['k']} | {r['correct']:.0f}% | {r['wrong']:.0f}% | {r['other']:.0f}% | "
-                   f"{r['sessions']:.1f} | {r['builds']:.1f} ({r['hidden']:.1f} / {r['wasted']:.1f}) | "
-                   f"{r['wall_h']:.2f} ({r['wall_p90_h']:.2f}) | {r['wall_h'] / base:.2f}x | "
+                   f"{r['sessions']:.1f} | {r['builds']:.1f} ({r['hidden']:.1f} / {r['wasted']:.1f} / "
+                   f"{r['stopped']:.1f}) | {r['wait_h']:.2f} | {r['wall_h']:.2f} ({r['wall_p90_h']:.2f}) | {r['wall_h'] / base:.2f}x | "
                    f"{r['cpu_s']:.1f} ({r['cpu_share']:.3f}%) |")
     return "\n".join(out)
 
@@ -176,6 +219,10 @@ def main(argv=None) -> int:
     ap.add_argument("--boot", type=float, default=2.0, help="minutes")
     ap.add_argument("--bench", type=float, default=1.0, help="minutes")
     ap.add_argument("--no-ahead", action="store_true", help="only the rows without build-ahead")
+    ap.add_argument("--ahead", type=int, default=1, metavar="SLOTS",
+                    help="build slots of the build-ahead rows (builds at once, each at its own cost)")
+    ap.add_argument("--spread", type=float, nargs="+", default=[0.0], metavar="SDS",
+                    help="likely_next's spread: each outcome also tried these noise scales off its levels")
     ap.add_argument("--seed", type=int, default=2026)
     args = ap.parse_args(argv)
     costs = {"build_full": args.build_full, "build_incr": args.build_incr, "boot": args.boot, "bench": args.bench}
@@ -188,10 +235,12 @@ def main(argv=None) -> int:
 
     started = time.monotonic()
     rows = [row("git bisect run (sprt)", 1, [git_wall(m, args.n, args.baseline_sessions, costs) for m in machines()])]
-    for ahead in (False,) if args.no_ahead else (False, True):
+    for ahead in (0,) if args.no_ahead else (0, args.ahead):
         for k in args.ks:
-            rs = [engine_wall(m, args.n, k, args.baseline_sessions, params, costs, ahead) for m in machines()]
-            rows.append(row("engine" + (" + build ahead (sim)" if ahead else ""), k, rs))
+            rs = [engine_wall(m, args.n, k, args.baseline_sessions, params, costs, ahead, tuple(args.spread))
+                  for m in machines()]
+            rows.append(row("engine" + (f" + build ahead ({ahead} slot{'s' if ahead > 1 else ''})" if ahead else ""),
+                            k, rs))
             print(f"  {rows[-1]['flow']} k={k}: {time.monotonic() - started:.0f} s", file=sys.stderr)
     print(table(rows))
     print(f"\n{args.machine}, N={args.n}, effect {args.effect:g} sd, {args.runs} bisections per row, baselines "

@@ -16,14 +16,19 @@ def test_four_suts_take_less_wall_time_than_one_and_builds_ahead_are_used():
 
     costs = {"build_full": 5.0, "build_incr": 1.0, "boot": 2.0, "bench": 1.0}
     rows = {}
-    for k, ahead in ((1, False), (4, False), (4, True)):
+    for k, ahead in ((1, False), (1, True), (4, False), (4, True)):
         rows[k, ahead] = [sim.engine_wall(machines.normal(100, 2.0, np.random.default_rng([7, j])), 100, k, 5,
-                                          sim.EngineParams(), costs, ahead) for j in range(4)]
+                                          sim.EngineParams(), costs, int(ahead)) for j in range(4)]
     assert all(r["outcome"] == "correct" for rs in rows.values() for r in rs)
     wall = {key: np.mean([r["wall"] for r in rs]) for key, rs in rows.items()}
     assert wall[4, False] < 0.85 * wall[1, False]      # N=100: batches spend more sessions (docs/pool.md)
     assert all(r["hidden"] == 0 for r in rows[4, False])
     assert sum(r["hidden"] for r in rows[4, True]) > 0 and wall[4, True] < wall[4, False]
+    # built ahead (bisect.lookahead, as `bisect auto --ahead`): one SUT waits far less for builds
+    wait = {key: np.mean([r["wait"] for r in rs]) for key, rs in rows.items()}
+    first = costs["build_full"]                         # the first build cannot be hidden
+    assert wait[1, True] - first < 0.7 * (wait[1, False] - first) and wall[1, True] < wall[1, False]
+    assert [r["sessions"] for r in rows[1, True]] == [r["sessions"] for r in rows[1, False]]   # same bisections
     assert all(r["cpu"] > 0 for rs in rows.values() for r in rs)
     # a session costs boot + benchmark, a build at least the incremental cost
     r = rows[1, False][0]

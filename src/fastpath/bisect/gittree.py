@@ -46,6 +46,34 @@ def build(tree: pathlib.Path, rev: str, ctx_path: pathlib.Path, scripts: pathlib
     return Build(env["GITSHA"], env["KERNEL_PATH"], env.get("MODULES_PATH") or None)
 
 
+# The build queue's command (fastpath.builds.BuildQueue) for the same build as ``build()``:
+# build_local_kernel.sh in the queue's worktree of the tree (the tree's own .config copied in
+# when it has one and the worktree's differs), then the image and modules copied into the
+# queue's output folder, with the .env the script wrote (its GITSHA).
+_AHEAD = r'''set -e
+out="$1"; main="$2"; shift 2
+if [ -f "$main/.config" ] && ! cmp -s "$main/.config" .config; then cp "$main/.config" .config; fi
+FASTPATH_ENV_FILE="$out/.env" "$@"
+image="$(sed -n 's/^KERNEL_PATH=//p' "$out/.env")"; modules="$(sed -n 's/^MODULES_PATH=//p' "$out/.env")"
+cp "$image" "$out/$(basename "$image")"
+if [ -n "$modules" ]; then cp "$modules" "$out/modules.tar.xz"; fi
+'''
+
+
+def ahead_command(tree: pathlib.Path, ctx_path: pathlib.Path, scripts: pathlib.Path) -> tuple[str, ...]:
+    """The command a BuildQueue runs to build one commit as ``build()`` does."""
+    return ("sh", "-c", _AHEAD, "build-ahead", "{output}", str(tree), str(scripts / "build_local_kernel.sh"),
+            "--context", str(ctx_path))
+
+
+def from_queue(b) -> Build:
+    """A BuildQueue's build (of ``ahead_command``) as ``build()`` returns it."""
+    env_file = b.image.parent / ".env"
+    env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line) \
+        if env_file.exists() else {}
+    return Build(env.get("GITSHA") or b.sha, str(b.image), str(b.modules) if b.modules else None)
+
+
 def commits(tree: pathlib.Path, good: str, bad: str) -> list[str]:
     """The range as the engine sees it: the good commit, then every commit of good..bad on
     the first-parent line, oldest first, the bad one last (full SHAs). A merge counts as one

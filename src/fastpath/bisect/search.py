@@ -24,6 +24,15 @@ K sessions run at once, one thread per SUT: K leases of the plan's ``sut.pool``
 execute.pooled does), released on exit and on Ctrl-C. Sessions go to the engine and the log
 in the order they finish.
 
+With ``ahead`` N > 0 (`bisect auto --ahead N`) kernels are built ahead: a build queue
+(fastpath.builds.BuildQueue, N build slots, each a git worktree of the tree under
+``<tree>/.fastpath-build/ahead``) builds, while a round's sessions run, the commits the
+engine is likely to ask for next (fastpath.bisect.lookahead: ``next(K)`` after each way
+the round can come out), with the same build_local_kernel.sh; each round's wish list is
+its picks, then those; a build no longer on it is stopped. Finished builds stay in the
+queue's folder, so a resumed run does not build them again; Ctrl-C stops every build.
+Builds run on the machine that drives the bisection, not on the SUTs.
+
 Exit statuses: 0 culprit found, 1 inconclusive or refused, 2 stopped by the SUT, the store
 or the tree, 130 interrupted.
 """
@@ -43,6 +52,7 @@ from dataclasses import dataclass, field
 from fastpath.bisect import context as contexts
 from fastpath.bisect import gittree
 from fastpath.bisect.engine import FOUND, REFUSED, Answer, Engine, EngineParams, params_dict, run
+from fastpath.bisect.lookahead import likely_next
 from fastpath.bisect.measure import Measurer
 from fastpath.bisect.run import baseline_values, swprofile_name
 from fastpath.errors import BuildError, UserError
@@ -56,6 +66,8 @@ class SearchResult:
     context: str
     taken: int = 0                   # sessions this run took
     builds: int = 0
+    ready: int = 0                   # of the builds: already built when asked for (ahead, or a run before)
+    stopped: int = 0                 # builds ahead stopped as no longer wanted
     untestable: dict = field(default_factory=dict)   # sha -> why
     git_log: str = ""
     seconds: float = 0.0
@@ -198,15 +210,20 @@ def sessions(jobs: list, measures: list, keep=None):
 
 def search(context: str, tree: str = ".", scripts: str | None = None, overrides: dict | None = None,
            progress: bool = True, say: Callable[[str], None] = print, measure=None,
-           suts: int = 1) -> SearchResult:
+           suts: int = 1, ahead: int = 0, build_command=None, ahead_dir: str | None = None) -> SearchResult:
     """The engine-driven bisection (module docstring). ``measure(sha, build) -> (value or
     None, why)`` boots one session; by default measure.Measurer over the output store, one
     per SUT. ``suts``: commits measured at once (an injected ``measure`` is then called
-    from that many threads)."""
+    from that many threads). ``ahead``: build slots of the build-ahead queue (0: each
+    commit built in the tree just before its session); ``build_command``: the queue's
+    command (BuildQueue's placeholders; default gittree.ahead_command, build_local_kernel.sh);
+    ``ahead_dir``: its folder (default ``<tree>/.fastpath-build/ahead``)."""
     from fastpath.bisect.auto import _check_tree, find_scripts
 
     if suts < 1:
         raise UserError(f"--suts must be at least 1, got {suts}")
+    if ahead < 0:
+        raise UserError(f"--ahead must be 0 or more build slots, got {ahead}")
     started = time.monotonic()
     tree_path = pathlib.Path(tree).expanduser().resolve()
     ctx_path = pathlib.Path(context).expanduser().resolve()
@@ -243,6 +260,13 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
                     [lambda sha, b, m=m: m.session(sha, b.image, b.modules)
                      for m in measurers(ctx, store, progress, suts, say, stack)])
         built: dict[str, gittree.Build] = {}
+        builder = None
+        if ahead:
+            from fastpath.builds import BuildQueue
+
+            builder = stack.enter_context(BuildQueue(
+                tree_path, ahead_dir or tree_path / ".fastpath-build" / "ahead", slots=ahead,
+                command=build_command or gittree.ahead_command(tree_path, ctx_path, scripts_dir)))
 
         def save() -> None:
             a = engine.answer()
@@ -267,14 +291,31 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
                 result.taken += 1
             return i, value
 
+        def build(i: int) -> gittree.Build:
+            sha = commits[i]
+            if builder is None:
+                say(f"      building {sha[:12]} ({what(i)})")
+                return gittree.build(tree_path, sha, ctx_path, scripts_dir, home)
+            ready = builder.done(sha)
+            say(f"      {'built ahead' if ready else 'building'} {sha[:12]} ({what(i)})")
+            try:
+                b = builder.get(sha)
+            except BuildError as err:       # the build's own reason (exit status, its log's last line)
+                raise BuildError(f"{sha[:12]} does not build: {builder.failed.get(sha) or err}") from None
+            result.ready += ready
+            return gittree.from_queue(b)
+
         def take(picks: list[int]):
+            if builder is not None:         # the picks first, then what the engine may ask next
+                ahead_of = likely_next(engine, picks, suts)
+                builder.want([commits[i] for i in picks + ahead_of])
+                result.stopped = len(builder.stopped)
             jobs = []
             for i in picks:                 # every pick built first; the sessions then run at once
                 sha = commits[i]
                 try:
                     if sha not in built:
-                        say(f"      building {sha[:12]} ({what(i)})")
-                        built[sha] = gittree.build(tree_path, sha, ctx_path, scripts_dir, home)
+                        built[sha] = build(i)
                         result.builds += 1
                 except BuildError as err:
                     yield record(i, None, str(err))
@@ -300,6 +341,8 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
             answer = run(engine, take, k=suts, on_step=step)
         finally:                    # Ctrl-C, the SUT gone: every session taken stays in the log
             save()
+            if builder is not None:
+                result.stopped = len(builder.stopped)
     result.answer, result.untestable = answer, untestable
     if answer.status == FOUND:
         c = answer.culprit.index
@@ -338,7 +381,8 @@ def summary(r: SearchResult) -> str:
                      f"p = {imp.probability:.3f})")
     for sha, why in r.untestable.items():
         lines.append(f"Untestable: {sha[:12]}: {why}")
-    lines.append(f"{a.sessions} sessions in all ({r.taken} this run, {r.builds} builds), "
+    ahead = f", {r.ready} built ahead, {r.stopped} builds ahead stopped" if r.ready or r.stopped else ""
+    lines.append(f"{a.sessions} sessions in all ({r.taken} this run, {r.builds} builds{ahead}), "
                  f"{r.seconds / 60:.1f} min; context {r.context}")
     if r.git_log:
         lines.append("The answer is in git: `git bisect log` shows it; `git bisect reset` ends it.")

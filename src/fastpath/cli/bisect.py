@@ -247,8 +247,12 @@ def rebaseline_cmd(context, good_kernel, good_modules, bad_kernel, bad_modules, 
               help="An engine parameter (repeatable), e.g. eps=0.01 or budget=200 (docs/bisection.md).")
 @click.option("--suts", type=click.IntRange(1, 64), default=1, show_default=True,
               help="The engine boots this many commits at once, one per SUT of the plan's sut.pool (docs/pool.md).")
+@click.option("--ahead", type=click.IntRange(0, 16), default=0, show_default=True, metavar="SLOTS",
+              help="The engine's kernels built ahead: while sessions run, this many builds at once of the commits "
+                   "it is likely to ask for next (git worktrees under TREE/.fastpath-build/ahead); 0: each built "
+                   "just before its session (docs/pool.md).")
 def auto_cmd(context, tree, retries, baseline_sessions, max_baseline_sessions, scripts, no_progress, engine_name,
-             engine_param, suts):
+             engine_param, suts, ahead):
     """Bisect in the kernel tree: the engine by default, or git bisect run with confirmation.
 
     \b
@@ -287,12 +291,13 @@ def auto_cmd(context, tree, retries, baseline_sessions, max_baseline_sessions, s
         from fastpath.bisect.engine import parse_params
 
         found = search.search(context, tree, scripts, parse_params(engine_param), progress=not no_progress,
-                              say=click.echo, suts=suts)
+                              say=click.echo, suts=suts, ahead=ahead)
         click.echo(search.summary(found))
         sys.exit(found.exit_code)
-    if suts > 1:
+    if suts > 1 or ahead:
         from fastpath.errors import UserError
-        raise UserError("--suts needs the engine (--engine posterior); the git flow runs on one SUT")
+        raise UserError(f"{'--suts' if suts > 1 else '--ahead'} needs the engine (--engine posterior); the git "
+                        f"flow runs on one SUT and builds each commit git asks for")
     result = auto.bisect_tree(auto.AutoOptions(
         context=context, tree=tree, scripts=scripts, retries=retries, baseline_sessions=baseline_sessions,
         max_baseline_sessions=max_baseline_sessions, progress=not no_progress), say=click.echo)

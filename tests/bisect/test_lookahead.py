@@ -1,0 +1,96 @@
+"""What the engine will ask for after a round (fastpath.bisect.lookahead), with real Engine
+instances: histories of one step whose next picks are predictable, checked against what
+the engine really asks for once the round's sessions are in."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastpath.bisect.engine import FOUND, Engine, run
+from fastpath.bisect.lookahead import likely_next, outcomes, sides
+
+
+def engine_with_ends(n=16, good=100.0, bad=110.0, seed=1, improvement="lower"):
+    """Commits 0..n, five baseline sessions of each end (noise sd 1)."""
+    rng = np.random.default_rng(seed)
+    e = Engine(n + 1, improvement)
+    for _ in range(5):
+        e.add(0, good + rng.standard_normal(), baseline=True)
+        e.add(n, bad + rng.standard_normal(), baseline=True)
+    return e, rng
+
+
+def test_one_pick_the_next_commit_after_either_answer_is_predicted_first():
+    e, rng = engine_with_ends()
+    [pick] = e.next(1)
+    assert 5 <= pick <= 11                               # about the middle
+    ahead = likely_next(e, [pick], k=1)
+    assert len(ahead) == 2 and pick not in ahead
+    below, above = sorted(ahead)
+    assert below < pick < above                          # one per side: after "bad", after "good"
+    assert len(e.index) == 10 and e.spent == 0          # the engine itself is not changed
+    for value, expected in ((110.0, below), (100.0, above)):
+        what_if = Engine(e.n, "lower")
+        for i, v in zip(e.index, e.value):
+            what_if.add(i, v, baseline=True)
+        what_if.add(pick, value + 0.1)
+        assert what_if.next(1) == [expected]             # what the engine really asks next
+
+
+def test_the_sides_are_the_fitted_levels_oriented_back_for_higher_is_better():
+    e, _ = engine_with_ends(good=50.0, bad=40.0, improvement="higher")
+    good, bad = sides(e, 8)
+    assert e.sign * good == pytest.approx(50.0, abs=1.0) and e.sign * bad == pytest.approx(40.0, abs=1.0)
+    assert sides(e, 0) == (good, good) and sides(e, 16) == (bad, bad)   # an end stays where it is
+    ways = outcomes(e, [5, 11])
+    assert len(ways) == 3 and sum(w for w, _ in ways) == pytest.approx(1.0)
+    assert ways[0][1] == {5: bad, 11: bad} and ways[2][1] == {5: good, 11: good}
+    assert ways[1][1] == {5: good, 11: bad}
+    assert ways[1][0] > ways[0][0]                      # 6..11 holds more commits than 1..5
+
+
+def test_along_a_whole_bisection_the_next_picks_were_predicted():
+    """k = 1, 2 and 4 on a one-step history: the commits each round asks for the first time
+    (those that need a build) are those the look-ahead of the round before had named."""
+    for k in (1, 2, 4):
+        e, rng = engine_with_ends(n=40, seed=k)
+        predicted: list[int] = []
+        hits = asked = 0
+
+        def take(picks):
+            nonlocal predicted, hits, asked
+            fresh = [i for i in picks if i not in e.index]         # not measured before (ends included)
+            if predicted:
+                asked += len(fresh)
+                hits += sum(i in predicted for i in fresh)
+            predicted = likely_next(e, picks, k)
+            return [(i, 100.0 + (10.0 if i >= 27 else 0.0) + rng.standard_normal()) for i in picks]
+
+        a = run(e, take, k=k)
+        assert a.status == FOUND and a.culprit.index == 27
+        assert asked >= 3 and hits >= 0.8 * asked, (k, hits, asked)
+
+
+def test_untestable_commits_and_a_stopped_engine_are_not_predicted():
+    e, rng = engine_with_ends()
+    [pick] = e.next(1)
+    first = likely_next(e, [pick], k=1)
+    for i in first:
+        e.untestable(i)
+    assert not set(likely_next(e, [pick], k=1)) & set(first)
+    done, _ = engine_with_ends(n=2)
+    done.add(1, 110.0)
+    done.add(1, 110.3)
+    while done.next(1):
+        i = done.next(1)[0]
+        done.add(i, (100.0 if i == 0 else 110.0) + rng.standard_normal())
+    assert likely_next(done, [1], k=1) == [] and likely_next(e, [], k=1) == []
+
+
+def test_a_spread_tries_values_off_the_levels_too():
+    e, _ = engine_with_ends(n=40)
+    picks = e.next(1)
+    plain = likely_next(e, picks, k=1)
+    wide = likely_next(e, picks, k=1, spread=(-0.5, 0.0, 0.5))
+    assert set(plain) <= set(wide) and len(e.index) == 10
