@@ -167,7 +167,9 @@ def test_improvement_is_not_bisected(sshd, tmp_path, capsys):
 def test_baselines_too_close_for_the_policy_are_written_with_its_advice(sshd, tmp_path, capsys):
     ctx, warning = start_not_apart(sshd, tmp_path, capsys, bad_mean=101.0, sessions=8)
     rec = ctx.ends_not_apart
-    assert rec["p_value"] < 0.05 and "policy sprt could not tell them apart" in rec["reason"]
+    assert rec["p_value"] < 0.05 and rec["reason"].startswith("bad is significantly worse (Welch p=")
+    assert "but the policy cannot tell the ends apart yet" in rec["reason"] and rec["reason"].count("[") == 2
+    assert "policy sprt could not tell them apart" in rec["advice"]
     assert "record about 20 sessions of each baseline" in rec["advice"] and rec["advice"] in warning
 
 

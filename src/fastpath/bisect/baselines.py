@@ -96,7 +96,11 @@ def check_ends(good, bad, improvement: str, judge_problem: str | None = None, go
         advice = judge_problem or (f"record about {k} sessions of each baseline (the gap is not significant "
                                    f"at this noise)" if k else "record more sessions of each baseline")
     else:
-        reason = advice = judge_problem
+        both = (f"good '{good_name}' {_interval(sg)}, bad '{bad_name}' {_interval(sb)} "
+                f"({improvement} is better)")
+        reason = (f"bad is significantly worse (Welch p={cmp.p_value:.3g} < 0.05: {both}), but the policy "
+                  f"cannot tell the ends apart yet")
+        advice = judge_problem
     return EndsCheck(not_apart={"reason": reason, "advice": advice,
                                 "p_value": None if cmp.p_value is None else float(cmp.p_value),
                                 "good": _block(sg), "bad": _block(sb)})
