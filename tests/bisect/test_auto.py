@@ -252,3 +252,21 @@ def test_no_scripts_is_one_clear_error(tmp_path):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_the_git_flow_refuses_a_context_whose_ends_are_not_told_apart(tmp_path, scripts, sshd):
+    """`bisect auto --engine git` on such a context: one line with the policy's advice, before
+    the tree is touched (no git bisect, no build)."""
+    from tests.bisect.test_search import started_not_apart
+
+    repo, shas = history(tmp_path, [str(v) for v in (100, 100, 101.5, 101.5)])
+    path = started_not_apart(tmp_path, sshd, shas, bad_mean=101.5, sessions=3)
+    with pytest.raises(UserError, match=r"the ends are not yet told apart \(no significant difference") as exc:
+        auto.bisect_tree(auto.AutoOptions(context=str(path), tree=str(repo), scripts=str(scripts), progress=False))
+    assert "policy sprt could not tell them apart" in str(exc.value) and "\n" not in str(exc.value)
+    assert_tree_back(repo)
+    assert not (repo / ".fastpath-build").exists()
+    proc = subprocess.run(["python3", "-m", "fastpath", "bisect", "auto", "--engine", "git", "--context", str(path),
+                           "--tree", str(repo), "--scripts", str(scripts)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1 and "the ends are not yet told apart" in proc.stderr and not proc.stdout

@@ -15,7 +15,7 @@ from fastpath.bisect.verdict import BAD, ERROR, GOOD, SKIP, exit_code, verdict_l
 from fastpath.cli.main import main
 from fastpath.store import open_store
 from fastpath.store.model import SwProfile
-from tests.bisect.conftest import add_sessions
+from tests.bisect.conftest import add_sessions, make_baseline_store
 from tests.bisect.test_start import start_args
 
 SHA = "abcdef0123456789abcdef0123456789abcdef01"
@@ -173,3 +173,48 @@ def test_levels_tracked_over_earlier_steps(ctx_file, kernel, capsys):
     assert "NO REGRESSION detected" in capsys.readouterr().out
     last = contexts.load(ctx_file).tested[-1]
     assert last["outcome"] == GOOD and "tracked over 40 earlier sessions" in last["reason"]
+
+
+@pytest.fixture
+def noisy_ctx_file(sshd, tmp_path):
+    """A context whose ends bisect start could not tell apart (bad worse, not significantly)."""
+    url = make_baseline_store(f"sqlite:///{tmp_path}/noisy.db", bad_mean=100.4, sessions=5)
+    path = tmp_path / "noisy.yaml"
+    assert main(start_args(sshd, url, path)) == 0
+    assert contexts.load(path).ends_not_apart
+    return path
+
+
+def test_ends_not_told_apart_stop_the_per_commit_flow_at_once(noisy_ctx_file, kernel, capsys):
+    """128 and one line, before anything is booted: git bisect run stops at the first step."""
+    capsys.readouterr()
+    ctx = contexts.load(noisy_ctx_file)
+    with open_store(ctx.output_resultstore, readonly=True) as store:
+        before = ({s.id for s in store.swprofiles()}, store.count_samples())
+    assert cli_status(["bisect", "run", "--context", str(noisy_ctx_file), "--kernel", kernel, "--gitsha", SHA]) == 128
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and not captured.out, captured
+    assert err.startswith(f"Error: {noisy_ctx_file}: the ends are not yet told apart (no significant difference")
+    assert "policy sprt could not tell them apart" in err and "`fastpath bisect auto`" in err
+    with open_store(ctx.output_resultstore, readonly=True) as store:
+        assert ({s.id for s in store.swprofiles()}, store.count_samples()) == before     # nothing booted
+    assert contexts.load(noisy_ctx_file).tested == []
+    proc = subprocess.run(["fastpath", "bisect", "run", "--context", str(noisy_ctx_file), "--kernel", kernel,
+                           "--gitsha", SHA], capture_output=True, text=True)
+    assert proc.returncode == 128 and "the ends are not yet told apart" in proc.stderr
+
+
+def test_baseline_sessions_added_since_tell_the_ends_apart_and_clear_the_record(noisy_ctx_file, kernel, capsys):
+    ctx = contexts.load(noisy_ctx_file)
+    with open_store(ctx.output_resultstore) as store:       # the advice followed: more baseline sessions
+        rng = np.random.default_rng(5)
+        add_sessions(store, "v-good", 100.0 + 0.3 * rng.standard_normal(25), first=5)
+        add_sessions(store, "v-bad", 103.0 + 0.3 * rng.standard_normal(25), first=5)
+    add_tested(noisy_ctx_file, [103.1, 102.9, 103.0, 103.2])
+    edit(noisy_ctx_file, lambda d: d["plan"]["sut"]["connection"]["params"].update(port=closed_port()))
+    assert cli_status(["bisect", "run", "--context", str(noisy_ctx_file), "--kernel", kernel, "--gitsha", SHA]) == 1
+    assert "Result: REGRESSION detected" in capsys.readouterr().out
+    again = contexts.load(noisy_ctx_file)
+    assert again.ends_not_apart is None and again.tested[-1]["outcome"] == BAD
+    assert "ends-not-apart" not in yaml.safe_load(noisy_ctx_file.read_text())

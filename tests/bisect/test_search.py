@@ -337,3 +337,35 @@ def test_k_suts_of_a_static_pool_each_get_a_measurer_on_their_own_sut(tmp_path, 
             assert any("pool: c does not answer" in s for s in said)
         with contextlib.ExitStack() as stack, pytest.raises(UserError, match="has 3 SUTs"):
             search.measurers(ctx, store, False, 4, lambda s: None, stack)
+
+
+def started_not_apart(tmp_path, sshd, shas, **store):
+    """A context written by `bisect start` (the real command, the loopback sshd as the SUT)
+    over baselines worse but not told apart, for the range of ``shas``; its SUT is then a
+    closed port, so that any boot would fail."""
+    from fastpath.cli.main import main
+    from tests.bisect.test_auto import closed_port
+    from tests.bisect.test_start import start_args
+
+    url = make_baseline_store(f"sqlite:///{tmp_path}/noisy.db", **store)
+    path = tmp_path / "noisy.yaml"
+    assert main(start_args(sshd, url, path)) == 0
+    ctx = contexts.load(path)
+    assert ctx.ends_not_apart and ctx.ends_not_apart["p_value"] >= 0.05
+    ctx.good_sha, ctx.bad_sha = shas[0], shas[-1]
+    ctx.plan["sut"]["connection"]["params"]["port"] = closed_port()
+    contexts.save(ctx, path)
+    return path
+
+
+def test_the_engine_goes_on_from_a_start_whose_ends_are_not_told_apart(tmp_path, scripts, sshd):  # noqa: F811
+    repo, shas = history(tmp_path, values_with(16, 9, step=1.5))
+    path = started_not_apart(tmp_path, sshd, shas, bad_mean=101.5, sessions=3)
+    measure, said = OracleMeasure(repo, seed=7), []
+    r = search.search(str(path), str(repo), str(scripts), measure=measure, progress=False, say=said.append)
+    assert r.answer.status == FOUND and r.commits[r.answer.culprit.index] == shas[9]
+    assert measure.calls.count(shas[0]) + measure.calls.count(shas[-1]) >= 2    # it measured the ends
+    assert any("the ends are not yet told apart" in line and "end_budget=60" in line for line in said)
+    ctx = contexts.load(path)
+    assert ctx.engine["status"] == FOUND and ctx.ends_not_apart       # start's record kept beside the engine's
+    git(repo, "bisect", "reset")

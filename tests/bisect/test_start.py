@@ -108,10 +108,55 @@ def test_multi_node_sut_is_refused(sshd, tmp_path, capsys):
     assert status == 1 and "has 2 NUMA nodes; bisection needs a single-node SUT" in err
 
 
-def test_no_difference_is_refused_with_means_and_intervals(sshd, tmp_path, capsys):
-    status, err = run_start(sshd, tmp_path, capsys, bad_mean=100.2)
-    assert status == 1 and "refusing to bisect 'fpsyscall-getppid': no significant difference" in err
-    assert "good 'v-good' mean 100" in err and "bad 'v-bad' mean 100" in err and err.count("[") == 2
+def start_not_apart(sshd, tmp_path, capsys, **store_kw):
+    """bisect start over ends worse but not told apart: exit 0, the context with its record,
+    and one warning line (stderr) saying what follows."""
+    url = make_baseline_store(f"sqlite:///{tmp_path}/o.db", **store_kw)
+    status = main(start_args(sshd, url, tmp_path / "ctx.yaml"))
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert len(captured.err.strip().splitlines()) == 1, captured.err
+    warning = captured.err.strip()
+    assert warning.startswith("warning: the ends are not yet told apart (")
+    assert "`fastpath bisect auto` (the engine) measures the ends itself, up to end_budget=60 end sessions" in warning
+    assert "the per-commit flow (`git bisect run` with `bisect run`, `bisect auto --engine git`) needs more " \
+           "baseline sessions first: " in warning
+    return contexts.load(tmp_path / "ctx.yaml"), warning
+
+
+def test_noisy_baselines_in_the_right_direction_write_the_context_and_warn(sshd, tmp_path, capsys):
+    ctx, warning = start_not_apart(sshd, tmp_path, capsys, bad_mean=100.4, sessions=5)
+    rec = ctx.ends_not_apart
+    assert rec["reason"].startswith("no significant difference between the baselines (Welch p=")
+    assert 0.05 <= rec["p_value"] <= 1
+    for end in ("good", "bad"):
+        lo, hi = rec[end]["ci95"]
+        assert lo < rec[end]["mean"] < hi and rec[end]["sessions"] == 5
+    assert rec["bad"]["mean"] > rec["good"]["mean"]          # lower is better: bad is worse, not significantly
+    assert f"p={rec['p_value']:.3g}" in warning and "good 'v-good' mean 100" in warning
+    assert "policy sprt could not tell them apart" in rec["advice"] and rec["advice"] in warning
+    again = tmp_path / "again.yaml"                            # saved and loaded with it
+    contexts.save(ctx, again)
+    assert contexts.load(again).ends_not_apart == rec
+    with open_store(ctx.output_resultstore, readonly=True) as out:     # the baselines are copied
+        assert {s.id for s in out.swprofiles()} == {"v-good", "v-bad"}
+
+
+def test_an_old_context_without_the_record_loads_as_told_apart(sshd, tmp_path, baseline_store):
+    ctx_file = tmp_path / "ctx.yaml"
+    assert main(start_args(sshd, baseline_store, ctx_file)) == 0
+    data = yaml.safe_load(ctx_file.read_text())
+    assert "ends-not-apart" not in data and contexts.load(ctx_file).ends_not_apart is None
+    data["ends-not-apart"] = "yes"
+    ctx_file.write_text(yaml.safe_dump(data))
+    with pytest.raises(Exception, match="ends-not-apart"):
+        contexts.load(ctx_file)
+
+
+def test_bad_not_worse_at_all_is_refused_with_means_and_intervals(sshd, tmp_path, capsys):
+    status, err = run_start(sshd, tmp_path, capsys, bad_mean=99.6, sessions=5)
+    assert status == 1 and "refusing to bisect 'fpsyscall-getppid': 'v-bad' is not worse than 'v-good' at all" in err
+    assert "good 'v-good' mean" in err and "bad 'v-bad' mean" in err and err.count("[") == 2
 
 
 def test_improvement_is_not_bisected(sshd, tmp_path, capsys):
@@ -119,10 +164,13 @@ def test_improvement_is_not_bisected(sshd, tmp_path, capsys):
     assert status == 1 and "'v-bad' is better than 'v-good', not worse" in err
 
 
-def test_baselines_too_close_for_the_policy(sshd, tmp_path, capsys):
-    status, err = run_start(sshd, tmp_path, capsys, bad_mean=101.0, sessions=8)
-    assert status == 1 and "policy sprt could not tell them apart" in err
-    assert "record about 20 sessions of each baseline" in err
+def test_baselines_too_close_for_the_policy_are_written_with_its_advice(sshd, tmp_path, capsys):
+    ctx, warning = start_not_apart(sshd, tmp_path, capsys, bad_mean=101.0, sessions=8)
+    rec = ctx.ends_not_apart
+    assert rec["p_value"] < 0.05 and rec["reason"].startswith("bad is significantly worse (Welch p=")
+    assert "but the policy cannot tell the ends apart yet" in rec["reason"] and rec["reason"].count("[") == 2
+    assert "policy sprt could not tell them apart" in rec["advice"]
+    assert "record about 20 sessions of each baseline" in rec["advice"] and rec["advice"] in warning
 
 
 def test_missing_baseline_samples(sshd, tmp_path, capsys):
@@ -184,7 +232,8 @@ def test_policy_params_are_recorded_and_decide_the_start(sshd, tmp_path, capsys)
     ctx_file = tmp_path / "ctx.yaml"
     args = start_args(sshd, url, ctx_file) + ["--policy-param", "alpha=0.05", "--policy-param", "beta=0.05", "--policy-param", "gap_z=0",
                                               "--policy-param", "track_levels=no"]
-    assert main(args) == 0, capsys.readouterr().err     # refused at the default cap of 30 (above)
+    assert main(args) == 0, capsys.readouterr().err     # not told apart at the default cap of 30 (above)
+    assert contexts.load(ctx_file).ends_not_apart is None
     params = contexts.load(ctx_file).policy["params"]
     assert params["alpha"] == params["beta"] == 0.05 and params["track_levels"] is False
     assert params["max_sessions"] == SprtParams().max_sessions

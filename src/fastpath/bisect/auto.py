@@ -1,7 +1,8 @@
 """`fastpath bisect auto`: the whole bisection in a kernel tree, its answer checked, retried
 when the check fails.
 
-In the kernel tree, with the context from `fastpath bisect start`, each round is:
+In the kernel tree, with the context from `fastpath bisect start` (refused, one line, when
+its ends are not yet told apart: ``ends-not-apart``, run.check_told_apart), each round is:
 
 1. the seed's sequence: ``git bisect start``, ``good``, ``bad``, ``git bisect run
    scripts/execute_bisection.sh CONTEXT`` (the output streamed and kept in
@@ -35,6 +36,7 @@ from fastpath.bisect import confirm as confirms
 from fastpath.bisect import context as contexts
 from fastpath.bisect.gittree import build, git
 from fastpath.bisect.rebaseline import BaselinesRefused, rebaseline
+from fastpath.bisect.run import check_told_apart
 from fastpath.errors import BuildError, FastpathError, UserError
 
 FIRST_BAD = re.compile(r"^([0-9a-f]{40}) is the first bad commit", re.M)
@@ -240,6 +242,7 @@ def bisect_tree(o: AutoOptions, say: Callable[[str], None] = print,
     ctx_path = pathlib.Path(o.context).expanduser().resolve()
     scripts = find_scripts(o.scripts)
     ctx = contexts.load(ctx_path)
+    check_told_apart(ctx)       # the per-commit flow needs ends told apart (bisect start's advice)
     home = _check_tree(tree, ctx)
     result = AutoResult()
     for n in range(o.retries + 1):
@@ -262,6 +265,12 @@ def bisect_tree(o: AutoOptions, say: Callable[[str], None] = print,
                 say(f"      {err}")
                 result.reason, result.failed = f"retry {n}: {err}", True
                 break
+            if made.context.ends_not_apart:   # as refused: the per-commit flow cannot bisect with them
+                reason = f"refusing to bisect '{ctx.resultclass}': {made.context.ends_not_apart['reason']}"
+                say(f"      {reason}")
+                result.refused.append((n, reason, made.sessions_run))
+                result.reason = f"retry {n}: {reason}"
+                continue
             ctx, ctx_path, fresh = made.context, new_path, made.sessions_run
             say(f"      {fresh} fresh baseline sessions; new context {ctx_path}")
         rnd = _round(tree, ctx_path, scripts, home, o, say, confirm_fn)

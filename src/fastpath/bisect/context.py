@@ -9,7 +9,12 @@ Extra keys: ``benchmark`` (suite/name), ``improvement`` (higher/lower), ``policy
 ({name, params}), ``kernel-config`` (optional: the config file scripts/build_local_kernel.sh
 uses), ``tested`` (one entry per `bisect run`: sha, swprofile, outcome,
 sessions, time) and ``engine`` (`bisect auto`'s engine: the range's commits, every session it
-took in order, the untestable commits, its parameters, status, posterior and answer).
+took in order, the untestable commits, its parameters, status, posterior and answer) and
+``ends-not-apart`` (written by `bisect start` when bad is worse than good but the ends are not
+yet told apart: ``reason``, ``advice`` (how many baseline sessions the per-commit flow needs
+first), ``p_value`` (Welch) and ``good``/``bad`` ({mean, ci95, sessions}); absent when they are
+told apart. The engine measures the ends itself; `bisect run` refuses such a context (128)
+until more baseline sessions tell them apart, and then removes the key).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from fastpath.errors import PlanError, UserError
 
 REQUIRED = ("plan", "good-swprofile", "good_sha", "bad-swprofile", "bad_sha", "resultclass",
             "resultstore", "output-resultstore")
-OPTIONAL = ("benchmark", "improvement", "policy", "kernel-config", "tested", "engine")
+OPTIONAL = ("benchmark", "improvement", "policy", "kernel-config", "tested", "engine", "ends-not-apart")
 
 
 @dataclass
@@ -47,6 +52,7 @@ class Context:
     tested: list = field(default_factory=list)
     kernel_config: str | None = None
     engine: dict | None = None       # the engine's record (bisect auto): sessions, posterior, answer
+    ends_not_apart: dict | None = None   # bisect start: worse, but not yet told apart (None: told apart)
     path: str | None = None          # where it was loaded from (not saved)
 
     @property
@@ -59,6 +65,17 @@ class Context:
         params = params_for(name, self.policy.get("params"))
         return judges.prepare(name, good, bad, self.improvement, params)
 
+    def check_ends(self, good, bad):
+        """`bisect start`'s question over these baseline session values (baselines.check_ends,
+        with the context's policy): refuse, told apart, or not yet told apart (its record)."""
+        from fastpath.bisect.baselines import check_ends
+
+        ends = check_ends(good, bad, self.improvement, None, self.good_swprofile, self.bad_swprofile)
+        if ends.refusal:
+            return ends
+        return check_ends(good, bad, self.improvement, self.judge(good, bad).problem(), self.good_swprofile,
+                          self.bad_swprofile)
+
     def to_dict(self) -> dict:
         return {"plan": self.plan, "good-swprofile": self.good_swprofile, "good_sha": self.good_sha,
                 "bad-swprofile": self.bad_swprofile, "bad_sha": self.bad_sha,
@@ -66,7 +83,8 @@ class Context:
                 "output-resultstore": self.output_resultstore, "benchmark": self.benchmark,
                 "improvement": self.improvement, "policy": self.policy,
                 **({"kernel-config": self.kernel_config} if self.kernel_config else {}),
-                "tested": self.tested, **({"engine": self.engine} if self.engine else {})}
+                "tested": self.tested, **({"engine": self.engine} if self.engine else {}),
+                **({"ends-not-apart": self.ends_not_apart} if self.ends_not_apart else {})}
 
 
 def save(ctx: Context, path: str | os.PathLike) -> pathlib.Path:
@@ -125,12 +143,17 @@ def load(path: str | os.PathLike) -> Context:
     engine = data.get("engine")
     if engine is not None and not isinstance(engine, dict):
         raise PlanError("must be a mapping (written by `fastpath bisect auto`)", file=str(path), key="engine")
+    apart = data.get("ends-not-apart")
+    if apart is not None and not isinstance(apart, dict):
+        raise PlanError("must be a mapping (written by `fastpath bisect start`)", file=str(path),
+                        key="ends-not-apart")
     return Context(plan=plan, good_swprofile=data["good-swprofile"], good_sha=data["good_sha"],
                    bad_swprofile=data["bad-swprofile"], bad_sha=data["bad_sha"],
                    resultclass=data["resultclass"], resultstore=data["resultstore"],
                    output_resultstore=data["output-resultstore"], benchmark=benchmark,
                    improvement=improvement, policy=pol, tested=list(data.get("tested") or []),
-                   kernel_config=data.get("kernel-config") or None, engine=engine, path=str(path))
+                   kernel_config=data.get("kernel-config") or None, engine=engine,
+                   ends_not_apart=apart or None, path=str(path))
 
 
 def _plan_benchmark(plan: dict, path) -> str:

@@ -1,6 +1,9 @@
 """`fastpath bisect run`: test one commit on the SUT and classify it against both baselines.
 
 1. Load the context; open the output store (the temporary one; the original is never opened).
+   A context whose ends `bisect start` could not tell apart yet (``ends-not-apart``) is
+   refused (ERROR, before anything is booted) unless the baselines the output store holds
+   now tell them apart (check_told_apart).
 2. The swprofile is ``bisect-<sha12>`` with the baselines' cmdline, sysctl and bootscript.
    Sessions it already has (an earlier run for the same SHA) are reused.
 3. Ask the context's policy (its levels tracked over the commits already tested: history());
@@ -166,6 +169,28 @@ def classify(ctx: contexts.Context, kernel: str, modules: str | None, gitsha: st
     return result
 
 
+def check_told_apart(ctx: contexts.Context) -> None:
+    """The per-commit flow needs ends told apart: for a context `bisect start` wrote with
+    ``ends-not-apart``, ask again over the baselines the output store holds now (sessions
+    added since may tell them apart: the key is then removed and the context saved); else a
+    UserError, its one line. Nothing is booted."""
+    if not ctx.ends_not_apart:
+        return
+    from fastpath.bisect.baselines import not_apart_error
+
+    with open_store(ctx.output_resultstore, readonly=True) as store:
+        ends = ctx.check_ends(*baseline_values(ctx, store))
+    if ends.refusal:
+        raise UserError(f"{ctx.path}: refusing to bisect '{ctx.resultclass}': {ends.refusal}")
+    if ends.not_apart:
+        if ends.not_apart != ctx.ends_not_apart:
+            ctx.ends_not_apart = ends.not_apart
+            contexts.save(ctx, ctx.path)
+        raise UserError(not_apart_error(ends.not_apart, ctx.path))
+    ctx.ends_not_apart = None
+    contexts.save(ctx, ctx.path)
+
+
 def _record(ctx: contexts.Context, result: RunResult, gitsha: str) -> None:
     entry = {"sha": gitsha, "swprofile": result.swprofile, "outcome": result.outcome,
              "sessions": result.decision.sessions if result.decision else 0,
@@ -183,6 +208,7 @@ def run(context_path: str, kernel: str, modules: str | None, gitsha: str, progre
     ctx = None
     try:
         ctx = contexts.load(context_path)
+        check_told_apart(ctx)
         result = classify(ctx, kernel, modules, gitsha, progress)
         _record(ctx, result, gitsha)
         return result

@@ -236,6 +236,9 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
         raise UserError(f"{ctx_path}: its engine block was made for another range of commits; "
                         f"start a new context with `fastpath bisect start`")
     params = engine_params(ctx, overrides)
+    if ctx.ends_not_apart and not block.get("sessions"):
+        say(f"      the ends are not yet told apart ({ctx.ends_not_apart.get('reason')}): the engine measures "
+            f"them itself, up to end_budget={params.end_budget} end sessions")
     block.update({"name": "posterior", "commits": commits, "params": params_dict(params),
                   "subjects": gittree.subjects(tree_path, commits)})
     log: list = list(block.get("sessions") or [])

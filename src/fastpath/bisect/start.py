@@ -18,9 +18,14 @@ is at fault):
    the live fingerprint is the stored one (``sut.fingerprint.mismatches``: architecture,
    cpu_count, cpu_model, memory within 2%; fields the store does not know are skipped), or
    the baselines were recorded on another machine: the differing fields are named;
-5. the bad swprofile is significantly worse than the good one in the result class's direction
-   (else: both means and intervals), and the policy can tell them apart (sprt says how many
-   baseline sessions would be enough);
+5. the bad swprofile is worse than the good one in the result class's direction: refused
+   when bad is significantly better, or its mean is not worse at all (both means and
+   intervals). When it is worse but the ends are not yet told apart (Welch p >= 0.05, or
+   the policy could not tell them apart: sprt says how many baseline sessions would be
+   enough), the context is written anyway and records it (``ends_not_apart``: the reason,
+   the p-value, both intervals and the advice): `bisect auto` (the engine) measures the ends
+   itself, up to its ``end_budget`` end sessions; the per-commit flow (`bisect run`, `bisect
+   auto --engine git`) refuses the context until more baseline sessions tell them apart;
 6. the baselines are merged into the output store (``output-resultstore``): the one given,
    or a new temporary SQLite store; the original is opened read-only and never written.
 """
@@ -34,7 +39,7 @@ from dataclasses import dataclass, fields
 from fastpath.bisect import context as contexts
 from fastpath.bisect import data, judges
 from fastpath.bisect.params import DEFAULT_POLICY, describe, params_for
-from fastpath.bisect.baselines import difference_problem
+from fastpath.bisect.baselines import check_ends
 from fastpath.errors import UserError
 from fastpath.store import open_store
 from fastpath.store.merge import merge
@@ -247,13 +252,13 @@ def start(o: StartOptions) -> contexts.Context:
         raise UserError(f"--host {o.host}: the SUT has {live['numa_nodes']} NUMA nodes now; "
                         f"bisection needs a single-node SUT")
     check_same_machine(o, sut, live, url)
-    problem = difference_problem(values[good.id], values[bad.id], rc.improvement, good.id, bad.id)
-    if problem:
-        raise UserError(f"refusing to bisect '{rc.name}': {problem}")
-    judge = judges.prepare(o.policy, values[good.id], values[bad.id], rc.improvement, params)
-    problem = judge.problem()
-    if problem:
-        raise UserError(f"refusing to bisect '{rc.name}': {problem}")
+    g, b = values[good.id], values[bad.id]
+    ends = check_ends(g, b, rc.improvement, None, good.id, bad.id)     # the direction first
+    if not ends.refusal:
+        ends = check_ends(g, b, rc.improvement, judges.prepare(o.policy, g, b, rc.improvement, params).problem(),
+                          good.id, bad.id)
+    if ends.refusal:
+        raise UserError(f"refusing to bisect '{rc.name}': {ends.refusal}")
 
     if o.output_resultstore:
         output = _absolute(o.output_resultstore)
@@ -278,7 +283,8 @@ def start(o: StartOptions) -> contexts.Context:
                            bad_swprofile=bad.id, bad_sha=bad.kernel_git_sha, resultclass=rc.name,
                            resultstore=url, output_resultstore=output, benchmark=bench.id,
                            improvement=rc.improvement, policy=describe(o.policy, params),
-                           kernel_config=os.path.abspath(o.kernel_config) if o.kernel_config else None)
+                           kernel_config=os.path.abspath(o.kernel_config) if o.kernel_config else None,
+                           ends_not_apart=ends.not_apart)
     contexts.save(ctx, o.context)
     ctx.path = o.context
     return ctx

@@ -52,11 +52,19 @@ def start_cmd(host, user, port, keyfile, known_hosts, power_cycle, boot_timeout,
 
     Validates that both swprofiles have results for the benchmark and result class on the
     SUT, differ only in kernel_git_sha, that the SUT is single-node and is the machine the
-    baselines were recorded on (its fingerprint), and that bad is really worse than good;
-    copies the baselines into the output store (a temporary one unless
-    --output-resultstore; the original is only read) and writes the context file that
-    `bisect run` reads. A context that records tested commits is not overwritten, nor a
-    missing directory created, without --force.
+    baselines were recorded on (its fingerprint), and that bad is worse than good (refused
+    when bad is significantly better, or its mean is not worse); copies the baselines into
+    the output store (a temporary one unless --output-resultstore; the original is only
+    read) and writes the context file that `bisect auto` and `bisect run` read. A context
+    that records tested commits is not overwritten, nor a missing directory created,
+    without --force.
+
+    When bad is worse but the baselines are too few or too noisy to tell the ends apart
+    (Welch p >= 0.05, or the policy cannot), the context is written anyway, records that,
+    and one warning line says what follows: `bisect auto` (the engine) measures the ends
+    itself, up to its end_budget end sessions; the per-commit flow (`bisect run`, `bisect
+    auto --engine git`) refuses the context until more baseline sessions tell them apart
+    (the policy says how many).
 
     \b
     Example:
@@ -84,6 +92,11 @@ def start_cmd(host, user, port, keyfile, known_hosts, power_cycle, boot_timeout,
     click.echo(f"context: {context}\ngood: {ctx.good_swprofile} {ctx.good_sha}\n"
                f"bad: {ctx.bad_swprofile} {ctx.bad_sha}\npolicy: {ctx.policy['name']}\n"
                f"output-resultstore: {ctx.output_resultstore}")
+    if ctx.ends_not_apart:
+        from fastpath.bisect.baselines import not_apart_warning
+        from fastpath.bisect.engine import EngineParams
+
+        click.echo(not_apart_warning(ctx.ends_not_apart, EngineParams().end_budget), err=True)
 
 
 class _GitBisectCommand(click.Command):
@@ -225,6 +238,11 @@ def rebaseline_cmd(context, good_kernel, good_modules, bad_kernel, bad_modules, 
     click.echo(f"context: {new_context}\ngood: {ctx.good_swprofile} {ctx.good_sha}\n"
                f"bad: {ctx.bad_swprofile} {ctx.bad_sha}\nfresh baseline sessions: {made.sessions_run}\n"
                f"output-resultstore: {ctx.output_resultstore}")
+    if ctx.ends_not_apart:
+        from fastpath.bisect.baselines import not_apart_warning
+        from fastpath.bisect.engine import EngineParams
+
+        click.echo(not_apart_warning(ctx.ends_not_apart, EngineParams().end_budget), err=True)
 
 
 @group.command("auto")

@@ -161,12 +161,17 @@ def run_demo(o: DemoOptions, say=print, confirm_fn=None) -> DemoResult:
         ctx_path = work / "bisection_context.yaml"
         params = lab.sut()["connection"]["params"]
         say(f"[5/6] fastpath bisect start ... --context {ctx_path}")
-        start(StartOptions(
+        ctx = start(StartOptions(
             host=params["host"], port=params["port"], user=params["user"], keyfile=params["keyfile"],
             known_hosts=params["known_hosts"], power_cycle=lab.sut()["power_cycle"], boot_timeout=60,
             sut=lab.sut()["name"], good_swprofile="demo-good", bad_swprofile="demo-bad",
             benchmark=BENCHMARK, resultclass=RESULTCLASS, resultstore=store_url, context=str(ctx_path),
             output_dir=str(work), force=True))        # a demo run starts afresh in its workdir
+        if ctx.ends_not_apart:
+            from fastpath.bisect.baselines import not_apart_warning
+            from fastpath.bisect.engine import EngineParams
+
+            say("      " + not_apart_warning(ctx.ends_not_apart, EngineParams().end_budget))
         if o.engine == "posterior":
             say(f"[6/6] fastpath bisect auto --context {ctx_path} --tree {tree}: the engine builds and boots "
                 f"one session at a time where its posterior says a session tells most")
