@@ -199,8 +199,9 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
         raise UserError(f"{ctx_path}: its engine block was made for another range of commits; "
                         f"start a new context with `fastpath bisect start`")
     params = engine_params(ctx, overrides)
+    authors, dates = gittree.authors(tree_path, commits)
     block.update({"name": "posterior", "commits": commits, "params": params_dict(params),
-                  "subjects": gittree.subjects(tree_path, commits)})
+                  "subjects": gittree.subjects(tree_path, commits), "authors": authors, "dates": dates})
     log: list = list(block.get("sessions") or [])
     untestable: dict = dict(block.get("untestable") or {})
     engine = Engine(len(commits), ctx.improvement, params)
