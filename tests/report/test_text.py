@@ -196,3 +196,32 @@ def test_confirm_sessions_are_preferred_for_culprit_against_parent(tmp_path):
     assert table[4].endswith("(R)  fpsyscall-getppid (ns, 4 vs 3 sessions)")
     assert ["notes:", f"  culprit against parent: the sessions of `bisect confirm` (confirm-{shas[4][:12]}, "
             f"confirm-{shas[5][:12]})"] in blocks
+
+
+def test_engine_block_authors_name_the_culprits_author_without_a_tree(tmp_path):
+    """`bisect auto` records each commit's author and date in the engine block, so the report
+    read without --tree still says who wrote the culprit."""
+    import yaml
+
+    ctx, shas = builder.engine_bisection(tmp_path)
+    data = yaml.safe_load(ctx.read_text())
+    data["engine"]["authors"] = [builder.AUTHORS[i % 2] for i in range(len(shas))]
+    data["engine"]["dates"] = [f"2026-01-0{1 + i}T10:00:00+00:00" for i in range(len(shas))]
+    ctx.write_text(yaml.safe_dump(data, sort_keys=False))
+    commit = sections(text.render(bisection.load(str(ctx))))[1]
+    assert commit[:4] == [f'commit: {shas[5]} ("sys: make getppid() robust against concurrent reparenting")',
+                          "author: Linus Example <linus@example.org>", "date:   2026-01-06T10:00:00+00:00",
+                          f"parent: {shas[4]}"]
+    data["engine"]["authors"] = ["x"]
+    ctx.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(PlanError, match="engine.authors"):
+        bisection.load(str(ctx))
+
+
+def test_gittree_authors_reads_the_tree(git_run):
+    from fastpath.bisect import gittree
+
+    _, tree, shas = git_run
+    authors, dates = gittree.authors(tree, [shas[5], shas[0]])
+    assert authors == ["Linus Example <linus@example.org>", "Ada Lovelace <ada@example.org>"]
+    assert dates == ["2026-01-06T10:00:00+00:00", "2026-01-01T10:00:00+00:00"]

@@ -93,6 +93,18 @@ def subjects(tree: pathlib.Path, shas: list[str]) -> list[str]:
     return lines if len(lines) == len(shas) else [""] * len(shas)
 
 
+def authors(tree: pathlib.Path, shas: list[str]) -> tuple[list[str], list[str]]:
+    """Each commit's author ("Name <email>") and author date (ISO 8601), one git call: the
+    context then says who wrote the culprit without the tree at hand (`bisect report`)."""
+    if not shas:
+        return [], []
+    lines = git(tree, "log", "--no-walk=unsorted", "--format=%an <%ae>%x1f%aI", *shas).splitlines()
+    if len(lines) != len(shas):
+        return [""] * len(shas), [""] * len(shas)
+    pairs = [line.partition("\x1f")[::2] for line in lines]
+    return [a for a, _ in pairs], [d for _, d in pairs]
+
+
 def record_answer(tree: pathlib.Path, good: list[str], bad: list[str], skipped: list[str]) -> str:
     """Write a bisection's answer into git as marks (``git bisect start``, then good, bad
     and skip marks), so that ``git bisect log`` and git's own "is the first bad commit"

@@ -239,8 +239,9 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
     if ctx.ends_not_apart and not block.get("sessions"):
         say(f"      the ends are not yet told apart ({ctx.ends_not_apart.get('reason')}): the engine measures "
             f"them itself, up to end_budget={params.end_budget} end sessions")
+    authors, dates = gittree.authors(tree_path, commits)
     block.update({"name": "posterior", "commits": commits, "params": params_dict(params),
-                  "subjects": gittree.subjects(tree_path, commits)})
+                  "subjects": gittree.subjects(tree_path, commits), "authors": authors, "dates": dates})
     log: list = list(block.get("sessions") or [])
     untestable: dict = dict(block.get("untestable") or {})
     engine = Engine(len(commits), ctx.improvement, params)

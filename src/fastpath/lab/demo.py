@@ -2,7 +2,8 @@
 
 1. a lab kernel tree (a private copy of the cached, prepared tree; its base kernel built);
 2. a demo history on top of the base with a recorded culprit (getppid() made slower);
-3. the good (base) and bad (head) kernels built; the lab VM booted with the good one;
+3. the good (base) and bad (head) kernels built; the lab VM booted with the good one (with
+   ``suts`` K > 1, K VMs as `lab up --count K` boots them: fastpath.lab.pool);
 4. a plan that records both baselines on the VM (`plan exec`), into a SQLite store, with more
    sessions when the policy says these cannot be told apart (its advice followed);
 5. `bisect start`;
@@ -12,7 +13,9 @@
    seed's sequence `git bisect start`, `good`, `bad`, `git bisect run
    scripts/execute_bisection.sh CONTEXT`, `bisect confirm` of the named commit against its
    parent, fresh baselines and a new bisection when it is not confirmed); then the answer is
-   checked against the recorded culprit.
+   checked against the recorded culprit. With K VMs the baselines are recorded on the first,
+   the context's plan then names the pool of all K (``<lab>/pool.yaml``) and the engine runs
+   as `bisect auto --suts K`: K commits at a time, one session on each VM.
 
 Everything the demo makes stays in its work directory for the user to look at (the tree, the
 plan, the stores, the context files, the bisections' logs); the VM is stopped at the end.
@@ -27,10 +30,12 @@ from dataclasses import dataclass
 import yaml
 
 from fastpath.bisect import auto, search
+from fastpath.bisect import context as contexts
 from fastpath.bisect.rebaseline import top_up
 from fastpath.bisect.start import StartOptions, start
 from fastpath.execute import run_plan
-from fastpath.lab import cache, history, kernel, vm
+from fastpath.errors import UserError
+from fastpath.lab import cache, history, kernel, pool, vm
 from fastpath.lab.home import git, lab_home
 from fastpath.plan import load_plan
 
@@ -56,6 +61,7 @@ class DemoOptions:
     scripts: str | None = None          # directory holding execute_bisection.sh
     home: str | None = None             # lab home (cached tree)
     progress: bool = True
+    suts: int = 1                       # lab VMs: K > 1 boots a pool and runs `bisect auto --suts K`
 
 
 @dataclass
@@ -117,9 +123,26 @@ def _top_up(plan_path: pathlib.Path, store_url: str, sut: str, o: DemoOptions, s
     return top_up(judge, o.sessions, record, o.max_sessions, say)
 
 
+def _pool_context(ctx_path: pathlib.Path, lab_dir: pathlib.Path) -> None:
+    """Make the context's plan name the pool `lab up --count K` wrote (``<lab>/pool.yaml``)
+    instead of the first VM alone, as a user edits it for `bisect auto --suts K` (docs/pool.md).
+    The pool keeps the SUT's name, so the baselines recorded on the first VM stay its baselines."""
+    ctx = contexts.load(ctx_path)
+    block = yaml.safe_load((lab_dir / "pool.yaml").read_text())["sut"]
+    block["name"] = ctx.plan["sut"]["name"]
+    if "boot_timeout" in ctx.plan["sut"]:
+        block["boot_timeout"] = ctx.plan["sut"]["boot_timeout"]
+    ctx.plan["sut"] = block
+    contexts.save(ctx, ctx_path)
+
+
 def run_demo(o: DemoOptions, say=print, confirm_fn=None) -> DemoResult:
     """Run the whole demo; ``say`` receives the narration, one line at a time. ``confirm_fn``
     replaces `bisect confirm`'s library call (a test injects a fault with it)."""
+    if o.suts < 1:
+        raise UserError(f"--suts must be at least 1, got {o.suts}")
+    if o.suts > 1 and o.engine != "posterior":
+        raise UserError(f"--suts {o.suts} is for the engine; --engine git bisects on one VM")
     started = time.monotonic()
     work = pathlib.Path(o.workdir).expanduser().resolve() if o.workdir else lab_home(o.home) / "demo"
     work.mkdir(parents=True, exist_ok=True)
@@ -142,8 +165,13 @@ def run_demo(o: DemoOptions, say=print, confirm_fn=None) -> DemoResult:
     say(f"      good {good.gitsha[:12]} (base), bad {bad.gitsha[:12]} (head), bad built in {bad.seconds:.0f} s")
 
     lab_dir = work / "lab"
-    say("[3/6] booting the lab VM with the good kernel")
-    lab = vm.up(good.image, home=lab_dir)
+    if o.suts > 1:
+        say(f"[3/6] booting {o.suts} lab VMs with the good kernel (as `fastpath lab up --count {o.suts}`)")
+        pool.up_pool(o.suts, good.image, home=lab_dir)
+        lab = vm.current(lab_dir)
+    else:
+        say("[3/6] booting the lab VM with the good kernel")
+        lab = vm.up(good.image, home=lab_dir)
     try:
         say(f"      up in {lab.boot_seconds:.1f} s ({lab.accel}), SSH on 127.0.0.1:{lab.port}")
         plan_path = work / "plan.yaml"
@@ -172,10 +200,16 @@ def run_demo(o: DemoOptions, say=print, confirm_fn=None) -> DemoResult:
             from fastpath.bisect.engine import EngineParams
 
             say("      " + not_apart_warning(ctx.ends_not_apart, EngineParams().end_budget))
+        if o.suts > 1:
+            _pool_context(ctx_path, lab_dir)
         if o.engine == "posterior":
-            say(f"[6/6] fastpath bisect auto --context {ctx_path} --tree {tree}: the engine builds and boots "
-                f"one session at a time where its posterior says a session tells most")
-            result = search.search(str(ctx_path), str(tree), str(scripts), progress=o.progress, say=say)
+            at_once = (f"{o.suts} commits at a time, one session on each VM" if o.suts > 1 else
+                       "one session at a time")
+            say(f"[6/6] fastpath bisect auto --context {ctx_path} --tree {tree}"
+                f"{f' --suts {o.suts}' if o.suts > 1 else ''}: the engine builds and boots {at_once} "
+                f"where its posterior says sessions tell most")
+            result = search.search(str(ctx_path), str(tree), str(scripts), progress=o.progress, say=say,
+                                   suts=o.suts)
         else:
             say(f"[6/6] fastpath bisect auto --engine git --context {ctx_path} --tree {tree}: git bisect run, "
                 f"then bisect confirm; fresh baselines and a new bisection when not confirmed (at most "
@@ -185,7 +219,10 @@ def run_demo(o: DemoOptions, say=print, confirm_fn=None) -> DemoResult:
                                        max_baseline_sessions=o.max_sessions, progress=o.progress)
             result = auto.bisect_tree(options, say=say, **({"confirm_fn": confirm_fn} if confirm_fn else {}))
     finally:
-        vm.down(lab_dir)
+        if o.suts > 1:
+            pool.down_pool(lab_dir)
+        else:
+            vm.down(lab_dir)
     return DemoResult(expected=hist["culprit"], subject=hist["culprit_subject"], commits=o.commits,
                       bisection=result, baseline_sessions=2 * sessions, seconds=time.monotonic() - started,
                       workdir=str(work))

@@ -49,12 +49,17 @@ class _Builder:
         self.ctx, self.eng, self.store, self.tree = ctx, eng, store, tree
         self.history = list(eng.commits) if eng else tree.history(ctx.good_sha, ctx.bad_sha)
         self.subjects = dict(zip(eng.commits, eng.subjects)) if eng and eng.subjects else {}
+        self.authors = dict(zip(eng.commits, zip(eng.authors, eng.dates))) if eng and eng.authors else {}
         self.known = {s.id for s in store.swprofiles()}
         tree.prefetch([*self.history, *(e.get("sha", "") for e in ctx.tested if isinstance(e, dict))])
 
     def commit(self, sha: str) -> Commit:
         full = next((h for h in self.history if same(h, sha)), sha)
-        return self.tree.commit(full, self.subjects.get(full, ""))
+        found = self.tree.commit(full, self.subjects.get(full, ""))
+        if not found.author and full in self.authors:        # no tree: the engine block's record
+            author, date = self.authors[full]
+            found = dataclasses.replace(found, author=author, date=date)
+        return found
 
     def position(self, sha: str) -> int | None:
         return next((i for i, h in enumerate(self.history) if same(h, sha)), None)

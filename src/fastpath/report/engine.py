@@ -5,6 +5,8 @@ into the context: checked here, once, so the renderers can trust its shape.
       name: posterior
       commits: [sha0, ..., shaN]          # good end first, bad end last (full SHAs)
       subjects: [...]                     # optional, same length
+      authors: [...]                      # optional, same length: "Name <email>"
+      dates: [...]                        # optional, same length: author dates, ISO 8601
       sessions: [{index, sha, value, swprofile, at}, ...]   # every session in order
       status: running | found | inconclusive
       posterior: [0.0, p1, ..., pN]       # P(first bad commit == commits[i])
@@ -44,6 +46,8 @@ class Engine:
     further: tuple[Candidate, ...]
     improvements: tuple[Candidate, ...]
     candidates: tuple[Candidate, ...]
+    authors: tuple[str, ...] = ()
+    dates: tuple[str, ...] = ()
 
     def position(self, sha: str) -> int | None:
         for i, c in enumerate(self.commits):
@@ -69,9 +73,12 @@ def parse(block, file: str) -> Engine | None:
     commits = block.get("commits")
     if not isinstance(commits, list) or len(commits) < 2 or not all(isinstance(c, str) and c for c in commits):
         raise bad("commits", "must list at least two SHAs, good end first")
-    subjects = block.get("subjects") or []
-    if not isinstance(subjects, list) or (subjects and len(subjects) != len(commits)):
-        raise bad("subjects", f"must have one subject per commit ({len(commits)})")
+    per_commit = {}
+    for key in ("subjects", "authors", "dates"):
+        items = block.get(key) or []
+        if not isinstance(items, list) or (items and len(items) != len(commits)):
+            raise bad(key, f"must have one {key[:-1]} per commit ({len(commits)})")
+        per_commit[key] = tuple(str(s) for s in items)
     status = block.get("status", "running")
     if status not in STATUSES:
         raise bad("status", f"must be one of {', '.join(STATUSES)}")
@@ -88,11 +95,12 @@ def parse(block, file: str) -> Engine | None:
     answer = block.get("answer") or {}
     if not isinstance(answer, dict):
         raise bad("answer", "must be a mapping")
-    return Engine(str(block.get("name") or "engine"), tuple(commits), tuple(str(s) for s in subjects), sessions,
+    return Engine(str(block.get("name") or "engine"), tuple(commits), per_commit["subjects"], sessions,
                   status, posterior, _candidate(answer.get("culprit"), bad, "answer.culprit"),
                   _candidate(answer.get("runner_up"), bad, "answer.runner_up"),
                   *(tuple(_candidate(c, bad, f"answer.{key}") for c in answer.get(key) or [])
-                    for key in ("further", "improvements", "candidates")))
+                    for key in ("further", "improvements", "candidates")),
+                  authors=per_commit["authors"], dates=per_commit["dates"])
 
 
 def _candidate(item, bad, key: str) -> Candidate | None:
