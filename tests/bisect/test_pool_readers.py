@@ -128,3 +128,17 @@ def test_a_pooled_bisection_resumes_with_the_pool_sessions_of_the_store(tmp_path
     assert [e["value"] for e in recovered] == pytest.approx([100.2, 99.8], abs=0.05)
     assert r.answer.sessions == len(measure.calls) + 2
     git(repo, "bisect", "reset")
+
+
+def test_bisect_status_times_sessions_on_every_sut_of_the_pool(tmp_path, out_url):
+    """`bisect status` estimates the time to go from the sessions' own durations: a pool's
+    sessions are stored under its members' ids, and count."""
+    from fastpath.report.progress import session_seconds
+
+    with open_store(out_url) as store:
+        store.put_swprofile(SwProfile("bisect-x"))
+        store.put_sut(Sut("lab@a"))
+        store.put_session(Session("lab@a", "bisect-x", 0, status="complete",
+                                  started="2030-01-01T00:00:00", finished="2030-01-01T00:02:00"))
+        assert session_seconds(store, pooled_context(tmp_path, out_url), {"bisect-x"}) == 120.0
+        assert session_seconds(store, pooled_context(tmp_path, out_url, pool=False), {"bisect-x"}) is None

@@ -29,9 +29,13 @@ def _median_gap(times) -> float | None:
 
 
 def session_seconds(store, ctx, swprofiles) -> float | None:
-    """Median boot-to-end time of the sessions recorded for these swprofiles."""
+    """Median boot-to-end time of the sessions recorded for these swprofiles (on the
+    context's SUT, or every SUT of its pool)."""
+    from fastpath.bisect.data import context_suts
+
     spans = []
-    for s in store.sessions(sut=ctx.sut):
+    suts = set(context_suts(ctx, store))           # a pool: every SUT of it
+    for s in (s for s in store.sessions() if s.sut in suts):
         a, b = _when(s.started), _when(s.finished)
         if s.swprofile in swprofiles and a and b and b > a:
             spans.append((b - a).total_seconds())
