@@ -160,7 +160,6 @@ class Engine:
         self._fit: Fit | None = None
         self._status: str | None = None
         self._thin: list[int] = []
-        self._first: int | None = None      # the gap of the first culprit, once its place is settled
 
     # -- what came back ---------------------------------------------------------------
     def add(self, index: int, value: float, baseline: bool = False) -> None:
@@ -259,7 +258,7 @@ class Engine:
             if self._end_sessions() >= p.end_budget and not self._started():
                 return REFUSED
             return INCONCLUSIVE if self.spent >= p.budget else RUNNING
-        named, settled = self._named(f)
+        named, settled, _ = self._named(f)
         for end in (0, last):
             agree, disagree = self._fresh(f, end)
             if disagree >= 3 and disagree > agree:
@@ -298,25 +297,24 @@ class Engine:
             out[j] = all(i in self.skipped for i in range(lo + 1, hi))
         return out
 
-    def _named(self, f: Fit) -> tuple[list[int], bool]:
-        """Gaps pinned with probability >= 1 - eps, and whether that settles it: the
-        material mass before the first of them (an earlier culprit) is at most ``eps``, and
-        the mass after it (a further culprit not found yet) at most ``further_eps``."""
+    def _named(self, f: Fit) -> tuple[list[int], bool, bool]:
+        """Gaps pinned with probability >= 1 - eps; whether the first culprit's place is
+        settled (the material mass before the first of them, an earlier culprit, is at most
+        ``eps``); and whether that settles it all (the mass after it, a further culprit not
+        found yet, is at most ``further_eps`` too)."""
         done = self._resolved(f)
         eps = self.params.eps
         named = [j for j in range(len(done)) if done[j] and f.change[j] >= 1 - eps and f.material[j] >= 0.5]
         kept = np.bincount(np.asarray(self.index)[~f.wild], minlength=self.n)
         self._thin = [int(f.points[k]) for j in named for k in (j, j + 1)
                       if kept[int(f.points[k])] < self.params.min_sessions]
-        self._first = None
         if not named:
-            return named, False
+            return named, False, False
         mass = self._mass(f)
         before = float(sum(mass[j] for j in range(named[0])))
         after = float(sum(mass[j] for j in range(named[0] + 1, len(done)) if j not in named))
-        if before <= eps:
-            self._first = named[0]
-        return named, before <= eps and after <= self.params.further_eps
+        first = before <= eps
+        return named, first and after <= self.params.further_eps, first
 
     def _mass(self, f: Fit) -> np.ndarray:
         """Per gap: the chance it holds a material change still to find. The model allows
@@ -354,7 +352,7 @@ class Engine:
             return [end] + ([last if end == 0 else 0] if k > 1 else [])
         picks: list[int] = []
         f = self.fit()
-        named, settled = self._named(f)
+        named, settled, first = self._named(f)
         stale = self._stale_end(f, named) if settled else None
         if stale is not None:
             return [stale]
@@ -363,7 +361,7 @@ class Engine:
         due = self._remeasure_due()
         if due is not None:
             picks.append(due)
-        scores = self._scores()
+        scores = self._scores(first)
         for i in np.argsort(-scores, kind="stable"):
             if len(picks) >= k:
                 break
@@ -389,7 +387,7 @@ class Engine:
             return min(seen, key=lambda i: seen[i])
         return None
 
-    def _scores(self) -> np.ndarray:
+    def _scores(self, first_settled: bool) -> np.ndarray:
         """Per commit: the information (bits) one more session of it is expected to give
         about where the material changes are, times how well one session tells the two
         levels apart (1 - the Bhattacharyya coefficient). Two views, the larger counts:
@@ -428,8 +426,7 @@ class Engine:
                 continue
             score[int(pts[j])] = one * float(_h2((a - both) / one)) * disc[int(pts[j])]
         total = float(per_commit.sum())
-        self._named(f)
-        if total > 1e-9 and self._first is None:          # the first culprit's place still open
+        if total > 1e-9 and not first_settled:          # the first culprit's place still open
             q = np.minimum(np.cumsum(per_commit) / min(total, 1.0), 1.0)
             score = np.maximum(score, _h2(q) * disc)
         for i in self.skipped:
@@ -501,7 +498,7 @@ class Engine:
             out.reason = (f"the ends are not told apart: bad - good = {self.sign * f.gap:.4g} "
                           f"± {f.gap_sd:.2g} after {self._count(0)} + {self._count(last)} sessions")
             return out
-        named, _ = self._named(f)
+        named, _, _ = self._named(f)
         undoing = self._undoing(f)
         changes = [self._change(f, j) for j in named if not undoing[j]]
         out.reverts = [self._change(f, j) for j in named if undoing[j]]
