@@ -18,6 +18,7 @@ question (significantly worse, or why not), which the simulator still asks.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 from fastpath.analysis.stats import compare, summarize
@@ -29,6 +30,12 @@ def _interval(s) -> str:
     return f"mean {s.mean:.6g} [{s.ci95min:.6g}, {s.ci95max:.6g}] over {s.sessions} sessions"
 
 
+def _both(sg, sb, improvement: str, good_name: str, bad_name: str) -> str:
+    """Both baselines' means and 95% intervals, and which way is better: every refusal's tail."""
+    return (f"good '{good_name}' {_interval(sg)}, bad '{bad_name}' {_interval(sb)} "
+            f"({improvement} is better)")
+
+
 def difference_problem(good, bad, improvement: str, good_name: str = "good",
                        bad_name: str = "bad") -> str | None:
     """None when ``bad`` is significantly worse than ``good``; otherwise why not, with both
@@ -38,8 +45,7 @@ def difference_problem(good, bad, improvement: str, good_name: str = "good",
                 f"{len(good)}, '{bad_name}' has {len(bad)}")
     sg, sb = summarize(good, range(len(good))), summarize(bad, range(len(bad)))
     cmp = compare(sg, sb, improvement)
-    both = (f"good '{good_name}' {_interval(sg)}, bad '{bad_name}' {_interval(sb)} "
-            f"({improvement} is better)")
+    both = _both(sg, sb, improvement, good_name, bad_name)
     if cmp.significance == "R":
         return None
     if cmp.significance == "I":
@@ -63,12 +69,10 @@ def _welch_sessions(good, bad, gap: float) -> int | None:
     """Sessions of each baseline at which this gap, at this noise, would be significant
     (t about 2 with equal counts): 4 (var_good + var_bad) / gap^2, rounded up; None without
     a gap."""
-    def var(v):
-        m = sum(v) / len(v)
-        return sum((x - m) ** 2 for x in v) / (len(v) - 1)
     if gap <= 0:
         return None
-    return max(math.ceil(4 * (var(good) + var(bad)) / gap ** 2), max(len(good), len(bad)) + 1)
+    return max(math.ceil(4 * (statistics.variance(good) + statistics.variance(bad)) / gap ** 2),
+               max(len(good), len(bad)) + 1)
 
 
 def check_ends(good, bad, improvement: str, judge_problem: str | None = None, good_name: str = "good",
@@ -85,8 +89,7 @@ def check_ends(good, bad, improvement: str, judge_problem: str | None = None, go
     if cmp.significance == "I":
         return EndsCheck(refusal=difference_problem(good, bad, improvement, good_name, bad_name))
     if gap <= 0:
-        both = (f"good '{good_name}' {_interval(sg)}, bad '{bad_name}' {_interval(sb)} "
-                f"({improvement} is better)")
+        both = _both(sg, sb, improvement, good_name, bad_name)
         return EndsCheck(refusal=f"'{bad_name}' is not worse than '{good_name}' at all: {both}")
     if cmp.significance == "R" and not judge_problem:
         return EndsCheck()
@@ -96,8 +99,7 @@ def check_ends(good, bad, improvement: str, judge_problem: str | None = None, go
         advice = judge_problem or (f"record about {k} sessions of each baseline (the gap is not significant "
                                    f"at this noise)" if k else "record more sessions of each baseline")
     else:
-        both = (f"good '{good_name}' {_interval(sg)}, bad '{bad_name}' {_interval(sb)} "
-                f"({improvement} is better)")
+        both = _both(sg, sb, improvement, good_name, bad_name)
         reason = (f"bad is significantly worse (Welch p={cmp.p_value:.3g} < 0.05: {both}), but the policy "
                   f"cannot tell the ends apart yet")
         advice = judge_problem
