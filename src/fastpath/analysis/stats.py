@@ -289,11 +289,18 @@ def compare(baseline: Summary, candidate: Summary, improvement: str,
         return Comparison(change_pct=change, p_value=None, significance=None, basis=basis)
     p, lo, hi = welch(baseline.mean, baseline.session_sd, baseline.boots,
                       candidate.mean, candidate.session_sd, candidate.boots, CONFIDENCE)
-    scale = 100.0 / abs(baseline.mean) if baseline.mean != 0 else None
+    return _tested(change, p, lo, hi, baseline.mean, improvement, alpha, basis)
+
+
+def _tested(change, p, lo, hi, reference: float, improvement: str, alpha: float, basis: str,
+            **more) -> Comparison:
+    """A Comparison with a test: the interval (lo, hi) of the difference, in the units of
+    the values, as % of ``reference`` (the baseline's level)."""
+    scale = 100.0 / abs(reference) if reference != 0 else None
     return Comparison(change_pct=change, p_value=p,
                       significance=significance(change, p, improvement, alpha), basis=basis,
                       ci95min=None if scale is None else lo * scale,
-                      ci95max=None if scale is None else hi * scale)
+                      ci95max=None if scale is None else hi * scale, **more)
 
 
 def compare_samples(baseline_values, baseline_sessions, candidate_values, candidate_sessions,
@@ -326,12 +333,8 @@ def compare_by_sut(baseline: Mapping[str, Summary], candidate: Mapping[str, Summ
         return Comparison(change_pct=change, p_value=None, significance=None, basis=NONE,
                           suts=tuple(shared))
     p, lo, hi = fit.test(CONFIDENCE)
-    scale = 100.0 / abs(ref) if ref != 0 else None
-    return Comparison(change_pct=change, p_value=p,
-                      significance=significance(change, p, improvement, alpha), basis=SUT,
-                      ci95min=None if scale is None else lo * scale,
-                      ci95max=None if scale is None else hi * scale, suts=tuple(shared),
-                      sut_interaction_p=fit.interaction_p())
+    return _tested(change, p, lo, hi, ref, improvement, alpha, SUT, suts=tuple(shared),
+                   sut_interaction_p=fit.interaction_p())
 
 
 @dataclass(frozen=True)
