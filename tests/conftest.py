@@ -22,7 +22,7 @@ from _pytest.mark.structures import ParameterSet
 pytest_plugins = ["tests.fixtures.stores", "tests.fixtures.sshd", "tests.fixtures.lab"]
 
 PARTS = {
-    "ssh": {"sshd"},
+    "ssh": {"sshd", "sshd2"},
     "db": {"db_server", "fresh_db_url"},
     "lab": {"lab_tree", "lab_kernel", "lab_vm", "lab_sut"},
 }

@@ -41,22 +41,26 @@ def add_sessions(store, swprofile, means, sut="lab", repeats=3, first=0, seed=0)
 
 
 def make_baseline_store(url, *, good_mean=100.0, bad_mean=110.0, sessions=8, sd=1.0, numa_nodes=1,
-                        bad_profile=None, improvement="lower", seed=1, sut_fields=None):
+                        bad_profile=None, improvement="lower", seed=1, sut_fields=None, suts=("lab",)):
+    """Baselines of v-good and v-bad on SUT 'lab' (or their sessions dealt in turn to ``suts``,
+    e.g. the members of a pool, 'lab@a' and 'lab@b')."""
     rng = np.random.default_rng(seed)
     with open_store(url) as store:
         # this machine's fingerprint (the tests' SUT is the loopback sshd): bisect start compares
         fields = {"host_name": "lab-vm", "architecture": platform.machine(), "cpu_count": os.cpu_count(),
                   "numa_nodes": numa_nodes, **(sut_fields or {})}
-        store.put_sut(Sut("lab", **fields))
+        for sut in suts:
+            store.put_sut(Sut(sut, **fields))
         store.put_swprofile(SwProfile("v-good", kernel_name="6.1.0", kernel_git_sha=GOOD_SHA,
                                       userspace="busybox", cmdline=("quiet",)))
         store.put_swprofile(bad_profile or SwProfile("v-bad", kernel_name="6.1.1", kernel_git_sha=BAD_SHA,
                                                      userspace="busybox", cmdline=("quiet",)))
         store.put_benchmark(Benchmark(BENCH, "fp", "syscall", {"iterations": 1000000}))
         store.put_resultclass(ResultClass(BENCH, RC, "ns", improvement))
-        add_sessions(store, "v-good", good_mean + sd * rng.standard_normal(sessions))
-        add_sessions(store, (bad_profile.id if bad_profile else "v-bad"),
-                     bad_mean + sd * rng.standard_normal(sessions))
+        for name, mean in (("v-good", good_mean), (bad_profile.id if bad_profile else "v-bad", bad_mean)):
+            means = mean + sd * rng.standard_normal(sessions)
+            for j, sut in enumerate(suts):
+                add_sessions(store, name, means[j::len(suts)], sut=sut)
     return url
 
 

@@ -1,8 +1,10 @@
-"""`lab demo --suts K` without booting anything: the context's plan is made to name the pool
-that `lab up --count K` wrote, and the option's refusals (each one line, exit 1)."""
+"""`lab demo --suts K` without booting anything: its `bisect start` is given the pool that
+`lab up --count K` wrote (--sut-file), and the option's refusals (each one line, exit 1)."""
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import subprocess
 import sys
 
@@ -10,10 +12,11 @@ import pytest
 
 from fastpath.bisect import context as contexts
 from fastpath.bisect.run import step_plan
+from fastpath.bisect.start import start
 from fastpath.errors import UserError
 from fastpath.lab import demo, pool, vm
 from fastpath.pool import pool_size
-from tests.report import builder
+from tests.bisect.conftest import make_baseline_store
 
 
 def lab_vm(home, port) -> vm.LabVm:
@@ -21,24 +24,31 @@ def lab_vm(home, port) -> vm.LabVm:
                     cmdline="", started="2026-12-02T00:00:00Z", boot_seconds=1.0)
 
 
-def test_the_context_names_the_pool_of_the_vms(tmp_path):
-    shas = builder.make_tree(tmp_path / "linux")
-    ctx_path = builder.context(tmp_path, shas, f"sqlite:///{tmp_path}/out.db", [])
-    ctx = contexts.load(ctx_path)
-    ctx.plan["sut"] = {"name": "fastpath-lab", "boot_timeout": 60, "power_cycle": "fastpath lab power-cycle",
-                       "connection": {"method": "SSH", "params": {"host": "127.0.0.1", "port": 40001}}}
-    contexts.save(ctx, ctx_path)
+def test_bisect_start_is_given_the_pool_yaml_of_the_vms(tmp_path, sshd):
+    """The demo's own `bisect start` options (demo.start_options), run for real against the
+    pool.yaml `lab up --count 2` writes, its two VMs standing in as the loopback sshd: the
+    context's plan names the pool (no editing), in the shape `bisect auto --suts 2` leases."""
+    if sshd.user != "root":
+        pytest.skip("the lab logs in as root; the sshd fixture logs in only its own user")
     lab = tmp_path / "lab"
     (lab / "pool").mkdir(parents=True)
-    for name in ("id_ed25519", "pool/known_hosts"):       # what `lab up --count 2` leaves (keys.py, pool.py)
-        (lab / name).write_text("")
-    pool._write_pool_yaml(lab, [lab_vm(lab, 40001), lab_vm(lab / "pool" / "sut-1", 40002)], None)
-    demo._pool_context(ctx_path, lab)
-    sut = contexts.load(ctx_path).plan["sut"]
+    shutil.copy(sshd.keyfile, lab / "id_ed25519")            # what `lab up --count 2` leaves (keys.py,
+    shutil.copy(sshd.known_hosts, lab / "pool" / "known_hosts")     # pool.py): one key, one known_hosts
+    vms = [lab_vm(lab, sshd.port), lab_vm(lab / "pool" / "sut-1", sshd.port)]
+    pool._write_pool_yaml(lab, vms, None)
+    store = make_baseline_store(f"sqlite:///{tmp_path}/baselines.db", suts=("fastpath-lab",))
+    ctx_path = tmp_path / "ctx.yaml"
+    options = demo.start_options(demo.DemoOptions(suts=2), vms[0], lab, store, ctx_path, tmp_path)
+    assert options.sut_file == str(lab / "pool.yaml") and options.host is None
+    start(dataclasses.replace(options, good_swprofile="v-good", bad_swprofile="v-bad"))  # the store's names
+    ctx = contexts.load(ctx_path)
+    sut = ctx.plan["sut"]
     assert sut["name"] == "fastpath-lab" and sut["boot_timeout"] == 60 and "power_cycle" not in sut
-    assert [(m["name"], m["port"]) for m in sut["pool"]["suts"]] == [("vm0", 40001), ("vm1", 40002)]
+    assert [(m["name"], m["port"]) for m in sut["pool"]["suts"]] == [("vm0", sshd.port), ("vm1", sshd.port)]
     assert "--home" in sut["pool"]["suts"][1]["power_cycle"]            # each VM power-cycles its own QEMU
-    assert pool_size(step_plan(contexts.load(ctx_path), {"name": "x"}).sut) == 2   # a plan bisect auto accepts
+    assert pool_size(step_plan(ctx, {"name": "x"}).sut) == 2            # a plan bisect auto --suts 2 accepts
+    one = demo.start_options(demo.DemoOptions(), vms[0], lab, store, ctx_path, tmp_path)
+    assert (one.sut_file, one.host, one.port) == (None, "127.0.0.1", sshd.port)
 
 
 @pytest.mark.parametrize("args, message", [(["--suts", "2", "--engine", "git"], "--suts 2 is for the engine"),

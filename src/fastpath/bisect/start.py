@@ -3,12 +3,19 @@
 Checks, in order, each failing with one line (UserError, exit 1, unless the store or the SUT
 is at fault):
 
+The SUT comes from the connection flags (``host``, ``user``, ...: one SUT) or from
+``sut_file``, a file holding a plan's ``sut`` block (one SUT or a pool, checked by the plan
+loader: plan.load_sut), never both (``target``). The context records that block as its plan's
+``sut``, named ``sut`` (default: the block's name), so `bisect auto --suts K` leases from it.
+
 0. the context file and the output store may be written (``check_context_path``,
    ``check_output_store``): an existing context that records tested commits is not
    overwritten, nor a file that is not a context, and a missing parent directory is not
    created, unless ``force``; a chosen output store (``output_resultstore``) is not the
    original store and holds no swprofile yet (``force``: add to it);
-1. the SUT, both swprofiles, the benchmark and the result class are in the store;
+1. the SUT, both swprofiles, the benchmark and the result class are in the store (with a
+   pool, the SUT or any ``<sut>@<member>``: the baselines are read and copied under all of
+   them, as data.context_suts reads a pooled context);
 2. both swprofiles have samples of that result class on that SUT (at least 2 sessions each);
 3. the swprofiles are identical except ``kernel_git_sha`` (every differing field is named;
    ``kernel_name``, the running kernel's release, follows from the SHA and is not compared),
@@ -17,7 +24,11 @@ is at fault):
    fingerprint taken over SSH with the given connection (an unreachable SUT fails here); and
    the live fingerprint is the stored one (``sut.fingerprint.mismatches``: architecture,
    cpu_count, cpu_model, memory within 2%; fields the store does not know are skipped), or
-   the baselines were recorded on another machine: the differing fields are named;
+   the baselines were recorded on another machine: the differing fields are named. With a
+   pool, every SUT a run reserves is fingerprinted (pool.identical.fingerprint_pool), they
+   must be identical (check_identical), and each is checked so against every stored SUT row
+   of the baselines (a labgrid coordinator may lease other places to `bisect auto`, which
+   checks those against each other: execute.pooled.connect_identical);
 5. the bad swprofile is worse than the good one in the result class's direction: refused
    when bad is significantly better, or its mean is not worse at all (both means and
    intervals). When it is worse but the ends are not yet told apart (Welch p >= 0.05, or
@@ -32,6 +43,7 @@ is at fault):
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from dataclasses import dataclass, fields
@@ -41,6 +53,7 @@ from fastpath.bisect import data, judges
 from fastpath.bisect.params import DEFAULT_POLICY, describe, params_for
 from fastpath.bisect.baselines import check_ends
 from fastpath.errors import UserError
+from fastpath.plan.model import SutSpec
 from fastpath.store import open_store
 from fastpath.store.merge import merge
 from fastpath.store.model import Sut, SwProfile
@@ -51,19 +64,20 @@ NOT_COMPARED = {"id", "kernel_git_sha", "kernel_name"}
 
 @dataclass
 class StartOptions:
-    host: str
-    sut: str
     good_swprofile: str
     bad_swprofile: str
     benchmark: str
     resultclass: str
     resultstore: str
     context: str
+    sut: str | None = None              # the baselines' SUT in the store (with sut_file: default its name)
+    host: str | None = None             # one SUT by its connection (the seed's flags), or ...
     user: str | None = None
     port: int | None = None
     keyfile: str | None = None
     known_hosts: str | None = None
     power_cycle: str | None = None
+    sut_file: str | None = None         # ... a file holding a plan's sut block: one SUT or a pool
     kernel_config: str | None = None    # config file build_local_kernel.sh uses
     boot_timeout: float | None = None   # seconds to wait for SSH after booting a tested kernel
     policy: str = DEFAULT_POLICY
@@ -71,6 +85,54 @@ class StartOptions:
     output_dir: str | None = None       # parent of the temporary store (default: the system tmp)
     output_resultstore: str | None = None   # the output store (default: a new temporary one)
     force: bool = False                 # overwrite a context, create its directory, add to an output store
+
+
+# StartOptions fields that say how to reach one SUT, and their flags: --sut-file replaces them.
+CONNECTION_FLAGS = (("host", "--host"), ("user", "--user"), ("port", "--port"), ("keyfile", "--keyfile"),
+                    ("known_hosts", "--known-hosts"), ("power_cycle", "--power-cycle"))
+
+
+@dataclass
+class Target:
+    """Where the bisection runs: the context plan's ``sut`` block and its checked SutSpec."""
+    block: dict                 # name: the baselines' SUT id in the store
+    spec: SutSpec
+    where: str                  # how messages name it: "--host H" or "--sut-file F"
+
+    @property
+    def pooled(self) -> bool:
+        return self.spec.pool is not None
+
+
+def target(o: StartOptions) -> Target:
+    """The SUT (or pool) from the connection flags or from ``sut_file``, which exclude each
+    other; a sut file is checked as a plan's ``sut`` (plan.load_sut: errors name file and key)."""
+    from fastpath.plan import load_sut
+    from fastpath.sut.transport import Connection
+
+    given = [flag for key, flag in CONNECTION_FLAGS if getattr(o, key) not in (None, "")]
+    if o.sut_file:
+        if given:
+            raise UserError(f"--sut-file {o.sut_file}: give either --sut-file or the connection flags, not "
+                            f"both ({', '.join(given)} given); the file's sut block says how to reach the SUTs")
+        spec, block = load_sut(o.sut_file)
+        block["name"] = o.sut or spec.name
+        if o.boot_timeout:
+            block["boot_timeout"] = o.boot_timeout
+        return Target(block, dataclasses.replace(spec, name=block["name"]), f"--sut-file {o.sut_file}")
+    if not o.host:
+        raise UserError("give --host HOST (one SUT; with --user, --port, --keyfile, --known-hosts) or "
+                        "--sut-file FILE (a plan's sut block: one SUT or a pool of them)")
+    if not o.sut:
+        raise UserError("--sut: required with --host (the name of the baselines' SUT in the result store)")
+    block = {"name": o.sut, "connection": _connection(o)}
+    if o.power_cycle:
+        block["power_cycle"] = o.power_cycle
+    if o.boot_timeout:
+        block["boot_timeout"] = o.boot_timeout
+    conn = Connection(host=o.host, user=o.user or None, port=o.port, keyfile=o.keyfile,
+                      known_hosts=o.known_hosts)
+    return Target(block, SutSpec(o.sut, conn, o.power_cycle), f"--host {o.host}")
 
 
 def profile_differences(good: SwProfile, bad: SwProfile) -> list[str]:
@@ -116,21 +178,38 @@ def connection_advice(kind: str) -> str:
             f"(a local command that power-cycles the SUT), and `fastpath lab up` prints them for the lab")
 
 
-def check_live_sut(o: StartOptions) -> dict:
-    """The SUT's live hardware fingerprint, over SSH (it must be reachable to bisect on it).
-    A connection failure keeps ssh's reason and says which flag to change."""
-    from fastpath.errors import SshRejectedError, SutTransientError
-    from fastpath.sut.fingerprint import fingerprint
-    from fastpath.sut.transport import Connection, Transport
+def _file_advice(t: Target) -> str:
+    who = "each SUT of the pool (sut.pool and sut.connection)" if t.pooled else "sut.connection"
+    return (f"bisect start: check {who} in {t.where} (host, port, user, keyfile, known_hosts; "
+            f"docs/plans.md); the SUTs must answer SSH now")
 
+
+def check_live_sut(t: Target) -> dict:
+    """The live hardware fingerprints, over SSH (the SUTs must be reachable to bisect on
+    them): ``{"": hw}`` for one SUT, ``{member: hw}`` for every SUT of a pool that a run
+    reserves (pool.identical.fingerprint_pool; they must be identical: check_identical). A
+    connection failure keeps ssh's reason and says which flag or entry to change."""
+    from fastpath.errors import SshRejectedError, SutTransientError
+    from fastpath.pool.identical import check_identical, fingerprint_pool
+    from fastpath.sut.fingerprint import fingerprint
+    from fastpath.sut.transport import Transport
+
+    flags = t.where.startswith("--host")
     try:
-        with Transport(Connection(host=o.host, user=o.user or None, port=o.port, keyfile=o.keyfile,
-                                  known_hosts=o.known_hosts)) as transport:
-            return dict(fingerprint(transport).hw)
+        if t.pooled:
+            fps = fingerprint_pool(t.spec)
+            try:
+                check_identical(fps)
+            except UserError as err:
+                raise UserError(f"{t.where}: {err}") from None
+            return {name: dict(fp.hw) for name, fp in fps.items()}
+        with Transport(t.spec.connection) as transport:
+            return {"": dict(fingerprint(transport).hw)}
     except SshRejectedError as err:
-        raise SshRejectedError(f"{err}; {connection_advice(err.kind)}", err.kind, err.stderr) from None
+        advice = connection_advice(err.kind) if flags else _file_advice(t)
+        raise SshRejectedError(f"{err}; {advice}", err.kind, err.stderr) from None
     except SutTransientError as err:     # a refused port, a timeout, a dropped link
-        raise SutTransientError(f"{err}; {connection_advice('transient')}") from None
+        raise SutTransientError(f"{err}; {connection_advice('transient') if flags else _file_advice(t)}") from None
 
 
 def _benchmark_entry(bench) -> dict:
@@ -201,26 +280,47 @@ def check_output_store(url: str, original: str, force: bool = False) -> None:
                         f"store, or --force to add to it")
 
 
-def check_same_machine(o: StartOptions, sut: Sut, live: dict, url: str) -> None:
-    """The live SUT is the machine the baselines were recorded on (its stored fingerprint)."""
+def check_same_machine(t: Target, suts: list[Sut], live: dict, url: str) -> None:
+    """Each live SUT (``{member: hw}``; member "" for one SUT) is single-node and is the
+    machine the baselines were recorded on: every stored SUT row of them (``suts``)."""
     from fastpath.sut.fingerprint import mismatches
 
-    differ = mismatches(sut, Sut(id=sut.id, **live), skip_unknown=True)
-    if differ:
-        shown = "; ".join(f"{key} {was!r} recorded, {now!r} now" for key, was, now in differ)
-        raise UserError(f"--host {o.host}: not the machine the baselines of SUT '{sut.id}' in {url} were "
-                        f"recorded on: {shown}; bisect on that machine, or record baselines on this one")
+    for member, hw in live.items():
+        where = f"{t.where} (SUT {member} of the pool)" if member else t.where
+        if int(hw.get("numa_nodes", 1)) != 1:
+            raise UserError(f"{where}: the SUT has {hw['numa_nodes']} NUMA nodes now; "
+                            f"bisection needs a single-node SUT")
+        for sut in suts:
+            differ = mismatches(sut, Sut(id=sut.id, **hw), skip_unknown=True)
+            if differ:
+                shown = "; ".join(f"{key} {was!r} recorded, {now!r} now" for key, was, now in differ)
+                raise UserError(f"{where}: not the machine the baselines of SUT '{sut.id}' in {url} were "
+                                f"recorded on: {shown}; bisect on that machine, or record baselines on this one")
+
+
+def _baseline_suts(store, t: Target, url: str) -> list[Sut]:
+    """The store's SUT rows the baselines may sit under: the SUT, and with a pool each
+    ``<sut>@<member>`` (a pooled `plan exec` stores its sessions so: data.pool_suts)."""
+    name = t.block["name"]
+    rows = {s.id: s for s in store.suts()}
+    found = [rows[i] for i in data.pool_suts(store, name, t.pooled) if i in rows]
+    if not found:
+        pool = f" (nor a SUT '{name}@<member>' of its pool)" if t.pooled else ""
+        raise UserError(f"--sut '{name}': no such SUT{pool} in {url} (known: {', '.join(sorted(rows)) or 'none'})")
+    return found
 
 
 def start(o: StartOptions) -> contexts.Context:
     """Validate and prepare a bisection; return the context (also written to ``o.context``)."""
     params = params_for(o.policy, o.policy_params)
+    t = target(o)
     check_context_path(o.context, o.force)
     if o.output_resultstore:
         check_output_store(o.output_resultstore, o.resultstore, o.force)
     with open_store(o.resultstore, readonly=True) as store:
         url = store.url
-        sut = _find(store.suts(), o.sut, "SUT", "--sut", url)
+        suts = _baseline_suts(store, t, url)
+        ids = [s.id for s in suts]
         good = _find(store.swprofiles(), o.good_swprofile, "swprofile", "--good-swprofile", url)
         bad = _find(store.swprofiles(), o.bad_swprofile, "swprofile", "--bad-swprofile", url)
         bench = _find(store.benchmarks(), o.benchmark, "benchmark", "--benchmark", url)
@@ -231,11 +331,11 @@ def start(o: StartOptions) -> contexts.Context:
                             f"class in {url} (known: {', '.join(sorted(r.name for r in rcs)) or 'none'})")
         values = {}
         for swp, flag in ((good, "--good-swprofile"), (bad, "--bad-swprofile")):
-            values[swp.id] = data.session_values(store, sut.id, swp.id, bench.id, rc.name)
+            values[swp.id] = data.session_values(store, ids, swp.id, bench.id, rc.name)
             if not values[swp.id]:
                 raise UserError(f"{flag} '{swp.id}': no baseline results for '{bench.id}' / '{rc.name}' on SUT "
-                                f"'{sut.id}' in {url}")
-        repeats = data.repeats_per_session(store, sut.id, good.id, bench.id, rc.name)
+                                f"'{', '.join(ids)}' in {url}")
+        repeats = max(data.repeats_per_session(store, i, good.id, bench.id, rc.name) for i in ids)
         sessions = len(values[good.id])
     diff = profile_differences(good, bad)
     if diff:
@@ -245,13 +345,10 @@ def start(o: StartOptions) -> contexts.Context:
     for swp, flag in ((good, "--good-swprofile"), (bad, "--bad-swprofile")):
         if not swp.kernel_git_sha:
             raise UserError(f"{flag} '{swp.id}': has no kernel_git_sha in {url}; git bisect needs it")
-    if sut.numa_nodes != 1:
-        raise UserError(f"--sut '{sut.id}': has {sut.numa_nodes} NUMA nodes; bisection needs a single-node SUT")
-    live = check_live_sut(o)
-    if int(live.get("numa_nodes", 1)) != 1:
-        raise UserError(f"--host {o.host}: the SUT has {live['numa_nodes']} NUMA nodes now; "
-                        f"bisection needs a single-node SUT")
-    check_same_machine(o, sut, live, url)
+    for sut in suts:
+        if sut.numa_nodes != 1:
+            raise UserError(f"--sut '{sut.id}': has {sut.numa_nodes} NUMA nodes; bisection needs a single-node SUT")
+    check_same_machine(t, suts, check_live_sut(t), url)
     g, b = values[good.id], values[bad.id]
     ends = check_ends(g, b, rc.improvement, None, good.id, bad.id)     # the direction first
     if not ends.refusal:
@@ -265,14 +362,9 @@ def start(o: StartOptions) -> contexts.Context:
     else:
         out_dir = tempfile.mkdtemp(prefix="bisect-resultstore-", dir=o.output_dir)
         output = f"sqlite:///{os.path.join(out_dir, 'results.db')}"
-    merge([o.resultstore], output, suts=[sut.id], swprofiles=[good.id, bad.id], benchmarks=[bench.id])
-    sut_block = {"name": sut.id, "connection": _connection(o)}
-    if o.power_cycle:
-        sut_block["power_cycle"] = o.power_cycle
-    if o.boot_timeout:
-        sut_block["boot_timeout"] = o.boot_timeout
+    merge([o.resultstore], output, suts=ids, swprofiles=[good.id, bad.id], benchmarks=[bench.id])
     plan = {
-        "sut": sut_block,
+        "sut": t.block,
         "swprofiles": [{"cmdline": list(good.cmdline), "sysctl": list(good.sysctl),
                         "bootscript": list(good.bootscript)}],
         "benchmarks": [_benchmark_entry(bench)],

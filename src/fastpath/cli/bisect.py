@@ -16,7 +16,7 @@ def group() -> None:
 
 
 @group.command("start")
-@click.option("--host", required=True, help="SUT host name, address or ~/.ssh/config alias.")
+@click.option("--host", default=None, help="SUT host name, address or ~/.ssh/config alias (or --sut-file).")
 @click.option("--user", default=None, help="SSH user on the SUT.")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="SSH port.")
 @click.option("--keyfile", type=click.Path(dir_okay=False), default=None, help="SSH private key.")
@@ -28,7 +28,13 @@ def group() -> None:
               help="Seconds to wait for a tested kernel to answer SSH (default 300).")
 @click.option("--kernel-config", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Kernel config for scripts/build_local_kernel.sh (default: the tree's own).")
-@click.option("--sut", required=True, help="SUT name in the result store.")
+@click.option("--sut-file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Instead of --host and the other connection flags: a YAML file holding a plan's "
+                   "sut block (sut: ...), one SUT or a pool of them, as `lab up --count K` writes "
+                   "<lab home>/pool.yaml (docs/pool.md).")
+@click.option("--sut", default=None,
+              help="SUT name in the result store (required with --host; with --sut-file its sut.name "
+                   "by default).")
 @click.option("--good-swprofile", required=True, help="Swprofile without the regression.")
 @click.option("--bad-swprofile", required=True, help="Swprofile with the regression.")
 @click.option("--benchmark", required=True, help="Benchmark id, suite/name.")
@@ -45,7 +51,7 @@ def group() -> None:
               help="Verdict policy (docs/bisection.md).")
 @click.option("--policy-param", "policy_param", multiple=True, metavar="KEY=VALUE",
               help="Set one of the policy's parameters (repeatable), e.g. alpha=0.01; recorded in the context.")
-def start_cmd(host, user, port, keyfile, known_hosts, power_cycle, boot_timeout, kernel_config,
+def start_cmd(host, user, port, keyfile, known_hosts, power_cycle, sut_file, boot_timeout, kernel_config,
               sut, good_swprofile, bad_swprofile,
               benchmark, resultclass, resultstore, context, output_resultstore, force, policy, policy_param):
     """Check the baselines and write a bisection context.
@@ -73,6 +79,14 @@ def start_cmd(host, user, port, keyfile, known_hosts, power_cycle, boot_timeout,
         --bad-swprofile 6.9.0-regression --benchmark sysbench/thread \\
         --resultclass sysbenchthread-110 --resultstore sqlite:///results.db \\
         --context ./bisection_context.yaml
+
+    \b
+    With a pool of identical SUTs (then `bisect auto --suts K`; every SUT of it
+    is fingerprinted now and must be the baselines' machine):
+      fastpath bisect start --sut-file ~/.cache/fastpath/lab/pool.yaml \\
+        --sut fastpath-lab --good-swprofile demo-good --bad-swprofile demo-bad \\
+        --benchmark fp/syscall --resultclass fpsyscall-getppid \\
+        --resultstore sqlite:///baselines.db --context ./bisection_context.yaml
     """
     from fastpath.bisect.start import StartOptions, start
     from fastpath.errors import UserError
@@ -84,7 +98,7 @@ def start_cmd(host, user, port, keyfile, known_hosts, power_cycle, boot_timeout,
         raise UserError(f"--policy-param: {err}") from None
     ctx = start(StartOptions(
         host=host, user=user, port=port, keyfile=keyfile, known_hosts=known_hosts,
-        power_cycle=power_cycle, boot_timeout=boot_timeout, kernel_config=kernel_config, sut=sut,
+        power_cycle=power_cycle, sut_file=sut_file, boot_timeout=boot_timeout, kernel_config=kernel_config, sut=sut,
         good_swprofile=good_swprofile, bad_swprofile=bad_swprofile, benchmark=benchmark,
         resultclass=resultclass, resultstore=resultstore, context=context, policy=policy,
         policy_params=policy_params, output_resultstore=output_resultstore,

@@ -14,8 +14,9 @@
    scripts/execute_bisection.sh CONTEXT`, `bisect confirm` of the named commit against its
    parent, fresh baselines and a new bisection when it is not confirmed); then the answer is
    checked against the recorded culprit. With K VMs the baselines are recorded on the first,
-   the context's plan then names the pool of all K (``<lab>/pool.yaml``) and the engine runs
-   as `bisect auto --suts K`: K commits at a time, one session on each VM.
+   `bisect start --sut-file <lab>/pool.yaml` (the pool of all K) writes a context whose plan
+   names the pool, and the engine runs as `bisect auto --suts K`: K commits at a time, one
+   session on each VM.
 
 Everything the demo makes stays in its work directory for the user to look at (the tree, the
 plan, the stores, the context files, the bisections' logs); the VM is stopped at the end.
@@ -30,7 +31,6 @@ from dataclasses import dataclass
 import yaml
 
 from fastpath.bisect import auto, search
-from fastpath.bisect import context as contexts
 from fastpath.bisect.rebaseline import top_up
 from fastpath.bisect.start import StartOptions, start
 from fastpath.execute import run_plan
@@ -123,17 +123,23 @@ def _top_up(plan_path: pathlib.Path, store_url: str, sut: str, o: DemoOptions, s
     return top_up(judge, o.sessions, record, o.max_sessions, say)
 
 
-def _pool_context(ctx_path: pathlib.Path, lab_dir: pathlib.Path) -> None:
-    """Make the context's plan name the pool `lab up --count K` wrote (``<lab>/pool.yaml``)
-    instead of the first VM alone, as a user edits it for `bisect auto --suts K` (docs/pool.md).
-    The pool keeps the SUT's name, so the baselines recorded on the first VM stay its baselines."""
-    ctx = contexts.load(ctx_path)
-    block = yaml.safe_load((lab_dir / "pool.yaml").read_text())["sut"]
-    block["name"] = ctx.plan["sut"]["name"]
-    if "boot_timeout" in ctx.plan["sut"]:
-        block["boot_timeout"] = ctx.plan["sut"]["boot_timeout"]
-    ctx.plan["sut"] = block
-    contexts.save(ctx, ctx_path)
+def start_options(o: DemoOptions, lab: vm.LabVm, lab_dir: pathlib.Path, store_url: str,
+                  ctx_path: pathlib.Path, work: pathlib.Path) -> StartOptions:
+    """`bisect start`'s options: the VM's connection flags, or with K VMs ``--sut-file
+    <lab>/pool.yaml`` (the pool `lab up --count K` wrote) under the SUT name the baselines
+    were recorded with on the first VM, so `bisect auto --suts K` finds the pool in the context."""
+    sut = lab.sut()
+    if o.suts > 1:
+        how = {"sut_file": str(lab_dir / "pool.yaml")}
+    else:
+        params = sut["connection"]["params"]
+        how = {"host": params["host"], "port": params["port"], "user": params["user"],
+               "keyfile": params["keyfile"], "known_hosts": params["known_hosts"],
+               "power_cycle": sut["power_cycle"]}
+    return StartOptions(**how, boot_timeout=60, sut=sut["name"], good_swprofile="demo-good",
+                        bad_swprofile="demo-bad", benchmark=BENCHMARK, resultclass=RESULTCLASS,
+                        resultstore=store_url, context=str(ctx_path), output_dir=str(work),
+                        force=True)        # a demo run starts afresh in its workdir
 
 
 def run_demo(o: DemoOptions, say=print, confirm_fn=None) -> DemoResult:
@@ -187,21 +193,14 @@ def run_demo(o: DemoOptions, say=print, confirm_fn=None) -> DemoResult:
         sessions = o.sessions if o.engine == "posterior" else _top_up(plan_path, store_url, lab.sut()["name"], o, say)
 
         ctx_path = work / "bisection_context.yaml"
-        params = lab.sut()["connection"]["params"]
-        say(f"[5/6] fastpath bisect start ... --context {ctx_path}")
-        ctx = start(StartOptions(
-            host=params["host"], port=params["port"], user=params["user"], keyfile=params["keyfile"],
-            known_hosts=params["known_hosts"], power_cycle=lab.sut()["power_cycle"], boot_timeout=60,
-            sut=lab.sut()["name"], good_swprofile="demo-good", bad_swprofile="demo-bad",
-            benchmark=BENCHMARK, resultclass=RESULTCLASS, resultstore=store_url, context=str(ctx_path),
-            output_dir=str(work), force=True))        # a demo run starts afresh in its workdir
+        pool_flag = f" --sut-file {lab_dir / 'pool.yaml'}" if o.suts > 1 else ""
+        say(f"[5/6] fastpath bisect start{pool_flag} ... --context {ctx_path}")
+        ctx = start(start_options(o, lab, lab_dir, store_url, ctx_path, work))
         if ctx.ends_not_apart:
             from fastpath.bisect.baselines import not_apart_warning
             from fastpath.bisect.engine import EngineParams
 
             say("      " + not_apart_warning(ctx.ends_not_apart, EngineParams().end_budget))
-        if o.suts > 1:
-            _pool_context(ctx_path, lab_dir)
         if o.engine == "posterior":
             at_once = (f"{o.suts} commits at a time, one session on each VM" if o.suts > 1 else
                        "one session at a time")

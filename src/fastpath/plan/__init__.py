@@ -7,8 +7,8 @@ Schema and examples: docs/plans.md. Durations accept 90s, 30m, 1h, 1h30m or seco
 """
 
 from fastpath.plan.check import parse_duration
-from fastpath.plan.load import LIBRARY, load_plan, plan_from_mapping
+from fastpath.plan.load import LIBRARY, load_plan, load_sut, plan_from_mapping
 from fastpath.plan.model import Plan, SutSpec, SwProfileSpec
 
-__all__ = ["load_plan", "plan_from_mapping", "parse_duration", "Plan", "SutSpec",
+__all__ = ["load_plan", "load_sut", "plan_from_mapping", "parse_duration", "Plan", "SutSpec",
            "SwProfileSpec", "LIBRARY"]

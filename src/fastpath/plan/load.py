@@ -2,10 +2,12 @@
 
     plan = load_plan("plan.yaml")            # -> Plan, or PlanError(file:line: key 'a.b': ...)
     plan = plan_from_mapping(data, "ctx")    # the same from already-parsed data (e.g. a context)
+    spec, block = load_sut("pool.yaml")      # a plan's sut block alone (`bisect start --sut-file`)
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import pathlib
 import re
@@ -35,6 +37,29 @@ def load_plan(file: str | pathlib.Path) -> Plan:
 def plan_from_mapping(data: dict, file: str = "<plan>") -> Plan:
     """Validate plan data given as Python objects (line numbers are those of a YAML dump)."""
     return _read_plan(parse_doc(yaml.safe_dump(data, sort_keys=False), file))
+
+
+def load_sut(file: str | pathlib.Path) -> tuple[SutSpec, dict]:
+    """A file holding a plan's ``sut`` block (``sut:`` at the top, as `lab up --count K` writes
+    ``<lab home>/pool.yaml``; a whole plan is accepted too, and only its ``sut`` is read),
+    checked as a plan's: the SutSpec, and the block as plan data whose file paths (keyfile,
+    known_hosts) are absolute, so that it reads the same from another directory (a context)."""
+    doc = load_doc(file)
+    chk = Checker(doc)
+    if doc.data is None:
+        chk.fail((), "the file is empty; expected a plan's sut block (sut: {name: ..., ...})")
+    chk.mapping((), {"sut", "swprofiles", "benchmarks", "defaults"}, {"sut"})
+    spec = _sut(chk)
+    block = copy.deepcopy(chk.get(("sut",)))
+    params = (block.get("connection") or {}).get("params") or {}
+    for key in ("keyfile", "known_hosts"):
+        if params.get(key) is not None:
+            params[key] = getattr(spec.connection, key)
+    for entry, member in zip((block.get("pool") or {}).get("suts") or (), spec.pool.suts if spec.pool else ()):
+        for key in ("keyfile", "known_hosts"):
+            if entry.get(key) is not None:
+                entry[key] = getattr(member.connection, key)
+    return spec, block
 
 
 def _read_plan(doc: Doc) -> Plan:

@@ -8,7 +8,7 @@ boots its own.
 
 from __future__ import annotations
 
-from fastpath.errors import UserError
+from fastpath.errors import FastpathError, UserError
 
 COMPARED = ("architecture", "cpu_count", "cpu_model", "numa_nodes", "memory", "product_name")
 
@@ -47,6 +47,10 @@ def fingerprint_pool(sut, say=None) -> dict:
     out = {}
     with open_pool(sut, say=say) as pool:
         for lease in pool.reserve(pool_size(sut)):
-            with Transport(lease.connection) as t:
-                out[lease.name] = fingerprint(t)
+            try:
+                with Transport(lease.connection) as t:
+                    out[lease.name] = fingerprint(t)
+            except FastpathError as err:      # say which SUT (ssh's message names host:port)
+                err.args = (f"SUT {lease.name} of the pool: {err}",)
+                raise
     return out
