@@ -1,12 +1,12 @@
 """`fastpath bisect start`: check the baselines, copy them to a temporary store, write the context.
 
-Checks, in order, each failing with one line (UserError, exit 1, unless the store or the SUT
-is at fault):
-
 The SUT comes from the connection flags (``host``, ``user``, ...: one SUT) or from
 ``sut_file``, a file holding a plan's ``sut`` block (one SUT or a pool, checked by the plan
 loader: plan.load_sut), never both (``target``). The context records that block as its plan's
 ``sut``, named ``sut`` (default: the block's name), so `bisect auto --suts K` leases from it.
+
+Checks, in order, each failing with one line (UserError, exit 1, unless the store or the SUT
+is at fault):
 
 0. the context file and the output store may be written (``check_context_path``,
    ``check_output_store``): an existing context that records tested commits is not
@@ -97,11 +97,16 @@ class Target:
     """Where the bisection runs: the context plan's ``sut`` block and its checked SutSpec."""
     block: dict                 # name: the baselines' SUT id in the store
     spec: SutSpec
-    where: str                  # how messages name it: "--host H" or "--sut-file F"
+    file: str | None = None     # the sut file it came from (None: the connection flags)
 
     @property
     def pooled(self) -> bool:
         return self.spec.pool is not None
+
+    @property
+    def where(self) -> str:
+        """How messages name it: the flag that gave it."""
+        return f"--sut-file {self.file}" if self.file else f"--host {self.spec.connection.host}"
 
 
 def target(o: StartOptions) -> Target:
@@ -119,7 +124,7 @@ def target(o: StartOptions) -> Target:
         block["name"] = o.sut or spec.name
         if o.boot_timeout:
             block["boot_timeout"] = o.boot_timeout
-        return Target(block, dataclasses.replace(spec, name=block["name"]), f"--sut-file {o.sut_file}")
+        return Target(block, dataclasses.replace(spec, name=block["name"]), o.sut_file)
     if not o.host:
         raise UserError("give --host HOST (one SUT; with --user, --port, --keyfile, --known-hosts) or "
                         "--sut-file FILE (a plan's sut block: one SUT or a pool of them)")
@@ -132,7 +137,7 @@ def target(o: StartOptions) -> Target:
         block["boot_timeout"] = o.boot_timeout
     conn = Connection(host=o.host, user=o.user or None, port=o.port, keyfile=o.keyfile,
                       known_hosts=o.known_hosts)
-    return Target(block, SutSpec(o.sut, conn, o.power_cycle), f"--host {o.host}")
+    return Target(block, SutSpec(o.sut, conn, o.power_cycle))
 
 
 def profile_differences(good: SwProfile, bad: SwProfile) -> list[str]:
@@ -194,7 +199,6 @@ def check_live_sut(t: Target) -> dict:
     from fastpath.sut.fingerprint import fingerprint
     from fastpath.sut.transport import Transport
 
-    flags = t.where.startswith("--host")
     try:
         if t.pooled:
             fps = fingerprint_pool(t.spec)
@@ -206,10 +210,10 @@ def check_live_sut(t: Target) -> dict:
         with Transport(t.spec.connection) as transport:
             return {"": dict(fingerprint(transport).hw)}
     except SshRejectedError as err:
-        advice = connection_advice(err.kind) if flags else _file_advice(t)
+        advice = _file_advice(t) if t.file else connection_advice(err.kind)
         raise SshRejectedError(f"{err}; {advice}", err.kind, err.stderr) from None
     except SutTransientError as err:     # a refused port, a timeout, a dropped link
-        raise SutTransientError(f"{err}; {connection_advice('transient') if flags else _file_advice(t)}") from None
+        raise SutTransientError(f"{err}; {_file_advice(t) if t.file else connection_advice('transient')}") from None
 
 
 def _benchmark_entry(bench) -> dict:
