@@ -183,3 +183,19 @@ def test_a_sut_of_the_pool_that_does_not_answer_is_named(tmp_path, sshd, sshd2, 
     assert err.startswith("Error: SUT b of the pool: ") and f":{dead}" in err, err
     assert f"bisect start: check each SUT of the pool (sut.pool and sut.connection) in --sut-file {path}" in err
     assert not (tmp_path / "ctx.yaml").exists()
+
+
+def test_bisect_auto_checks_its_leases_against_the_baselines_too(tmp_path, sshd, sshd2, baseline_store):
+    """A labgrid coordinator may lease `bisect auto` other places than it gave `bisect start`:
+    search.measurers checks the leased SUTs against the baselines' SUT row again (here the
+    output store's row says another machine, as other places would)."""
+    from fastpath.errors import UserError
+
+    ctx_file = tmp_path / "ctx.yaml"
+    assert main(pool_args(baseline_store, ctx_file, pool_file(tmp_path, sshd, sshd2))) == 0
+    ctx = contexts.load(ctx_file)
+    ctx.output_resultstore = make_baseline_store(f"sqlite:///{tmp_path}/other.db", sut_fields={"cpu_count": 999})
+    with open_store(ctx.output_resultstore) as store, contextlib.ExitStack() as stack:
+        with pytest.raises(UserError, match=r"the pool of SUT 'lab' \(SUT a of the pool\): not the machine the "
+                                            r"baselines of SUT 'lab' in sqlite:///.*cpu_count 999 recorded"):
+            search.measurers(ctx, store, False, 2, lambda s: None, stack)

@@ -164,13 +164,28 @@ def measurers(ctx: contexts.Context, store, progress: bool, suts: int, say, stac
         raise UserError(f"--suts {suts}: the pool of {sut.name} has {pool_size(sut)} SUTs")
     pool = stack.enter_context(open_pool(sut, say=say))
     stack.enter_context(signals_interrupt())
-    machines = connect_identical(sut, pool.reserve(suts), pool, say)     # identical, or refused
+    machines = connect_identical(sut, pool.reserve(suts), pool, say,     # identical, or refused,
+                                 check=lambda fps: same_as_baselines(ctx, store, fps))    # and the baselines' machine
     for machine in machines.values():
         machine.close()                         # each session connects through its own Runner
     leases = list(machines)
     say("      SUTs: " + ", ".join(f"{lease.name} ({lease.detail or lease.connection.host})" for lease in leases))
     shared = LockedStore(store)
     return [Measurer(ctx, shared, progress, sut=lease.sut_spec(sut)) for lease in leases]
+
+
+def same_as_baselines(ctx: contexts.Context, store, fps: dict) -> None:
+    """The leased SUTs of the pool (``{name: Fingerprint}``) are the machine the baselines
+    were recorded on (bisect start's check, again: a labgrid coordinator may lease other
+    places than it gave `bisect start`); UserError naming the SUT and the fields."""
+    from fastpath.bisect import data
+    from fastpath.bisect.start import check_same_machine
+    from fastpath.store.url import mask
+
+    ids = set(data.context_suts(ctx, store))
+    rows = [s for s in store.suts() if s.id in ids]
+    check_same_machine(f"the pool of SUT '{ctx.sut}'", rows, {n: dict(fp.hw) for n, fp in fps.items()},
+                       mask(ctx.output_resultstore))
 
 
 def sessions(jobs: list, measures: list, keep=None):

@@ -28,7 +28,7 @@ is at fault):
    pool, every SUT a run reserves is fingerprinted (pool.identical.fingerprint_pool), they
    must be identical (check_identical), and each is checked so against every stored SUT row
    of the baselines (a labgrid coordinator may lease other places to `bisect auto`, which
-   checks those against each other: execute.pooled.connect_identical);
+   checks its leases so again: search.same_as_baselines);
 5. the bad swprofile is worse than the good one in the result class's direction: refused
    when bad is significantly better, or its mean is not worse at all (both means and
    intervals). When it is worse but the ends are not yet told apart (Welch p >= 0.05, or
@@ -284,13 +284,15 @@ def check_output_store(url: str, original: str, force: bool = False) -> None:
                         f"store, or --force to add to it")
 
 
-def check_same_machine(t: Target, suts: list[Sut], live: dict, url: str) -> None:
+def check_same_machine(where: str, suts: list[Sut], live: dict, url: str) -> None:
     """Each live SUT (``{member: hw}``; member "" for one SUT) is single-node and is the
-    machine the baselines were recorded on: every stored SUT row of them (``suts``)."""
+    machine the baselines were recorded on: every stored SUT row of them (``suts``). Messages
+    begin with ``where`` (the flag that named the SUT)."""
     from fastpath.sut.fingerprint import mismatches
 
+    named = where
     for member, hw in live.items():
-        where = f"{t.where} (SUT {member} of the pool)" if member else t.where
+        where = f"{named} (SUT {member} of the pool)" if member else named
         if int(hw.get("numa_nodes", 1)) != 1:
             raise UserError(f"{where}: the SUT has {hw['numa_nodes']} NUMA nodes now; "
                             f"bisection needs a single-node SUT")
@@ -352,7 +354,7 @@ def start(o: StartOptions) -> contexts.Context:
     for sut in suts:
         if sut.numa_nodes != 1:
             raise UserError(f"--sut '{sut.id}': has {sut.numa_nodes} NUMA nodes; bisection needs a single-node SUT")
-    check_same_machine(t, suts, check_live_sut(t), url)
+    check_same_machine(t.where, suts, check_live_sut(t), url)
     g, b = values[good.id], values[bad.id]
     ends = check_ends(g, b, rc.improvement, None, good.id, bad.id)     # the direction first
     if not ends.refusal:

@@ -77,10 +77,11 @@ def completed(plan, store, swp_name: str) -> int:
     return sum(done_sessions(store, sut, swp_name) for sut in pool_sut_ids(plan, store))
 
 
-def connect_identical(sut, leases, pool, note) -> dict:
+def connect_identical(sut, leases, pool, note, check=None) -> dict:
     """{lease: a SutMachine in SHELL} for each lease of ``pool`` that answers (those that do
     not are released, saying so through ``note``); PoolError when none does; the SUTs'
-    fingerprints identical or UserError naming the field (pool.identical)."""
+    fingerprints identical or UserError naming the field (pool.identical); then
+    ``check({name: Fingerprint})``, if given, may refuse them too (its error raised)."""
     machines, fps = {}, {}
     for lease in leases:
         machine = SutMachine(lease.sut_spec(sut))
@@ -96,6 +97,8 @@ def connect_identical(sut, leases, pool, note) -> dict:
         raise PoolError(f"no SUT of the pool of {sut.name} answers")
     try:
         check_identical(fps)
+        if check is not None:
+            check(fps)
     except BaseException:
         for machine in machines.values():
             machine.close()
