@@ -196,7 +196,7 @@ def test_a_failure_while_steps_run_stops_them_before_the_tree_is_reset(tmp_path,
     repo, shas = history(tmp_path, ["100"] * 8 + ["104"] * 8)
     step = scripts / "execute_bisection.sh"
     step.write_text(STEP.replace('value = open("value.txt").read().strip()',
-                                 'import time; open("../visits", "a").write("x"); time.sleep(1)\n'
+                                 'import time; open("../visits", "a").write("x"); time.sleep(0.5)\n'
                                  'value = open("value.txt").read().strip()'))
 
     def say(line):                        # the user's terminal went away, say, after the first step
@@ -205,7 +205,7 @@ def test_a_failure_while_steps_run_stops_them_before_the_tree_is_reset(tmp_path,
 
     with pytest.raises(BrokenPipeError):
         auto.bisect_tree(options(tmp_path, repo, scripts), say=say, confirm_fn=FakeConfirm(repo))
-    time.sleep(3)                         # steps left running would have made 3 or 4 visits by now
+    time.sleep(1.5)                       # steps left running would have made 3 or 4 visits by now
     assert (tmp_path / "visits").read_text() in ("x", "xx")     # the first step, and the next one killed
     assert_tree_back(repo)
 

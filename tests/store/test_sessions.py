@@ -44,6 +44,7 @@ ALLOCATOR = textwrap.dedent("""
     from fastpath.store.model import Session
     url, n, go = sys.argv[1], int(sys.argv[2]), pathlib.Path(sys.argv[3])
     with open_store(url) as store:
+        go.with_name(f"ready-{sys.argv[4]}").touch()
         while not go.exists():
             time.sleep(0.01)
         print(" ".join(str(store.new_session(Session("lab", "p", 0, "running")).session)
@@ -58,10 +59,13 @@ def test_concurrent_processes_never_get_the_same_index(kind, tmp_path, fresh_db_
     with open_store(url) as store:
         _objects(store)
     go, n = tmp_path / "go", 25
-    procs = [subprocess.Popen([sys.executable, "-c", ALLOCATOR, url, str(n), str(go)],
+    procs = [subprocess.Popen([sys.executable, "-c", ALLOCATOR, url, str(n), str(go), str(i)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(3)]
-    time.sleep(1.0)
+             for i in range(3)]
+    deadline = time.monotonic() + 60         # all three have the store open: then they race
+    while len(list(tmp_path.glob("ready-*"))) < 3 and time.monotonic() < deadline:
+        assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+        time.sleep(0.01)
     go.touch()
     got = []
     for p in procs:

@@ -193,8 +193,8 @@ def test_ctrl_c_while_an_import_waits_on_the_database_exits_130(kind, fresh_db_u
 @pytest.mark.parametrize("kind", DB)
 def test_blackholed_link_fails_in_bounded_time_with_one_line(kind, fresh_db_url, tcp_proxy, capsys,
                                                              monkeypatch):
-    monkeypatch.setattr(sqlengine, "READ_TIMEOUT", 2)        # the defaults, made short
-    monkeypatch.setattr(sqlengine, "CONNECT_TIMEOUT", 2)
+    monkeypatch.setattr(sqlengine, "READ_TIMEOUT", 1)        # the defaults, made short
+    monkeypatch.setattr(sqlengine, "CONNECT_TIMEOUT", 1)
     url = fresh_db_url(kind)
     port = 3306 if kind == "mysql" else 5432
     proxy = tcp_proxy(port)
