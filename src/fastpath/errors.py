@@ -6,7 +6,7 @@ gets a traceback. Exceptions from libraries (SSH, database drivers, git, YAML) a
 translated into these classes in one place per backend.
 
     FastpathError
-      UserError              bad input: plan, URL, flag, file (exit 1)
+      UserError              bad input: plan, URL, parameter, file (exit 1)
         PlanError            a plan or context file is malformed (names file, key path, line)
       SutError               the SUT misbehaves
         SutTransientError    retry allowed: connection dropped, timeout, no route
@@ -27,6 +27,8 @@ translated into these classes in one place per backend.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 
 class FastpathError(Exception):
     """Base of every expected fastpath failure."""
@@ -34,21 +36,55 @@ class FastpathError(Exception):
     exit_code = 1
 
 
+def api_name(param: str) -> str:
+    """A parameter named in the library's words: ``'tree'``."""
+    return f"'{param}'"
+
+
 class UserError(FastpathError):
-    """Something the user gave us is wrong: a flag, a file, a URL, an id."""
+    """Something the user gave us is wrong: a parameter, a file, a URL, an id.
+
+    A message about a parameter names it as a ``{name}`` placeholder, ``name`` listed in
+    ``params`` and being the library's own keyword (or field) name::
+
+        UserError(f"{{tree}} {tree}: not a git work tree (or give {{tree}})", params=("tree",))
+
+    ``str(err)`` says ``'tree' /x: ... (or give 'tree')``; the CLI's handler renders the same
+    message through ``render`` with the command's flag (``--tree /x: ... (or give --tree)``).
+    ``args`` holds the message as given (placeholders unreplaced), so the error pickles.
+    """
+
+    params: tuple[str, ...] = ()
+
+    def __init__(self, *args, params: Iterable[str] = ()):
+        super().__init__(*args)
+        self.params = tuple(params)
+
+    def render(self, word: Callable[[str], str]) -> str:
+        """The message with each placeholder of ``params`` replaced by ``word(name)``."""
+        if not self.params:
+            return super().__str__()
+        text = str(self.args[0]) if self.args else ""
+        for name in self.params:
+            text = text.replace("{" + name + "}", word(name))
+        return text
+
+    def __str__(self) -> str:
+        return self.render(api_name)
 
 
 class PlanError(UserError):
     """A plan or context file is malformed."""
 
     def __init__(self, message: str, *, file: str | None = None, key: str | None = None,
-                 line: int | None = None):
+                 line: int | None = None, params: Iterable[str] = ()):
         where = []
         if file:
             where.append(f"{file}:{line}" if line else str(file))
         if key:
             where.append(f"key '{key}'")
-        super().__init__((": ".join([", ".join(where), message])) if where else message)
+        super().__init__((": ".join([", ".join(where), message])) if where else message,
+                         params=params)
         self.file, self.key, self.line = file, key, line
 
 

@@ -64,4 +64,4 @@ def test_usage_errors_are_128(ctx_file, kernel, capsys):
     result = confirm(str(ctx_file), kernel, None, CULPRIT, kernel, None, CULPRIT)
     assert result.exit_code == 128 and "name the same commit" in result.line
     result = confirm(str(ctx_file), kernel, None, CULPRIT, "/no/such/img", None, PARENT)
-    assert result.exit_code == 128 and "--parent-kernel /no/such/img: no such file" in result.line
+    assert result.exit_code == 128 and "'parent_kernel' /no/such/img: no such file" in result.line

@@ -45,9 +45,9 @@ def test_top_up_records_what_the_policy_asks_for_then_stops():
     assert top_up(judge, 8, record, 9) == 8 and asked == []
 
 
-def test_usage_errors_name_the_flag(ctx_file, kernel, tmp_path):  # noqa: F811
+def test_usage_errors_name_the_parameter(ctx_file, kernel, tmp_path):  # noqa: F811
     ctx = contexts.load(ctx_file)
-    with pytest.raises(UserError, match=r"--bad-kernel .*nope: no such file"):
+    with pytest.raises(UserError, match=r"^'bad_kernel' .*nope: no such file"):
         rebaseline(ctx, kernel, None, str(tmp_path / "nope"), None, str(tmp_path / "new.yaml"))
-    with pytest.raises(UserError, match="--new-context .*: already exists"):
+    with pytest.raises(UserError, match="^'new_context' .*: already exists"):
         rebaseline(ctx, kernel, None, kernel, None, str(ctx_file))

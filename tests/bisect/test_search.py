@@ -293,7 +293,7 @@ def test_an_interrupted_batch_run_resumes_without_retaking_a_session(tmp_path, s
 
 def test_k_suts_without_a_pool_are_refused(tmp_path, scripts):  # noqa: F811
     repo, shas = history(tmp_path, values_with(8, 4))
-    with pytest.raises(UserError, match="--suts 2 needs a pool"):
+    with pytest.raises(UserError, match="^'suts' 2 needs a pool"):
         search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), progress=False, say=lambda s: None,
                       suts=2)
     proc = subprocess.run(["python3", "-m", "fastpath", "bisect", "auto", "--context", str(tmp_path / "ctx.yaml"),

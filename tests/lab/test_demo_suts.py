@@ -58,5 +58,5 @@ def test_suts_refusals_are_one_line(tmp_path, args, message):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "w").exists()                               # refused before anything was made
-    with pytest.raises(UserError, match="--suts must be at least 1"):
+    with pytest.raises(UserError, match="^'suts' must be at least 1"):
         demo.run_demo(demo.DemoOptions(workdir=str(tmp_path / "w"), suts=0))

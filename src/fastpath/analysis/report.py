@@ -195,11 +195,11 @@ def compare_swprofiles(store, swprofiles: Sequence[str], *, benchmark: str = "*"
     for sw, per in found.items():
         if not per:
             dropped = sum(n for (*_, s), (_, n) in gone[sw].items() if not sut or s == sut)
-            raise UserError(f"no samples for swprofile '{sw}' in store {url} with --benchmark "
-                            f"'{benchmark}' --resultclass '{resultclass}'"
+            raise UserError(f"no samples for swprofile '{sw}' in store {url} with {{benchmark}} "
+                            f"'{benchmark}' {{resultclass}} '{resultclass}'"
                             + (f" on SUT '{sut}'" if sut else "")
                             + (f" from complete sessions ({dropped} samples of incomplete "
-                               "sessions left out)" if dropped else ""))
+                               "sessions left out)" if dropped else ""), params=("benchmark", "resultclass"))
     suts = sorted({k[2] for per in found.values() for k in per}, key=natural_key)
     if len(suts) == 1:
         the_sut = suts[0]
@@ -266,9 +266,9 @@ def _merge_notes(notes: Mapping[tuple[str, str], SessionNotes], swprofiles: Sequ
 
 def _check_ids(store, url: str, swprofiles: Sequence[str], sut: str | None) -> None:
     if not swprofiles:
-        raise UserError("give at least one --swprofile")
+        raise UserError("give at least one {swprofiles}", params=("swprofiles",))
     if len(set(swprofiles)) != len(swprofiles):
-        raise UserError(f"--swprofile given twice: {', '.join(swprofiles)}")
+        raise UserError(f"{{swprofiles}} given twice: {', '.join(swprofiles)}", params=("swprofiles",))
     known_sw = sorted(p.id for p in store.swprofiles())
     if not known_sw:
         raise UserError(f"store {url} holds no results (no swprofiles)")
@@ -290,15 +290,15 @@ def _matching_resultclasses(store, url: str, benchmark: str,
     benchmarks = sorted(b.id for b in store.benchmarks())
     matched = [b for b in benchmarks if fnmatch.fnmatchcase(b, benchmark)]
     if not matched:
-        raise UserError(f"no benchmark matches --benchmark '{benchmark}' in store {url} "
-                        f"(it has: {_few(benchmarks) or 'none'})")
+        raise UserError(f"no benchmark matches {{benchmark}} '{benchmark}' in store {url} "
+                        f"(it has: {_few(benchmarks) or 'none'})", params=("benchmark",))
     classes = [rc for rc in store.resultclasses() if rc.benchmark in matched]
     infos = {(rc.benchmark, rc.name): ResultClassInfo(rc.unit, rc.improvement) for rc in classes
              if fnmatch.fnmatchcase(rc.name, resultclass)}
     if not infos:
         names = sorted({rc.name for rc in classes})
-        raise UserError(f"no result class matches --resultclass '{resultclass}' for benchmark "
-                        f"{_few(matched)} in store {url} (it has: {_few(names) or 'none'})")
+        raise UserError(f"no result class matches {{resultclass}} '{resultclass}' for benchmark "
+                        f"{_few(matched)} in store {url} (it has: {_few(names) or 'none'})", params=("resultclass",))
     return infos
 
 

@@ -37,11 +37,11 @@ def show(url: str, swprofiles: Sequence[str], *, benchmark: str = "*", resultcla
     from fastpath.store import open_store
 
     if relative and len(swprofiles) > 1:
-        raise UserError("--relative applies to one --swprofile: with several, the table already "
-                        "shows each one's %change from the baseline (the first)")
+        raise UserError("{relative} applies to one {swprofiles}: with several, the table already "
+                        "shows each one's %change from the baseline (the first)", params=("relative", "swprofiles"))
     if changed_only and len(swprofiles) < 2:
-        raise UserError("--changed-only needs two or more --swprofile (it keeps the result classes "
-                        "whose change from the first is marked (R) or (I))")
+        raise UserError("{changed_only} needs two or more {swprofiles} (it keeps the result classes "
+                        "whose change from the first is marked (R) or (I))", params=("changed_only", "swprofiles"))
     with open_store(url, readonly=True) as store:
         report = compare_swprofiles(store, swprofiles, benchmark=benchmark,
                                     resultclass=resultclass, sut=sut)

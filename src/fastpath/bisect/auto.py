@@ -58,8 +58,8 @@ def find_scripts(given: str | None = None) -> pathlib.Path:
         return scripts.directory()
     if (pathlib.Path(given) / "execute_bisection.sh").is_file():
         return pathlib.Path(given).resolve()
-    raise UserError(f"cannot find execute_bisection.sh in {given}: give --scripts DIR, or leave it out "
-                    f"for the installed scripts (`fastpath scripts`)")
+    raise UserError(f"cannot find execute_bisection.sh in {given}: give {{scripts}} DIR, or leave it out "
+                    f"for the installed scripts (`fastpath scripts`)", params=("scripts",))
 
 
 @dataclass
@@ -125,14 +125,16 @@ def _check_tree(tree: pathlib.Path, ctx: contexts.Context) -> str:
     """The tree is a git work tree holding both commits, with no bisection in progress and no
     uncommitted changes; returns the branch (or commit) to come back to."""
     if not (tree / ".git").exists():
-        raise UserError(f"--tree {tree}: not a git work tree (run in the kernel tree, or give --tree)")
+        raise UserError(f"{{tree}} {tree}: not a git work tree (run in the kernel tree, or give {{tree}})",
+                        params=("tree",))
     if subprocess.run(["git", "-C", str(tree), "bisect", "log"], capture_output=True).returncode == 0:
-        raise UserError(f"--tree {tree}: a git bisect is already in progress there; `git bisect reset` first")
+        raise UserError(f"{{tree}} {tree}: a git bisect is already in progress there; `git bisect reset` first",
+                        params=("tree",))
     changed = git(tree, "status", "--porcelain", "--untracked-files=no").splitlines()
     if changed:
-        raise UserError(f"--tree {tree}: has uncommitted changes ({changed[0].strip()}"
+        raise UserError(f"{{tree}} {tree}: has uncommitted changes ({changed[0].strip()}"
                         f"{', ...' if len(changed) > 1 else ''}); commit or stash them first: bisecting checks "
-                        f"out other commits")
+                        f"out other commits", params=("tree",))
     for key, sha in (("good_sha", ctx.good_sha), ("bad_sha", ctx.bad_sha)):
         if not git(tree, "rev-parse", "-q", "--verify", f"{sha}^{{commit}}", check=False):
             raise UserError(f"{ctx.path}: {key} {sha} is not a commit in {tree}")

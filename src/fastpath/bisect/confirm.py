@@ -43,6 +43,7 @@ class ConfirmResult:
     decision: Decision | None = None
     sessions_run: int = 0
     untestable: bool = False      # not confirmed because a kernel did not boot (nothing measured)
+    error: FastpathError | None = None    # what gave ERROR (the CLI names its flags: errors.UserError)
 
     @property
     def exit_code(self) -> int:
@@ -52,7 +53,7 @@ class ConfirmResult:
 def confirm_name(gitsha: str) -> str:
     sha = (gitsha or "").strip()
     if not sha:
-        raise UserError("--gitsha/--parent-gitsha: empty")
+        raise UserError("{gitsha}/{parent_gitsha}: empty", params=("gitsha", "parent_gitsha"))
     return "confirm-" + sha[:12]
 
 
@@ -80,13 +81,13 @@ def check(ctx: contexts.Context, kernel: str, modules: str | None, gitsha: str, 
 
     from fastpath.execute import Progress, Runner
 
-    for flag, path in (("--kernel", kernel), ("--parent-kernel", parent_kernel),
-                       ("--modules", modules), ("--parent-modules", parent_modules)):
+    for param, path in (("kernel", kernel), ("parent_kernel", parent_kernel),
+                        ("modules", modules), ("parent_modules", parent_modules)):
         if path and not pathlib.Path(path).expanduser().is_file():
-            raise UserError(f"{flag} {path}: no such file")
+            raise UserError(f"{{{param}}} {path}: no such file", params=(param,))
     culprit_name, parent_name = confirm_name(gitsha), confirm_name(parent_gitsha)
     if culprit_name == parent_name:
-        raise UserError("--gitsha and --parent-gitsha name the same commit")
+        raise UserError("{gitsha} and {parent_gitsha} name the same commit", params=("gitsha", "parent_gitsha"))
     with open_store(ctx.output_resultstore) as store:
         def values(swp: str) -> list[float]:
             return data.session_values(store, ctx.sut, swp, ctx.benchmark, ctx.resultclass)
@@ -138,7 +139,7 @@ def confirm(context_path: str, kernel: str, modules: str | None, gitsha: str, pa
     except KernelBootError as err:
         return ConfirmResult(SKIP, f"Confirm: UNDECIDED: a kernel did not boot: {err}", untestable=True)
     except FastpathError as err:
-        return ConfirmResult(ERROR, f"Error: {err}")
+        return ConfirmResult(ERROR, f"Error: {err}", error=err)
     except KeyboardInterrupt:
         return ConfirmResult(ERROR, "Error: interrupted")
     except Exception as err:          # a bug: still one line and 128

@@ -41,8 +41,8 @@ SUFFIX = re.compile(r"-rebase\d+$")
 class BaselinesRefused(UserError):
     """`bisect start` refused the fresh baselines (its one line); they stay recorded."""
 
-    def __init__(self, message: str, sessions_run: int):
-        super().__init__(message)
+    def __init__(self, message: str, sessions_run: int, params=()):
+        super().__init__(message, params=params)
         self.sessions_run = sessions_run
 
 
@@ -110,14 +110,14 @@ def rebaseline(ctx: contexts.Context, good_kernel: str, good_modules: str | None
     SUT or the store."""
     from fastpath.execute import Progress, Runner
 
-    for flag, path in (("--good-kernel", good_kernel), ("--bad-kernel", bad_kernel),
-                       ("--good-modules", good_modules), ("--bad-modules", bad_modules)):
+    for param, path in (("good_kernel", good_kernel), ("bad_kernel", bad_kernel),
+                        ("good_modules", good_modules), ("bad_modules", bad_modules)):
         if path and not os.path.isfile(os.path.expanduser(path)):
-            raise UserError(f"{flag} {path}: no such file")
+            raise UserError(f"{{{param}}} {path}: no such file", params=(param,))
     if os.path.exists(new_context):
-        raise UserError(f"--new-context {new_context}: already exists (a context holds a bisection's record; "
-                        f"give a new name)")
-    check_context_path(str(new_context), flag="--new-context")     # its directory, before any boot
+        raise UserError(f"{{new_context}} {new_context}: already exists (a context holds a bisection's record; "
+                        f"give a new name)", params=("new_context",))
+    check_context_path(str(new_context), param="new_context")     # its directory, before any boot
     recorded = 0
     with open_store(ctx.output_resultstore) as store:
         old_good, _ = baseline_values(ctx, store)
@@ -154,5 +154,5 @@ def rebaseline(ctx: contexts.Context, good_kernel: str, good_modules: str | None
     try:
         new = start(_options(ctx, names[0], names[1], str(new_context)))
     except UserError as err:
-        raise BaselinesRefused(str(err), recorded) from None
+        raise BaselinesRefused(err.args[0] if err.params else str(err), recorded, err.params) from None
     return RebaselineResult(new, recorded)

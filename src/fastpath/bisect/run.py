@@ -41,6 +41,7 @@ class RunResult:
     decision: Decision | None = None
     sessions_run: int = 0        # sessions this invocation added
     sessions_reused: int = 0
+    error: FastpathError | None = None   # what gave ERROR (the CLI names its flags: errors.UserError)
 
     @property
     def exit_code(self) -> int:
@@ -50,7 +51,7 @@ class RunResult:
 def swprofile_name(gitsha: str) -> str:
     sha = gitsha.strip()
     if not sha:
-        raise UserError("--gitsha: empty")
+        raise UserError("{gitsha}: empty", params=("gitsha",))
     return "bisect-" + sha[:12]
 
 
@@ -135,9 +136,9 @@ def classify(ctx: contexts.Context, kernel: str, modules: str | None, gitsha: st
     from fastpath.execute import Progress, Runner
 
     if not pathlib.Path(kernel).expanduser().is_file():
-        raise UserError(f"--kernel {kernel}: no such file")
+        raise UserError(f"{{kernel}} {kernel}: no such file", params=("kernel",))
     if modules and not pathlib.Path(modules).expanduser().is_file():
-        raise UserError(f"--modules {modules}: no such file")
+        raise UserError(f"{{modules}} {modules}: no such file", params=("modules",))
     name = swprofile_name(gitsha)
     with open_store(ctx.output_resultstore) as store:
         args = (ctx.sut, ctx.benchmark, ctx.resultclass)
@@ -216,7 +217,7 @@ def run(context_path: str, kernel: str, modules: str | None, gitsha: str, progre
         rc, good = (ctx.resultclass, ctx.good_swprofile) if ctx else ("?", "?")
         return RunResult(SKIP, verdict_line(SKIP, rc, name, good, f"(the kernel did not boot: {err})"), name)
     except FastpathError as err:        # SUT unreachable, store unwritable, bad input: stop git bisect
-        return RunResult(ERROR, f"Error: {err}", name)
+        return RunResult(ERROR, f"Error: {err}", name, error=err)
     except KeyboardInterrupt:
         return RunResult(ERROR, "Error: interrupted", name)
     except Exception as err:            # a bug: still one line and 128, never a traceback's code

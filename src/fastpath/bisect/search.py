@@ -152,8 +152,8 @@ def measurers(ctx: contexts.Context, store, progress: bool, suts: int, say, stac
     (released when ``stack`` closes)."""
     if "pool" not in ctx.plan["sut"]:
         if suts > 1:
-            raise UserError(f"--suts {suts} needs a pool of SUTs, and the context's plan has no sut.pool "
-                            f"(docs/plans.md, \"A pool of SUTs\"; docs/pool.md)")
+            raise UserError(f"{{suts}} {suts} needs a pool of SUTs, and the context's plan has no sut.pool "
+                            f"(docs/plans.md, \"A pool of SUTs\"; docs/pool.md)", params=("suts",))
         return [Measurer(ctx, store, progress)]
     from fastpath.bisect.run import step_plan
     from fastpath.execute.pooled import LockedStore, connect_identical
@@ -161,7 +161,7 @@ def measurers(ctx: contexts.Context, store, progress: bool, suts: int, say, stac
 
     sut = step_plan(ctx, {"name": "bisect-pool"}).sut
     if pool_size(sut) < suts:
-        raise UserError(f"--suts {suts}: the pool of {sut.name} has {pool_size(sut)} SUTs")
+        raise UserError(f"{{suts}} {suts}: the pool of {sut.name} has {pool_size(sut)} SUTs", params=("suts",))
     pool = stack.enter_context(open_pool(sut, say=say))
     stack.enter_context(signals_interrupt())
     machines = connect_identical(sut, pool.reserve(suts), pool, say,     # identical, or refused,
@@ -236,9 +236,9 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
     from fastpath.bisect.auto import _check_tree, find_scripts
 
     if suts < 1:
-        raise UserError(f"--suts must be at least 1, got {suts}")
+        raise UserError(f"{{suts}} must be at least 1, got {suts}", params=("suts",))
     if ahead < 0:
-        raise UserError(f"--ahead must be 0 or more build slots, got {ahead}")
+        raise UserError(f"{{ahead}} must be 0 or more build slots, got {ahead}", params=("ahead",))
     started = time.monotonic()
     tree_path = pathlib.Path(tree).expanduser().resolve()
     ctx_path = pathlib.Path(context).expanduser().resolve()

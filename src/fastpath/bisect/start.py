@@ -87,9 +87,8 @@ class StartOptions:
     force: bool = False                 # overwrite a context, create its directory, add to an output store
 
 
-# StartOptions fields that say how to reach one SUT, and their flags: --sut-file replaces them.
-CONNECTION_FLAGS = (("host", "--host"), ("user", "--user"), ("port", "--port"), ("keyfile", "--keyfile"),
-                    ("known_hosts", "--known-hosts"), ("power_cycle", "--power-cycle"))
+# StartOptions fields that say how to reach one SUT: sut_file replaces them.
+CONNECTION_FIELDS = ("host", "user", "port", "keyfile", "known_hosts", "power_cycle")
 
 
 @dataclass
@@ -105,8 +104,11 @@ class Target:
 
     @property
     def where(self) -> str:
-        """How messages name it: the flag that gave it."""
-        return f"--sut-file {self.file}" if self.file else f"--host {self.spec.connection.host}"
+        """How a UserError names it: the parameter that gave it (a placeholder: WHERE_PARAMS)."""
+        return f"{{sut_file}} {self.file}" if self.file else f"{{host}} {self.spec.connection.host}"
+
+
+WHERE_PARAMS = ("sut_file", "host")     # the placeholders of Target.where
 
 
 def target(o: StartOptions) -> Target:
@@ -115,21 +117,25 @@ def target(o: StartOptions) -> Target:
     from fastpath.plan import load_sut
     from fastpath.sut.transport import Connection
 
-    given = [flag for key, flag in CONNECTION_FLAGS if getattr(o, key) not in (None, "")]
+    given = [key for key in CONNECTION_FIELDS if getattr(o, key) not in (None, "")]
     if o.sut_file:
         if given:
-            raise UserError(f"--sut-file {o.sut_file}: give either --sut-file or the connection flags, not "
-                            f"both ({', '.join(given)} given); the file's sut block says how to reach the SUTs")
+            shown = ", ".join("{" + key + "}" for key in given)
+            raise UserError(f"{{sut_file}} {o.sut_file}: give either {{sut_file}} or the connection flags, not "
+                            f"both ({shown} given); the file's sut block says how to reach the SUTs",
+                            params=("sut_file", *given))
         spec, block = load_sut(o.sut_file)
         block["name"] = o.sut or spec.name
         if o.boot_timeout:
             block["boot_timeout"] = o.boot_timeout
         return Target(block, dataclasses.replace(spec, name=block["name"]), o.sut_file)
     if not o.host:
-        raise UserError("give --host HOST (one SUT; with --user, --port, --keyfile, --known-hosts) or "
-                        "--sut-file FILE (a plan's sut block: one SUT or a pool of them)")
+        raise UserError("give {host} HOST (one SUT; with {user}, {port}, {keyfile}, {known_hosts}) or "
+                        "{sut_file} FILE (a plan's sut block: one SUT or a pool of them)",
+                        params=("host", "user", "port", "keyfile", "known_hosts", "sut_file"))
     if not o.sut:
-        raise UserError("--sut: required with --host (the name of the baselines' SUT in the result store)")
+        raise UserError("{sut}: required with {host} (the name of the baselines' SUT in the result store)",
+                        params=("sut", "host"))
     block = {"name": o.sut, "connection": _connection(o)}
     if o.power_cycle:
         block["power_cycle"] = o.power_cycle
@@ -146,12 +152,12 @@ def profile_differences(good: SwProfile, bad: SwProfile) -> list[str]:
             if f.name not in NOT_COMPARED and getattr(good, f.name) != getattr(bad, f.name)]
 
 
-def _find(items, ident, what: str, flag: str, store_url: str):
+def _find(items, ident, what: str, param: str, store_url: str):
     for item in items:
         if item.id == ident:
             return item
     known = ", ".join(sorted(i.id for i in items)) or "none"
-    raise UserError(f"{flag} '{ident}': no such {what} in {store_url} (known: {known})")
+    raise UserError(f"{{{param}}} '{ident}': no such {what} in {store_url} (known: {known})", params=(param,))
 
 
 def _connection(o: StartOptions) -> dict:
@@ -185,7 +191,7 @@ def connection_advice(kind: str) -> str:
 
 def _file_advice(t: Target) -> str:
     who = "each SUT of the pool (sut.pool and sut.connection)" if t.pooled else "sut.connection"
-    return (f"bisect start: check {who} in {t.where} (host, port, user, keyfile, known_hosts; "
+    return (f"bisect start: check {who} in --sut-file {t.file} (host, port, user, keyfile, known_hosts; "
             f"docs/plans.md); the SUTs must answer SSH now")
 
 
@@ -205,7 +211,7 @@ def check_live_sut(t: Target) -> dict:
             try:
                 check_identical(fps)
             except UserError as err:
-                raise UserError(f"{t.where}: {err}") from None
+                raise UserError(f"{t.where}: {err}", params=WHERE_PARAMS) from None
             return {name: dict(fp.hw) for name, fp in fps.items()}
         with Transport(t.spec.connection) as transport:
             return {"": dict(fingerprint(transport).hw)}
@@ -224,33 +230,37 @@ def _benchmark_entry(bench) -> dict:
 
     file = LIBRARY / f"{bench.id}.yaml"
     if not file.is_file():
-        raise UserError(f"--benchmark '{bench.id}': not in the benchmark library ({LIBRARY}); "
-                        f"bisect run needs its definition")
+        raise UserError(f"{{benchmark}} '{bench.id}': not in the benchmark library ({LIBRARY}); "
+                        f"bisect run needs its definition", params=("benchmark",))
     known = (yaml.safe_load(file.read_text()) or {}).get("params") or {}
     params = {k: v for k, v in (bench.params or {}).items() if k in known}
     return {"include": f"{bench.id}.yaml", **({"params": params} if params else {})}
 
 
-def check_context_path(path: str, force: bool = False, flag: str = "--context") -> None:
+def check_context_path(path: str, force: bool = False, param: str = "context") -> None:
     """Refuse to overwrite a context holding tested commits (or a file that is no context),
-    and to create a missing directory for it, unless ``force``."""
+    and to create a missing directory for it, unless ``force``. Messages name the path as
+    the caller's parameter ``param``."""
     if force:
         return
+    flag = "{" + param + "}"
+    named = (param, "force")
     target = os.path.abspath(os.path.expanduser(path))
     parent = os.path.dirname(target)
     if not os.path.isdir(parent):
-        raise UserError(f"{flag} {path}: directory {parent} does not exist (create it, or give --force)")
+        raise UserError(f"{flag} {path}: directory {parent} does not exist (create it, or give {{force}})",
+                        params=named)
     if not os.path.lexists(target):
         return
     try:
         old = contexts.load(target)
     except UserError as err:
         raise UserError(f"{flag} {path}: exists and is not a bisection context ({err}); give another "
-                        f"{flag}, or --force to overwrite it") from None
+                        f"{flag}, or {{force}} to overwrite it", params=named) from None
     if old.tested:
         raise UserError(f"{flag} {path}: records {len(old.tested)} tested commit(s) of an earlier bisection "
-                        f"(output store {mask(old.output_resultstore)}); give another {flag}, or --force "
-                        f"to overwrite it")
+                        f"(output store {mask(old.output_resultstore)}); give another {flag}, or {{force}} "
+                        f"to overwrite it", params=named)
 
 
 def _same_store(a: str, b: str) -> bool:
@@ -271,23 +281,23 @@ def _absolute(url: str) -> str:
 def check_output_store(url: str, original: str, force: bool = False) -> None:
     """The chosen output store is not the original one and, unless ``force``, holds nothing yet."""
     if _same_store(url, original):
-        raise UserError(f"--output-resultstore {parse_url(url).masked}: is the --resultstore; the original "
-                        f"store is never written: give another store")
+        raise UserError(f"{{output_resultstore}} {parse_url(url).masked}: is the {{resultstore}}; the original "
+                        f"store is never written: give another store", params=("output_resultstore", "resultstore"))
     parsed = parse_url(url)
     if force or (parsed.scheme in ("csv", "sqlite") and not os.path.exists(parsed.path)):
         return
     with open_store(url, readonly=True) as store:
         held = sorted(p.id for p in store.swprofiles())
     if held:
-        raise UserError(f"--output-resultstore {parsed.masked}: already holds {len(held)} swprofile(s) "
+        raise UserError(f"{{output_resultstore}} {parsed.masked}: already holds {len(held)} swprofile(s) "
                         f"({', '.join(held[:3])}{', ...' if len(held) > 3 else ''}); give a new or empty "
-                        f"store, or --force to add to it")
+                        f"store, or {{force}} to add to it", params=("output_resultstore", "force"))
 
 
 def check_same_machine(where: str, suts: list[Sut], live: dict, url: str) -> None:
     """Each live SUT (``{member: hw}``; member "" for one SUT) is single-node and is the
     machine the baselines were recorded on: every stored SUT row of them (``suts``). Messages
-    begin with ``where`` (the flag that named the SUT)."""
+    begin with ``where`` (the parameter that named the SUT: Target.where)."""
     from fastpath.sut.fingerprint import mismatches
 
     named = where
@@ -295,13 +305,14 @@ def check_same_machine(where: str, suts: list[Sut], live: dict, url: str) -> Non
         where = f"{named} (SUT {member} of the pool)" if member else named
         if int(hw.get("numa_nodes", 1)) != 1:
             raise UserError(f"{where}: the SUT has {hw['numa_nodes']} NUMA nodes now; "
-                            f"bisection needs a single-node SUT")
+                            f"bisection needs a single-node SUT", params=WHERE_PARAMS)
         for sut in suts:
             differ = mismatches(sut, Sut(id=sut.id, **hw), skip_unknown=True)
             if differ:
                 shown = "; ".join(f"{key} {was!r} recorded, {now!r} now" for key, was, now in differ)
                 raise UserError(f"{where}: not the machine the baselines of SUT '{sut.id}' in {url} were "
-                                f"recorded on: {shown}; bisect on that machine, or record baselines on this one")
+                                f"recorded on: {shown}; bisect on that machine, or record baselines on this one",
+                                params=WHERE_PARAMS)
 
 
 def _baseline_suts(store, t: Target, url: str) -> list[Sut]:
@@ -312,7 +323,8 @@ def _baseline_suts(store, t: Target, url: str) -> list[Sut]:
     found = [rows[i] for i in data.pool_suts(store, name, t.pooled) if i in rows]
     if not found:
         pool = f" (nor a SUT '{name}@<member>' of its pool)" if t.pooled else ""
-        raise UserError(f"--sut '{name}': no such SUT{pool} in {url} (known: {', '.join(sorted(rows)) or 'none'})")
+        raise UserError(f"{{sut}} '{name}': no such SUT{pool} in {url} (known: {', '.join(sorted(rows)) or 'none'})",
+                        params=("sut",))
     return found
 
 
@@ -327,20 +339,21 @@ def start(o: StartOptions) -> contexts.Context:
         url = store.url
         suts = _baseline_suts(store, t, url)
         ids = [s.id for s in suts]
-        good = _find(store.swprofiles(), o.good_swprofile, "swprofile", "--good-swprofile", url)
-        bad = _find(store.swprofiles(), o.bad_swprofile, "swprofile", "--bad-swprofile", url)
-        bench = _find(store.benchmarks(), o.benchmark, "benchmark", "--benchmark", url)
+        good = _find(store.swprofiles(), o.good_swprofile, "swprofile", "good_swprofile", url)
+        bad = _find(store.swprofiles(), o.bad_swprofile, "swprofile", "bad_swprofile", url)
+        bench = _find(store.benchmarks(), o.benchmark, "benchmark", "benchmark", url)
         rcs = [rc for rc in store.resultclasses() if rc.benchmark == o.benchmark]
         rc = next((r for r in rcs if r.name == o.resultclass), None)
         if rc is None:
-            raise UserError(f"--resultclass '{o.resultclass}': benchmark '{o.benchmark}' has no such result "
-                            f"class in {url} (known: {', '.join(sorted(r.name for r in rcs)) or 'none'})")
+            raise UserError(f"{{resultclass}} '{o.resultclass}': benchmark '{o.benchmark}' has no such result "
+                            f"class in {url} (known: {', '.join(sorted(r.name for r in rcs)) or 'none'})",
+                            params=("resultclass",))
         values = {}
-        for swp, flag in ((good, "--good-swprofile"), (bad, "--bad-swprofile")):
+        for swp, param in ((good, "good_swprofile"), (bad, "bad_swprofile")):
             values[swp.id] = data.session_values(store, ids, swp.id, bench.id, rc.name)
             if not values[swp.id]:
-                raise UserError(f"{flag} '{swp.id}': no baseline results for '{bench.id}' / '{rc.name}' on SUT "
-                                f"'{', '.join(ids)}' in {url}")
+                raise UserError(f"{{{param}}} '{swp.id}': no baseline results for '{bench.id}' / '{rc.name}' on SUT "
+                                f"'{', '.join(ids)}' in {url}", params=(param,))
         repeats = max(data.repeats_per_session(store, i, good.id, bench.id, rc.name) for i in ids)
         sessions = len(values[good.id])
     diff = profile_differences(good, bad)
@@ -348,12 +361,14 @@ def start(o: StartOptions) -> contexts.Context:
         shown = "; ".join(f"{f}: {getattr(good, f)!r} vs {getattr(bad, f)!r}" for f in diff)
         raise UserError(f"swprofiles '{good.id}' and '{bad.id}' must differ only in kernel_git_sha, "
                         f"but differ in {', '.join(diff)} ({shown})")
-    for swp, flag in ((good, "--good-swprofile"), (bad, "--bad-swprofile")):
+    for swp, param in ((good, "good_swprofile"), (bad, "bad_swprofile")):
         if not swp.kernel_git_sha:
-            raise UserError(f"{flag} '{swp.id}': has no kernel_git_sha in {url}; git bisect needs it")
+            raise UserError(f"{{{param}}} '{swp.id}': has no kernel_git_sha in {url}; git bisect needs it",
+                            params=(param,))
     for sut in suts:
         if sut.numa_nodes != 1:
-            raise UserError(f"--sut '{sut.id}': has {sut.numa_nodes} NUMA nodes; bisection needs a single-node SUT")
+            raise UserError(f"{{sut}} '{sut.id}': has {sut.numa_nodes} NUMA nodes; bisection needs a single-node SUT",
+                            params=("sut",))
     check_same_machine(t.where, suts, check_live_sut(t), url)
     g, b = values[good.id], values[bad.id]
     ends = check_ends(g, b, rc.improvement, None, good.id, bad.id)     # the direction first

@@ -7,7 +7,7 @@ import sys
 import click
 
 from fastpath.bisect.params import DEFAULT_POLICY, POLICIES, params_for, parse_overrides
-from fastpath.cli.common import usage_line
+from fastpath.cli.common import usage_line, verdict_line
 
 
 @click.group(name="bisect")
@@ -162,7 +162,7 @@ def run_cmd(context, kernel, modules, gitsha):
     from fastpath.bisect.run import run
 
     result = run(context, kernel, modules or None, gitsha)
-    click.echo(result.line, err=result.outcome == "ERROR")
+    click.echo(verdict_line(result), err=result.outcome == "ERROR")
     if result.decision is not None and result.decision.reason:
         click.echo(f"  {result.decision.reason}")
     sys.stdout.flush()
@@ -203,7 +203,7 @@ def confirm_cmd(context, kernel, modules, gitsha, parent_kernel, parent_modules,
 
     result = confirm(context, kernel, modules or None, gitsha, parent_kernel, parent_modules or None,
                      parent_gitsha)
-    click.echo(result.line, err=result.outcome == "ERROR")
+    click.echo(verdict_line(result), err=result.outcome == "ERROR")
     if result.decision is not None and result.decision.reason:
         click.echo(f"  {result.decision.reason}")
     sys.stdout.flush()

@@ -236,14 +236,14 @@ def power_cycle_cmd(timeout, home):
 @click.option("--scripts", type=click.Path(file_okay=False), default=None,
               help="Directory with execute_bisection.sh (default: the installed ones, `fastpath scripts`).")
 @click.option("--no-progress", is_flag=True, help="Do not show progress lines while recording baselines.")
-@click.option("--engine", "engine_name", type=click.Choice(["posterior", "git"]), default="posterior",
+@click.option("--engine", type=click.Choice(["posterior", "git"]), default="posterior",
               show_default=True, help="`bisect auto --engine`: the posterior engine, or today's git bisect run flow.")
 @click.option("--suts", type=click.IntRange(1, 16), default=1, show_default=True,
               help="Lab VMs: K boot as `lab up --count K` does, the baselines are recorded on the first and "
                    "the engine runs as `bisect auto --suts K` (K commits at a time; engine only).")
 @HOME_OPTION
 def demo_cmd(workdir, commits, regression_size, seed, sessions, culprit_at, broken_build_at, panic_at,
-             retries, scripts, no_progress, engine_name, suts, home):
+             retries, scripts, no_progress, engine, suts, home):
     """The whole job on the lab: record baselines, bisect a real kernel history, name the culprit.
 
     Builds a real kernel history with a known culprit, boots the lab VM, records the good and
@@ -265,7 +265,7 @@ def demo_cmd(workdir, commits, regression_size, seed, sessions, culprit_at, brok
     result = demo.run_demo(demo.DemoOptions(
         workdir=workdir, commits=commits, regression_pct=regression_size, seed=seed, sessions=sessions,
         culprit_at=culprit_at, broken_build_at=broken_build_at, panic_at=panic_at, retries=retries,
-        scripts=scripts, home=home, progress=not no_progress, engine=engine_name, suts=suts), say=click.echo)
+        scripts=scripts, home=home, progress=not no_progress, engine=engine, suts=suts), say=click.echo)
     click.echo(demo.summary(result))
     if not result.correct:
         raise UserError("the bisection did not name the recorded culprit (see the lines above)")

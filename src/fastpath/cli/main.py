@@ -4,7 +4,8 @@ Each group lives in its own module (cli/result.py, cli/plan.py, ...) and only pa
 arguments, calls one library function and prints; a command imports the library it calls
 inside its function, so `fastpath --help` and `--version` load neither numpy, scipy,
 matplotlib nor SQLAlchemy. Expected failures (FastpathError) are caught here, once: one
-line on stderr and the error's exit code; `--debug` shows the traceback instead. A usage
+line on stderr and the error's exit code (a UserError's parameters named as the failing
+command's flags: `--tree`, where the library says 'tree'); `--debug` shows the traceback instead. A usage
 error (unknown command, missing or bad option) is one line and exit 1, as any bad input
 (exit 2 means the SUT failed); a standard output that cannot be written (a full disk,
 `> /dev/full`) is one line and exit 1, a closed pipe (`| head`) exit 1 quietly.
@@ -26,8 +27,8 @@ from fastpath.cli import plan as plan_cli
 from fastpath.cli import result as result_cli
 from fastpath.cli import scripts as scripts_cli
 from fastpath.cli import sut as sut_cli
-from fastpath.cli.common import usage_line
-from fastpath.errors import FastpathError
+from fastpath.cli.common import flag_words, usage_line
+from fastpath.errors import FastpathError, UserError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,9 +50,30 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
                         format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+class _Context(click.Context):
+    """The context of every fastpath command: a UserError raised while its command runs is
+    noted (in the root's ``obj``) with that command, innermost first, so the handler names
+    the command's flags for the error's parameters."""
+
+    def invoke(self, callback, /, *args, **kwargs):
+        try:
+            return super().invoke(callback, *args, **kwargs)
+        except UserError as err:
+            if isinstance(self.obj, dict) and self.obj.get("failed") is not err:
+                self.obj.update(failed=err, command=self.command)
+            raise
+
+
+def _use_context(command: click.Command) -> None:
+    command.context_class = _Context
+    for sub in getattr(command, "commands", {}).values():
+        _use_context(sub)
+
+
 for group in (plan_cli.group, result_cli.group, sut_cli.group, bisect_cli.group, lab_cli.group,
               scripts_cli.command):
     cli.add_command(group)
+_use_context(cli)
 
 
 class _WatchedStdout:
@@ -121,12 +143,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str] | None, debug: bool) -> int:
+    noted: dict = {}                # the root context's obj: _Context notes a failed command
     try:
-        cli.main(args=argv, prog_name="fastpath", standalone_mode=False)
+        cli.main(args=argv, prog_name="fastpath", standalone_mode=False, obj=noted)
     except FastpathError as err:
         if debug:
             raise
-        click.echo(f"Error: {err}", err=True)
+        command = noted.get("command") if noted.get("failed") is err else None
+        click.echo(f"Error: {flag_words(err, command)}", err=True)
         return err.exit_code
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)

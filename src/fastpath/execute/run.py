@@ -70,8 +70,8 @@ def run_plan(plan, store: Store | str, append: bool = False, progress: bool = Tr
         with open_store(store) as opened:
             return run_plan(plan, opened, append, progress, stream, pool)
     if not append and store_has_data(store):
-        raise UserError(f"store {store.url} already holds results; use --append to add to it "
-                        f"(complete sessions are not redone)")
+        raise UserError(f"store {store.url} already holds results; use {{append}} to add to it "
+                        f"(complete sessions are not redone)", params=("append",))
     bar = Progress(planned_samples(plan, store), stream=stream, enabled=progress)
     if plan.sut.pool is not None:
         outcomes = run_plan_pooled(plan, store, bar, pool)

@@ -146,9 +146,10 @@ def run_demo(o: DemoOptions, say=print, confirm_fn=None) -> DemoResult:
     """Run the whole demo; ``say`` receives the narration, one line at a time. ``confirm_fn``
     replaces `bisect confirm`'s library call (a test injects a fault with it)."""
     if o.suts < 1:
-        raise UserError(f"--suts must be at least 1, got {o.suts}")
+        raise UserError(f"{{suts}} must be at least 1, got {o.suts}", params=("suts",))
     if o.suts > 1 and o.engine != "posterior":
-        raise UserError(f"--suts {o.suts} is for the engine; --engine git bisects on one VM")
+        raise UserError(f"{{suts}} {o.suts} is for the engine; {{engine}} git bisects on one VM",
+                        params=("suts", "engine"))
     started = time.monotonic()
     work = pathlib.Path(o.workdir).expanduser().resolve() if o.workdir else lab_home(o.home) / "demo"
     work.mkdir(parents=True, exist_ok=True)

@@ -59,20 +59,22 @@ PANIC_LINE = '\tpanic("fastpath lab: boot failure injected by `fastpath lab hist
 def _positions(n: int, rng: random.Random, culprit_at: int | None, broken_build_at: int | None,
                panic_at: int | None) -> dict[int, str]:
     special: dict[int, str] = {}
-    for flag, k, kinds in (("--broken-build-at", broken_build_at, ("break", "unbreak")),
-                           ("--panic-at", panic_at, ("panic", "unpanic"))):
+    for param, k, kinds in (("broken_build_at", broken_build_at, ("break", "unbreak")),
+                            ("panic_at", panic_at, ("panic", "unpanic"))):
         if k is None:
             continue
         if not 1 <= k < n:
-            raise UserError(f"{flag} {k}: must be between 1 and {n - 1} (commit K+1 fixes it)")
+            raise UserError(f"{{{param}}} {k}: must be between 1 and {n - 1} (commit K+1 fixes it)",
+                            params=(param,))
         if k in special or k + 1 in special:
-            raise UserError(f"{flag} {k}: overlaps another injected commit")
+            raise UserError(f"{{{param}}} {k}: overlaps another injected commit", params=(param,))
         special[k], special[k + 1] = kinds
     free = [i for i in range(1, n + 1) if i not in special]
     if culprit_at is None:
         culprit_at = rng.choice(free)
     elif culprit_at not in free:
-        raise UserError(f"--culprit-at {culprit_at}: must be in 1..{n} and not a broken/panic commit")
+        raise UserError(f"{{culprit_at}} {culprit_at}: must be in 1..{n} and not a broken/panic commit",
+                        params=("culprit_at",))
     special[culprit_at] = "culprit"
     return special
 

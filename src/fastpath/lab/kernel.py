@@ -101,7 +101,8 @@ def _import_tarball(dest: pathlib.Path) -> str:
 
 def _import_tree(source: pathlib.Path, dest: pathlib.Path) -> str:
     if not (source / "Makefile").exists() or not (source / "Kconfig").exists():
-        raise UserError(f"--source {source}: not a Linux kernel source tree (no Makefile/Kconfig)")
+        raise UserError(f"{{source}} {source}: not a Linux kernel source tree (no Makefile/Kconfig)",
+                        params=("source",))
     if (source / ".git").exists():
         run(["git", "clone", "-q", str(source), str(dest)], what=f"git clone {source}", error=BuildError)
         git(dest, "checkout", "-q", "-b", "fastpath-lab")

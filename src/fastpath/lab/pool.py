@@ -35,7 +35,7 @@ def member_homes(home: pathlib.Path) -> list[pathlib.Path]:
 def up_pool(count: int, kernel=None, *, home=None, labgrid: bool = False, **up_args) -> dict:
     """Boot ``count`` lab VMs (and a labgrid for them); return the status mapping."""
     if count < 1:
-        raise UserError("--count must be at least 1")
+        raise UserError("{count} must be at least 1", params=("count",))
     home = lab_home(home)
     if vm.is_running(home) or any(vm.is_running(h) for h in member_homes(home)):
         raise UserError(f"lab VMs already running (home {home}); run `fastpath lab down` first")

@@ -59,7 +59,7 @@ def choose_accel(requested: str = "auto") -> str:
     if requested in ("kvm", "tcg"):
         return requested
     if requested != "auto":
-        raise UserError(f"--accel: expected auto, kvm or tcg, got {requested!r}")
+        raise UserError(f"{{accel}}: expected auto, kvm or tcg, got {requested!r}", params=("accel",))
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         log.info("accel: /dev/kvm not usable, using tcg")
         return "tcg"

@@ -201,7 +201,8 @@ def _start(vm: LabVm, timeout: float) -> LabVm:
 def base_kernel(home: pathlib.Path) -> pathlib.Path:
     image = home / "base" / "bzImage"
     if not image.exists():
-        raise UserError(f"no lab kernel at {image}: run `fastpath lab kernel DIR` first or pass --kernel")
+        raise UserError(f"no lab kernel at {image}: run `fastpath lab kernel DIR` first or pass {{kernel}}",
+                        params=("kernel",))
     return image
 
 
@@ -216,10 +217,10 @@ def up(kernel: str | os.PathLike | None = None, *, home: str | os.PathLike | Non
     ``boot_method: grub``. ``cmdline`` applies to ``kernel`` boots only (GRUB's comes from
     /etc/default/grub in the VM)."""
     if boot not in ("kernel", "grub"):
-        raise UserError(f"--boot: expected kernel or grub, got {boot!r}")
+        raise UserError(f"{{boot}}: expected kernel or grub, got {boot!r}", params=("boot",))
     if boot == "grub" and cmdline:
-        raise UserError("--cmdline applies to --boot kernel only; the GRUB disk's command line "
-                        "is GRUB_CMDLINE_LINUX in /etc/default/grub in the VM")
+        raise UserError("{cmdline} applies to {boot} kernel only; the GRUB disk's command line "
+                        "is GRUB_CMDLINE_LINUX in /etc/default/grub in the VM", params=("cmdline", "boot"))
     home = lab_home(home)
     old = _load(home)
     if _running(old):
@@ -227,7 +228,7 @@ def up(kernel: str | os.PathLike | None = None, *, home: str | os.PathLike | Non
                         f"run `fastpath lab down` first")
     image = pathlib.Path(kernel).expanduser().resolve() if kernel else base_kernel(home)
     if not image.is_file():
-        raise UserError(f"--kernel {image}: no such file")
+        raise UserError(f"{{kernel}} {image}: no such file", params=("kernel",))
     keys = ensure_keys(home)
     port = _free_port(old.port if old else None)
     pin_host_key(keys, port)

@@ -20,9 +20,9 @@ class Tree:
         self.path = pathlib.Path(path).expanduser().resolve() if path else None
         if self.path is not None:
             if not self.path.is_dir():
-                raise UserError(f"--tree {path}: no such directory")
+                raise UserError(f"{{tree}} {path}: no such directory", params=("tree",))
             if not git(self.path, "rev-parse", "--git-dir", check=False):
-                raise UserError(f"--tree {path}: not a git tree")
+                raise UserError(f"{{tree}} {path}: not a git tree", params=("tree",))
         self._known: dict[str, Commit] = {}
 
     def commit(self, sha: str, subject: str = "") -> Commit:

@@ -266,7 +266,7 @@ def export_file(url: str, path: str, fmt: str = "csv", swprofiles: list[str] | N
             known = {p.id for p in store.swprofiles()}
             for swp in swprofiles:
                 if swp not in known:
-                    raise UserError(f"--swprofile '{swp}' is not in {store.url}")
+                    raise UserError(f"{{swprofiles}} '{swp}' is not in {store.url}", params=("swprofiles",))
         if path == "-":
             return export_samples(store, sys.stdout, fmt, swprofiles=swprofiles)
         with write_text(path) as f:     # outfile.py: regular files whole or not at all, streams as streams

@@ -38,7 +38,7 @@ def list_objects(url: str, kind: str, pattern: str | None = None) -> list[dict]:
     (of those, recorded as failed or running) and ``samples``. UserError when the store holds
     none, or none match (a store with no error record gives [] for errors)."""
     if kind not in KINDS:
-        raise UserError(f"--object must be one of {', '.join(KINDS)}, not '{kind}'")
+        raise UserError(f"{{kind}} must be one of {', '.join(KINDS)}, not '{kind}'", params=("kind",))
     with open_store(url, readonly=True) as store:
         shown = store.url
         if kind == "error":
@@ -50,8 +50,8 @@ def list_objects(url: str, kind: str, pattern: str | None = None) -> list[dict]:
         chosen = sorted((o for o in objects if pattern is None or fnmatch.fnmatchcase(o.id, pattern)),
                         key=lambda o: natural_key(o.id))
         if not chosen:
-            raise UserError(f"no {kind} matches --id '{pattern}' in {shown} "
-                            f"(it holds: {', '.join(sorted(o.id for o in objects)[:10])})")
+            raise UserError(f"no {kind} matches {{pattern}} '{pattern}' in {shown} "
+                            f"(it holds: {', '.join(sorted(o.id for o in objects)[:10])})", params=("pattern",))
         rows = [dataclasses.asdict(o) for o in chosen]
         if kind == "benchmark":
             classes = store.resultclasses()
@@ -90,8 +90,8 @@ def _errors(store, pattern: str | None) -> list[dict]:
         return []               # good news, not bad input
     chosen = [e for e in errors if pattern is None or fnmatch.fnmatchcase(e.swprofile, pattern)]
     if not chosen:
-        raise UserError(f"no error record of a swprofile matching --id '{pattern}' in {store.url} "
-                        f"(errors of: {', '.join(sorted({e.swprofile for e in errors})[:10])})")
+        raise UserError(f"no error record of a swprofile matching {{pattern}} '{pattern}' in {store.url} "
+                        f"(errors of: {', '.join(sorted({e.swprofile for e in errors})[:10])})", params=("pattern",))
     chosen.sort(key=lambda e: (e.timestamp, natural_key(e.sut), natural_key(e.swprofile),
                                e.session, e.stage))
     return [{c: getattr(e, c) for c in _COLUMNS["error"]} for e in chosen]

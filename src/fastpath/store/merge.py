@@ -59,7 +59,7 @@ def merge(sources: Iterable[str], output: str, *, suts: Iterable[str] | None = N
     target = _where(output)
     for url in sources:
         if _where(url) == target:
-            raise UserError(f"source {parse(url).masked} is also the --output store")
+            raise UserError(f"source {parse(url).masked} is also the {{output}} store", params=("output",))
     opened = []
     try:
         opened.extend(open_store(url, readonly=True) for url in sources)
@@ -80,13 +80,14 @@ def _where(url: str) -> tuple:
 
 
 def _check_filters(stores: list[Store], sel: Selection) -> None:
-    for attr, flag in (("suts", "--sut"), ("swprofiles", "--swprofile"), ("benchmarks", "--benchmark")):
+    for attr in ("suts", "swprofiles", "benchmarks"):
         chosen = getattr(sel, attr)
         if not chosen:
             continue
         present = {o.id for s in stores for o in getattr(s, attr)()}
         for missing in sorted(chosen - present):
-            raise UserError(f"{flag} '{missing}' is in none of {', '.join(s.url for s in stores)}")
+            raise UserError(f"{{{attr}}} '{missing}' is in none of {', '.join(s.url for s in stores)}",
+                            params=(attr,))
 
 
 def merge_one(src: Store, dest: Store, sel: Selection, report: MergeReport) -> None:
