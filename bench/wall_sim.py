@@ -18,7 +18,10 @@ by default; several slots are several builds at once, each at its own cost: a bu
 with the cores for them), and the picks not built yet are built on those slots too; a build
 still running when the session ends goes on into the next round if that round asks for it
 (only its remaining minutes count), else it is stopped. A pick built ahead costs the round
-nothing.
+nothing. "ready when asked" (the hit rate): of the commits the rounds asked for that needed a
+kernel (not the baselines'), those built ahead; likely_next gets the commits built already
+(``ready``) and its default ``spread`` (lookahead.SPREAD; ``--spread 0``: the fitted levels
+only, the look-ahead before 2026-12-02).
 
 Against it: `git bisect run` on one SUT, the per-commit sprt flow of `bisect auto --engine
 git` (bisect_sim.git_bisection: advice followed, confirmation, retries): its sessions one
