@@ -18,7 +18,10 @@ by default; several slots are several builds at once, each at its own cost: a bu
 with the cores for them), and the picks not built yet are built on those slots too; a build
 still running when the session ends goes on into the next round if that round asks for it
 (only its remaining minutes count), else it is stopped. A pick built ahead costs the round
-nothing.
+nothing. "ready when asked" (the hit rate): of the commits the rounds asked for that needed a
+kernel (not the baselines'), those built ahead; likely_next gets the commits built already
+(``ready``) and its default ``spread`` (lookahead.SPREAD; ``--spread 0``: the fitted levels
+only, the look-ahead before 2026-12-02).
 
 Against it: `git bisect run` on one SUT, the per-commit sprt flow of `bisect auto --engine
 git` (bisect_sim.git_bisection: advice followed, confirmation, retries): its sessions one
@@ -47,7 +50,7 @@ from bisect_sim import git_bisection, load_factory  # noqa: E402
 
 from fastpath.bisect.params import params_for  # noqa: E402
 from fastpath.bisect.engine import FOUND, Engine, EngineParams, run  # noqa: E402
-from fastpath.bisect.lookahead import likely_next  # noqa: E402
+from fastpath.bisect.lookahead import SPREAD, likely_next  # noqa: E402
 
 
 class TimedEngine(Engine):
@@ -102,9 +105,10 @@ def makespan(costs: list[float], slots: int) -> float:
 
 
 def engine_wall(m, n: int, k: int, baselines: int, params: EngineParams, costs: dict, ahead: int,
-                spread: tuple[float, ...] = (0.0,)) -> dict:
+                spread: tuple[float, ...] = SPREAD) -> dict:
     """One bisection's simulated clock; ``ahead``: build slots of `bisect auto --ahead`
-    (0: today's flow, each pick built in the tree before its session, one at a time)."""
+    (0: today's flow, each pick built in the tree before its session, one at a time);
+    ``spread``: likely_next's."""
     e = TimedEngine(n + 1, m.improvement, params)
     for _ in range(baselines):
         e.add(0, m.session(0), baseline=True)
@@ -114,8 +118,10 @@ def engine_wall(m, n: int, k: int, baselines: int, params: EngineParams, costs: 
     session = costs["boot"] + costs["bench"]
     ahead_of: set = set()                        # built ahead
     used: set = set()                            # built ahead and then asked for
+    needed: set = set()                          # picks that needed a kernel (not the baselines')
 
     def take(picks):
+        needed.update(i for i in picks if i not in (0, n))
         builds = makespan([clock.build(i) for i in picks if i not in clock.built], int(ahead))
         clock.stopped += len(clock.running)      # begun ahead, not asked for: stopped
         clock.running = {}
@@ -124,7 +130,7 @@ def engine_wall(m, n: int, k: int, baselines: int, params: EngineParams, costs: 
         clock.wait += builds
         if ahead:                                # the build host works while the sessions run
             t, cpu = time.process_time(), e.cpu
-            wanted = likely_next(e, picks, k, spread=spread)
+            wanted = likely_next(e, picks, k, spread=spread, ready=clock.built)
             e.cpu = cpu + time.process_time() - t
             budget = [session] * int(ahead)      # each slot's minutes while the sessions run
             busy: set = set()                    # slots whose build goes on into the next round
@@ -148,7 +154,7 @@ def engine_wall(m, n: int, k: int, baselines: int, params: EngineParams, costs: 
     named = [c.index for c in a.culprits]
     outcome = ("correct" if named[0] in m.culprits else "wrong") if a.status == FOUND else a.status
     return {"outcome": outcome, "sessions": a.sessions, "wall": clock.wall, "builds": clock.builds,
-            "hidden": len(used), "wasted": len(ahead_of) - len(used), "stopped": clock.stopped, "wait": clock.wait,
+            "needed": len(needed), "hidden": len(used), "wasted": len(ahead_of) - len(used), "stopped": clock.stopped, "wait": clock.wait,
             "cpu": e.cpu}
 
 
@@ -170,7 +176,7 @@ def git_wall(m, n: int, baselines: int, costs: dict) -> dict:
     r = git_bisection("sprt", rec, n, baselines, params_for("sprt", None), 100, True, 2)
     builds = len(rec.tested)
     build_minutes = (costs["build_full"] + (builds - 1) * costs["build_incr"]) if builds else 0.0
-    return {"outcome": r["outcome"], "sessions": r["sessions"], "builds": builds, "hidden": 0, "wasted": 0, "stopped": 0,
+    return {"outcome": r["outcome"], "sessions": r["sessions"], "builds": builds, "needed": builds, "hidden": 0, "wasted": 0, "stopped": 0,
             "wait": build_minutes,
             "wall": r["sessions"] * (costs["boot"] + costs["bench"]) + build_minutes, "cpu": 0.0}
 
@@ -188,6 +194,7 @@ def row(name: str, k: int, rs: list[dict]) -> dict:
             "hidden": float(np.mean([r["hidden"] for r in ok])),
             "wasted": float(np.mean([r["wasted"] for r in ok])),
             "stopped": float(np.mean([r["stopped"] for r in ok])),
+            "hit": 100.0 * sum(r["hidden"] for r in ok) / max(sum(r["needed"] for r in ok), 1),
             "wait_h": float(np.mean([r["wait"] for r in ok])) / 60,
             "cpu_share": 100.0 * sum(r["cpu"] for r in ok) / (60.0 * float(wall.sum())),
             "cpu_s": float(np.mean([r["cpu"] for r in ok]))}
@@ -196,12 +203,12 @@ def row(name: str, k: int, rs: list[dict]) -> dict:
 def table(rows: list[dict]) -> str:
     base = rows[0]["wall_h"]
     out = ["| flow | SUTs | correct | wrong | other | sessions | builds (ahead: used / wasted / stopped) "
-           "| waiting for builds h | wall h (p90) | vs git | engine CPU s (share of wall) |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
+           "| ready when asked | waiting for builds h | wall h (p90) | vs git | engine CPU s (share of wall) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         out.append(f"| {r['flow']} | {r['k']} | {r['correct']:.0f}% | {r['wrong']:.0f}% | {r['other']:.0f}% | "
                    f"{r['sessions']:.1f} | {r['builds']:.1f} ({r['hidden']:.1f} / {r['wasted']:.1f} / "
-                   f"{r['stopped']:.1f}) | {r['wait_h']:.2f} | {r['wall_h']:.2f} ({r['wall_p90_h']:.2f}) | {r['wall_h'] / base:.2f}x | "
+                   f"{r['stopped']:.1f}) | {r['hit']:.0f}% | {r['wait_h']:.2f} | {r['wall_h']:.2f} ({r['wall_p90_h']:.2f}) | {r['wall_h'] / base:.2f}x | "
                    f"{r['cpu_s']:.1f} ({r['cpu_share']:.3f}%) |")
     return "\n".join(out)
 
@@ -221,8 +228,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ahead", action="store_true", help="only the rows without build-ahead")
     ap.add_argument("--ahead", type=int, default=1, metavar="SLOTS",
                     help="build slots of the build-ahead rows (builds at once, each at its own cost)")
-    ap.add_argument("--spread", type=float, nargs="+", default=[0.0], metavar="SDS",
-                    help="likely_next's spread: each outcome also tried these noise scales off its levels")
+    ap.add_argument("--spread", type=float, nargs="+", default=list(SPREAD), metavar="SDS",
+                    help="likely_next's spread: each outcome's sessions tried these sds off its levels "
+                         "(default lookahead.SPREAD; 0 alone: the fitted levels only, the look-ahead before 2026-12-02)")
     ap.add_argument("--seed", type=int, default=2026)
     args = ap.parse_args(argv)
     costs = {"build_full": args.build_full, "build_incr": args.build_incr, "boot": args.boot, "bench": args.bench}

@@ -85,6 +85,8 @@ SLOW_AND_KEPT = {
         "tests/bisect/test_search.py::test_k_suts_measure_k_distinct_commits_at_once[2]",
     "tests/bisect/test_wall_sim.py::test_four_suts_take_less_wall_time_than_one_and_builds_ahead_are_used":
         "tests/bisect/test_search.py::test_k_suts_measure_k_distinct_commits_at_once[2]",
+    "tests/bisect/test_lookahead.py::test_the_likeliest_few_hold_the_next_pick_more_often_than_the_fitted_levels_alone":
+        "tests/bisect/test_lookahead.py::test_a_spread_tries_values_off_the_levels_too",
     "tests/bisect/test_search.py::test_an_interrupted_batch_run_resumes_without_retaking_a_session":
         "tests/bisect/test_search.py::test_an_interrupted_engine_run_resumes_without_retaking_a_session",
     "tests/bisect/test_engine.py::test_an_improvement_in_the_range_is_never_blamed":

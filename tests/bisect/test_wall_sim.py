@@ -30,6 +30,12 @@ def test_four_suts_take_less_wall_time_than_one_and_builds_ahead_are_used():
     assert wait[1, True] - first < 0.7 * (wait[1, False] - first) and wall[1, True] < wall[1, False]
     assert [r["sessions"] for r in rows[1, True]] == [r["sessions"] for r in rows[1, False]]   # same bisections
     assert all(r["cpu"] > 0 for rs in rows.values() for r in rs)
+    # the hit rate: of the commits that needed a kernel (each built once without build-ahead),
+    # those built ahead; the first build of a bisection is never one of them
+    assert all(r["needed"] == r["builds"] for rs in (rows[1, False], rows[4, False]) for r in rs)
+    assert all(0 < r["hidden"] < r["needed"] <= r["builds"] for r in rows[1, True])
+    hit = sim.row("ahead", 1, rows[1, True])["hit"]
+    assert 0 < hit < 100 and sim.row("none", 1, rows[1, False])["hit"] == 0
     # a session costs boot + benchmark, a build at least the incremental cost
     r = rows[1, False][0]
     assert r["wall"] >= 3.0 * r["sessions"] + 5.0 and r["builds"] >= 1

@@ -28,8 +28,9 @@ With ``ahead`` N > 0 (`bisect auto --ahead N`) kernels are built ahead: a build 
 (fastpath.builds.BuildQueue, N build slots, each a git worktree of the tree under
 ``<tree>/.fastpath-build/ahead``) builds, while a round's sessions run, the commits the
 engine is likely to ask for next (fastpath.bisect.lookahead: ``next(K)`` after each way
-the round can come out), with the same build_local_kernel.sh; each round's wish list is
-its picks, then those; a build no longer on it is stopped. Finished builds stay in the
+the round can come out, each at several values of its sessions, likeliest first, the
+commits built in this run left out), with the same build_local_kernel.sh; each round's wish
+list is its picks, then those; a build no longer on it is stopped. Finished builds stay in the
 queue's folder, so a resumed run does not build them again; Ctrl-C stops every build.
 Builds run on the machine that drives the bisection, not on the SUTs.
 
@@ -326,7 +327,8 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
 
         def take(picks: list[int]):
             if builder is not None:         # the picks first, then what the engine may ask next
-                ahead_of = likely_next(engine, picks, suts)
+                ahead_of = likely_next(engine, picks, suts, ready={i for i in set(engine.index)
+                                                                   if commits[i] in built})
                 builder.want([commits[i] for i in picks + ahead_of])
                 result.stopped = len(builder.stopped)
             jobs = []
