@@ -61,15 +61,15 @@ def test_while_a_session_runs_the_next_likely_commit_builds_and_an_unneeded_buil
     repo, shas = history(tmp_path, values_with(40, 23))
     log = tmp_path / "marks"
     log.mkdir()
-    (log / "delay").write_text("0.3")
+    (log / "delay").write_text("1")
     out = repo / ".fastpath-build" / "ahead" / "out"
-    measure = WatchingMeasure(repo, seed=12, seconds=0.48)
+    measure = WatchingMeasure(repo, seed=12, seconds=1.6)
     lines: list[str] = []
     head, moves = git(repo, "rev-parse", "HEAD"), git(repo, "reflog")
     r = search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=measure, progress=False,
                       say=lines.append, ahead=1, build_command=marking_command(log))
     assert r.answer.status == FOUND and r.commits[r.answer.culprit.index] == shas[23]
-    # builds take 0.3 s, sessions 0.48 s, one slot: while each of the first sessions ran (the
+    # builds take 1 s, sessions 1.6 s, one slot: while each of the first sessions ran (the
     # range still wide), the queue began building another commit
     started = times(log, "started")
     w = measure.windows
@@ -117,7 +117,7 @@ def test_an_interrupted_run_stops_its_builds_and_resumes_on_the_images_built(tmp
     repo, shas = history(tmp_path, values_with(40, 23))
     log = tmp_path / "marks"
     log.mkdir()
-    (log / "delay").write_text("0.3")
+    (log / "delay").write_text("1")
     out = repo / ".fastpath-build" / "ahead" / "out"
     first = WatchingMeasure(repo, seed=2, stop_after=3, seconds=0.42)
     with pytest.raises(KeyboardInterrupt):
