@@ -76,9 +76,9 @@ def test_broken_and_panic_commits_are_followed_by_their_fix(clone):
 
 
 @pytest.mark.parametrize("args, message", [
-    (dict(broken_build_at=6), "--broken-build-at 6: must be between 1 and 5"),
-    (dict(broken_build_at=2, panic_at=3), "--panic-at 3: overlaps"),
-    (dict(culprit_at=3, panic_at=3), "--culprit-at 3: must be in 1..6"),
+    (dict(broken_build_at=6), "'broken_build_at' 6: must be between 1 and 5"),
+    (dict(broken_build_at=2, panic_at=3), "'panic_at' 3: overlaps"),
+    (dict(culprit_at=3, panic_at=3), "'culprit_at' 3: must be in 1..6"),
 ])
 def test_bad_positions_are_refused(clone, args, message):
     with pytest.raises(UserError, match=re.escape(message)):
