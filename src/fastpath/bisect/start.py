@@ -189,7 +189,11 @@ def connection_advice(kind: str) -> str:
             f"(a local command that power-cycles the SUT), and `fastpath lab up` prints them for the lab")
 
 
-def _file_advice(t: Target) -> str:
+def _advice(t: Target, kind: str) -> str:
+    """What to change after a connection failure of ``kind``: the sut file's entries when the
+    SUTs came from one, else the connection flags (connection_advice)."""
+    if not t.file:
+        return connection_advice(kind)
     who = "each SUT of the pool (sut.pool and sut.connection)" if t.pooled else "sut.connection"
     return (f"bisect start: check {who} in --sut-file {t.file} (host, port, user, keyfile, known_hosts; "
             f"docs/plans.md); the SUTs must answer SSH now")
@@ -216,10 +220,9 @@ def check_live_sut(t: Target) -> dict:
         with Transport(t.spec.connection) as transport:
             return {"": dict(fingerprint(transport).hw)}
     except SshRejectedError as err:
-        advice = _file_advice(t) if t.file else connection_advice(err.kind)
-        raise SshRejectedError(f"{err}; {advice}", err.kind, err.stderr) from None
+        raise SshRejectedError(f"{err}; {_advice(t, err.kind)}", err.kind, err.stderr) from None
     except SutTransientError as err:     # a refused port, a timeout, a dropped link
-        raise SutTransientError(f"{err}; {_file_advice(t) if t.file else connection_advice('transient')}") from None
+        raise SutTransientError(f"{err}; {_advice(t, 'transient')}") from None
 
 
 def _benchmark_entry(bench) -> dict:
