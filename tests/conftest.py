@@ -62,6 +62,13 @@ def pytest_configure(config):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
 
 
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: one worker more than the CPUs this process may use. The suite waits more than
+    it computes (sshd logins, database servers, sleeping stand-in builds), and on 2 quiet cores
+    3 workers took the developer tier from 173 s to 135 s, where 4 took 143 s (README)."""
+    return len(os.sched_getaffinity(0)) + 1
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         for part in sorted(parts_used(item)):

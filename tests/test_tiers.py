@@ -53,6 +53,10 @@ def test_ci_runs_the_readme_test_command():
 # Each test marked slow (by hand, outside the lab), and the developer-tier test that keeps its
 # behaviour in the developer tier: a prefix of a node id (a test function or one parameter).
 SLOW_AND_KEPT = {
+    "tests/bisect/test_search_ahead.py::test_while_a_session_runs_the_next_likely_commit_builds_and_an_"
+    "unneeded_build_is_stopped": "tests/bisect/test_search_ahead.py::test_bisect_auto_ahead_through_the_command",
+    "tests/bisect/test_search_ahead.py::test_an_interrupted_run_stops_its_builds_and_resumes_on_the_images_built":
+        "tests/bisect/test_search_ahead.py::test_the_default_build_ahead_runs_build_local_kernel_in_a_worktree",
     "tests/test_packaging.py::test_wheel_installs_the_scripts_and_fastpath_scripts_finds_them":
         "tests/test_packaging.py::test_checkout_scripts_are_links_to_the_package_copy",
     "tests/test_tiers.py::test_markers_follow_the_fixtures": "tests/test_tiers.py::test_ci_runs_the_readme",

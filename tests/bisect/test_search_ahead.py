@@ -56,6 +56,7 @@ class WatchingMeasure(OracleMeasure):
         return out
 
 
+@pytest.mark.slow
 def test_while_a_session_runs_the_next_likely_commit_builds_and_an_unneeded_build_is_stopped(
         tmp_path, scripts):  # noqa: F811
     repo, shas = history(tmp_path, values_with(40, 23))
@@ -113,6 +114,7 @@ def test_the_default_build_ahead_runs_build_local_kernel_in_a_worktree(tmp_path,
     git(repo, "bisect", "reset")
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_stops_its_builds_and_resumes_on_the_images_built(tmp_path, scripts):  # noqa: F811
     repo, shas = history(tmp_path, values_with(40, 23))
     log = tmp_path / "marks"
