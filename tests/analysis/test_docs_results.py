@@ -3,10 +3,11 @@ demo dataset and compare the output (regenerate them with `python tests/analysis
 
 from __future__ import annotations
 
+import contextlib
+import io
 import pathlib
 import re
 import shlex
-import subprocess
 
 import pytest
 
@@ -36,24 +37,35 @@ def test_the_docs_have_examples():
     assert len(EXAMPLES) >= 7
 
 
+def run(command: str, where) -> tuple[str, int]:
+    """Standard output then standard error, and the exit status, of a `fastpath ...` command
+    line run in `where`: in this process, through the entry point's main() (a new interpreter
+    per example cost 0.8 s of CPU each; the wheel's console script is tested in
+    test_packaging.py)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(where), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(shlex.split(command)[1:])
+    return out.getvalue() + err.getvalue(), status
+
+
+def import_demo(where) -> None:
+    output, status = run(f"fastpath result import sqlite:///demo.db {make_demo.DEMO_CSV}", where)
+    assert status == 0, output
+
+
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
     where = tmp_path_factory.mktemp("docs")
-    subprocess.run(["fastpath", "result", "import", "sqlite:///demo.db", str(make_demo.DEMO_CSV)],
-                   cwd=where, check=True, capture_output=True)
+    import_demo(where)
     return where
 
 
 # the example that draws a plot is the slowest (the dev tier plots in test_rows.py, test_show.py)
 @pytest.mark.parametrize("command, expected", [
     pytest.param(c, e, id=c, marks=[pytest.mark.slow] if "--plot" in c else []) for c, e in EXAMPLES])
-def test_example_output(demo_dir, command, expected, monkeypatch, capsys):
-    """In this process, through the entry point's main() (a new interpreter per example cost
-    0.8 s of CPU each; the wheel's console script is tested in test_packaging.py)."""
-    monkeypatch.chdir(demo_dir)
-    status = main(shlex.split(command)[1:])
-    out = capsys.readouterr()
-    assert out.out + out.err == expected
+def test_example_output(demo_dir, command, expected):
+    output, status = run(command, demo_dir)
+    assert output == expected
     assert (status != 0) == expected.startswith("Error:")
 
 
@@ -62,8 +74,7 @@ def regenerate() -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as where:
-        subprocess.run(["fastpath", "result", "import", "sqlite:///demo.db",
-                        str(make_demo.DEMO_CSV)], cwd=where, check=True, capture_output=True)
+        import_demo(where)
 
         def block(match):
             chunks = re.split(r"^\$ ", match.group(1), flags=re.M)
@@ -71,9 +82,7 @@ def regenerate() -> None:
             for chunk in chunks[1:]:
                 command, _, output = chunk.partition("\n")
                 if command.startswith(RUN):
-                    done = subprocess.run(shlex.split(command), cwd=where, capture_output=True,
-                                          text=True)
-                    output = done.stdout + done.stderr
+                    output, _ = run(command, where)
                 out.append(f"$ {command}\n{output}")
             return "```console\n" + "".join(out) + "```"
         DOC.write_text(re.sub(r"```console\n(.*?)```", block, DOC.read_text(), flags=re.S))
