@@ -52,6 +52,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from scipy.special import ndtr
 
 from fastpath.bisect import posterior
 from fastpath.bisect.posterior import Fit, ModelParams
@@ -306,7 +307,11 @@ class Engine:
         eps = self.params.eps
         named = [j for j in range(len(done)) if done[j] and f.change[j] >= 1 - eps and f.material[j] >= 0.5]
         kept = np.bincount(np.asarray(self.index)[~f.wild], minlength=self.n)
-        self._thin = [int(f.points[k]) for j in named for k in (j, j + 1)
+        # ... and so does each side of a pinned improvement before the first of them: a
+        # regression just before an improvement hides behind it, and the commit before the
+        # improvement is what says there is none
+        guarded = named + [j for j in range(named[0] if named else 0) if done[j] and f.improve[j] >= 0.5]
+        self._thin = [int(f.points[k]) for j in guarded for k in (j, j + 1)
                       if kept[int(f.points[k])] < self.params.min_sessions]
         if not named:
             return named, False, False
@@ -410,9 +415,11 @@ class Engine:
         per_commit = np.zeros(self.n)
         for j in range(len(pts) - 1):
             lo, hi, m = int(pts[j]), int(pts[j + 1]), float(mass[j])
-            d = _discrimination(max(f.step[j], floor), 0.5 * (f.noise[j] + f.noise[j + 1]))
+            # an improvement's stretch: its sessions find where it starts (an improvement
+            # pinned hides no regression), so its own step says how well they tell
+            d = _discrimination(max(abs(f.step[j]), floor), 0.5 * (f.noise[j] + f.noise[j + 1]))
             disc[lo + 1:hi] = d
-            per_commit[lo + 1:hi + 1] = m / (hi - lo)
+            per_commit[lo + 1:hi + 1] = float(f.material[j]) / (hi - lo)
             if m <= 1e-9 or hi - lo < 2:
                 continue
             k = np.arange(1, hi - lo)
@@ -428,7 +435,7 @@ class Engine:
         total = float(per_commit.sum())
         if total > 1e-9 and not first_settled:          # the first culprit's place still open
             q = np.minimum(np.cumsum(per_commit) / min(total, 1.0), 1.0)
-            score = np.maximum(score, _h2(q) * disc)
+            score = np.maximum(score, _h2(q) * disc * self._telling(f, floor))
         for i in self.skipped:
             score[i] = 0.0
         score[0] = score[self.n - 1] = 0.0
@@ -442,10 +449,28 @@ class Engine:
             if done[j] and eps < m and not (f.change[j] >= 1 - eps and f.material[j] >= 0.5):
                 lo, hi = int(pts[j]), int(pts[j + 1])
                 d = _discrimination(max(f.step[j], floor), 0.5 * (f.noise[j] + f.noise[j + 1]))
-                side = lo if f.level_sd[j] / math.sqrt(self._count(lo)) >= f.level_sd[j + 1] / math.sqrt(
-                    self._count(hi)) else hi
+                if f.change[j] >= 1 - eps:
+                    # it is there; whether it is material is in doubt: that is its far
+                    # side's level against good's, so the less certain of those two
+                    side = hi if f.level_sd[j + 1] >= f.level_sd[0] else 0
+                else:
+                    side = lo if f.level_sd[j] / math.sqrt(self._count(lo)) >= f.level_sd[j + 1] / math.sqrt(
+                        self._count(hi)) else hi
                 score[side] = max(score[side], float(_h2(m)) * d)
         return score
+
+    def _telling(self, f: Fit, floor: float) -> np.ndarray:
+        """Per commit: the chance that its next session can say on which side of the first
+        culprit it lies. 1 for an untested commit. A tested one cannot when it is a segment
+        of its own (its level is its own either way), nor when its level is materially
+        better than good (inside an improvement, it reads the same whether or not a
+        regression hides before the improvement)."""
+        out = np.ones(self.n)
+        good, good_sd = float(f.level[0]), float(f.level_sd[0])
+        for j in range(1, len(f.points) - 1):
+            z = (float(f.level[j]) - good + floor) / math.hypot(float(f.level_sd[j]), good_sd, 1e-12)
+            out[int(f.points[j])] = (1.0 - float(f.alone[j])) * float(ndtr(z))
+        return out
 
     def _redundant(self, i: int, picks: list[int]) -> bool:
         """For a batch: a second commit in the same stretch between tested commits is only
