@@ -129,6 +129,23 @@ def step(n, effect, rng):
                     size=1.5 if rng.random() < 0.5 else -1.5)
 
 
+class _Slump(Machine):
+    def __init__(self, *a, total=0.0, over=150, **k):
+        super().__init__(*a, **k)
+        self.total, self.over = total, over
+
+    def machine_level(self) -> float:
+        return self.total * min(self.clock, self.over) / self.over
+
+
+def slump(n, effect, rng):
+    """The machine's level moves by three regressions (either way), evenly over its first 150
+    sessions: a lab whose load changes while it bisects (the 12-commit lab demo's level fell
+    about threefold). Between two re-measures of an end it moves by more than the noise."""
+    c = _culprit(n, rng)
+    return _Slump(n, rng, _step(n, c, effect), [c], total=3.0 * effect * (1.0 if rng.random() < 0.5 else -1.0))
+
+
 def noisier(n, effect, rng):
     """The regression also doubles the noise."""
     c = _culprit(n, rng)
@@ -166,6 +183,6 @@ def two(n, effect, rng):
     return Machine(n, rng, _step(n, a, effect) + _step(n, b, effect), [a, b])
 
 
-MACHINES = {f.__name__: f for f in (normal, lognormal, bimodal, heavy, outliers, drift, step, noisier,
+MACHINES = {f.__name__: f for f in (normal, lognormal, bimodal, heavy, outliers, drift, step, slump, noisier,
                                     improvement, overshoot, two)}
 STATIONARY = ("normal", "lognormal", "bimodal", "heavy", "outliers")

@@ -251,6 +251,35 @@ def test_k_suts_measure_k_distinct_commits_at_once(tmp_path, scripts, k):  # noq
     git(repo, "bisect", "reset")
 
 
+class SutMeasure(TimedOracleMeasure):
+    """One SUT of a pool whose level sits ``offset`` above the others'."""
+
+    def __init__(self, repo, name, offset, **kw):
+        super().__init__(repo, **kw)
+        self.name, self.offset = name, offset
+
+    def __call__(self, sha, build):
+        value, why = super().__call__(sha, build)
+        return (None if value is None else value + self.offset), why, self.name
+
+
+def test_each_sut_of_a_pool_gets_its_own_offset(tmp_path, scripts):  # noqa: F811
+    """Two SUTs, the second reading 6 above the first (0.6 of the regression): every session
+    in the log names its SUT, the engine's model gives each an offset, and the answer (in the
+    context and the summary) says them."""
+    repo, shas = history(tmp_path, values_with(40, 23))
+    pool = [SutMeasure(repo, "lab@a", 0.0, seed=12, seconds=0.01), SutMeasure(repo, "lab@b", 6.0, seed=13, seconds=0.01)]
+    r = search.search(str(tmp_path / "ctx.yaml"), str(repo), str(scripts), measure=pool, progress=False,
+                      say=lambda s: None, suts=2)
+    assert r.answer.status == FOUND and r.commits[r.answer.culprit.index] == shas[23]
+    engine = contexts.load(tmp_path / "ctx.yaml").engine
+    assert {e["sut"] for e in engine["sessions"]} == {"lab@a", "lab@b"}
+    offsets = engine["answer"]["sut_offsets"]
+    assert 4.0 < offsets["lab@b"] - offsets["lab@a"] < 8.0, offsets
+    assert "SUT offsets" in search.summary(r) and "lab@b +" in search.summary(r)
+    git(repo, "bisect", "reset")
+
+
 @pytest.mark.slow     # a claim about cost, two whole searches
 def test_k_suts_take_fewer_rounds_than_one(tmp_path, scripts):  # noqa: F811
     """The point of a pool: with 4 SUTs the bisection needs fewer rounds (batches) than

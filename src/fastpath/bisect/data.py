@@ -40,13 +40,19 @@ def session_values(store: Store, sut: str | Sequence[str], swprofile: str, bench
     """One value per session (the mean of its repeats), in session order; [] when none.
     Several SUTs: every session of each, in the order they started (the sessions table's
     ``started``; sessions without a row first), then by SUT as given, then by session."""
+    return [v for _, v in sut_session_values(store, sut, swprofile, benchmark, resultclass)]
+
+
+def sut_session_values(store: Store, sut: str | Sequence[str], swprofile: str, benchmark: str,
+                       resultclass: str) -> list[tuple[str, float]]:
+    """session_values, each with the id of the SUT that took it: (sut, value)."""
     suts = _ids(sut)
     if len(suts) == 1:
         cols = store.sample_columns(sut=suts[0], swprofiles=[swprofile], benchmark=benchmark,
                                     resultclass=resultclass)
         if not len(cols):
             return []
-        return [float(v) for v in session_means(cols.value, cols.session)]
+        return [(suts[0], float(v)) for v in session_means(cols.value, cols.session)]
     keyed = []
     for j, one in enumerate(suts):
         cols = store.sample_columns(sut=one, swprofiles=[swprofile], benchmark=benchmark,
@@ -56,7 +62,7 @@ def session_values(store: Store, sut: str | Sequence[str], swprofile: str, bench
         started = {s.session: s.started for s in store.sessions(sut=one, swprofile=swprofile)}
         ids = np.unique(cols.session)
         means = session_aggregates(cols.value, cols.session)[1]
-        keyed += [((started.get(int(i)) or "", j, int(i)), float(m)) for i, m in zip(ids, means)]
+        keyed += [((started.get(int(i)) or "", j, int(i)), (one, float(m))) for i, m in zip(ids, means)]
     return [v for _, v in sorted(keyed, key=lambda kv: kv[0])]
 
 

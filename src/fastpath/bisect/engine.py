@@ -22,7 +22,10 @@ The model (fastpath.bisect.posterior) is refitted after every session. The engin
    sum up to it (Horstein's probabilistic bisection: with one culprit and known levels, the
    posterior median); for further culprits, the same within each stretch between tested
    commits; each times how well one session tells the two levels apart. A commit tested
-   before may be chosen again: that is how an ambiguous commit gets more sessions.
+   before may be chosen again: that is how an ambiguous commit gets more sessions; but not
+   for the first culprit's question when its level cannot answer it (a segment of its own,
+   or inside an improvement, where it reads the same whether or not a regression hides
+   before the improvement).
 4. **stops** when every material change is pinned to one commit (the change is there with
    probability at least 1 - ``eps``, and more likely material than not), the range before
    the first one holds at most ``eps`` of material changes and the range after it at most
@@ -135,6 +138,7 @@ class Answer:
     reverts: list[Change] = field(default_factory=list)   # worse steps that only undo an improvement
     posterior: list[float] = field(default_factory=list)  # per commit: P(a material change starts there)
     reason: str = ""
+    suts: dict[str, float] = field(default_factory=dict)  # a pool's SUTs: each one's offset (value units, relative)
 
     @property
     def culprits(self) -> list[Change]:
@@ -156,6 +160,7 @@ class Engine:
         self.index: list[int] = []
         self.value: list[float] = []
         self.clock: list[float] = []
+        self.sut: list[str | None] = []
         self.baseline: int = 0          # sessions given before the engine started (not counted)
         self.skipped: set[int] = set()
         self._fit: Fit | None = None
@@ -163,9 +168,10 @@ class Engine:
         self._thin: list[int] = []
 
     # -- what came back ---------------------------------------------------------------
-    def add(self, index: int, value: float, baseline: bool = False) -> None:
+    def add(self, index: int, value: float, baseline: bool = False, sut: str | None = None) -> None:
         """Record one session of commit ``index``. ``baseline``: taken before the engine
-        started (not counted against the budget)."""
+        started (not counted against the budget). ``sut``: the SUT of a pool that took it
+        (None: the one SUT, or not known); the model gives each SUT named an offset."""
         if not 0 <= index < self.n:
             raise ValueError(f"commit index {index} outside 0..{self.n - 1}")
         if not math.isfinite(value):
@@ -173,6 +179,7 @@ class Engine:
         self.index.append(int(index))
         self.value.append(float(value))
         self.clock.append(float(len(self.clock)))
+        self.sut.append(sut)
         if baseline:
             self.baseline += 1
         self._fit = self._status = None
@@ -192,8 +199,10 @@ class Engine:
     # -- the model ---------------------------------------------------------------------
     def fit(self) -> Fit:
         if self._fit is None:
+            codes: dict = {}
+            suts = [codes.setdefault(x, len(codes)) for x in self.sut]
             self._fit = posterior.fit(self.n, self.index, self.sign * np.asarray(self.value), self.clock,
-                                      self.params.model)
+                                      self.params.model, sut=suts)
         return self._fit
 
     def _count(self, i: int) -> int:
@@ -219,7 +228,7 @@ class Engine:
         mixture over segmentations (which, with one change expected a priori, would ask the
         ends to prove a change that `bisect start` has already shown)."""
         f = self.fit()
-        y = self.sign * np.asarray(self.value) - f.drift
+        y = self.sign * np.asarray(self.value) - f.correction
         idx = np.asarray(self.index)
         keep = ~f.wild
         a, b = y[(idx == 0) & keep], y[(idx == self.n - 1) & keep]
@@ -512,6 +521,8 @@ class Engine:
             cand = [i for i in range(lo + 1, hi + 1)]
             post[lo + 1:hi + 1] = f.material[j] / len(cand)
         out = Answer(status, self.spent, posterior=[float(x) for x in post])
+        if f.sut is not None:
+            out.suts = {str(name): self.sign * float(f.sut[k]) for k, name in enumerate(self.sut)}
         stale = [end for end in (0, last) if self._fresh(f, end)[1] >= 3 > 0 and
                  self._fresh(f, end)[1] > self._fresh(f, end)[0]]
         if status == REFUSED and stale:
@@ -563,19 +574,20 @@ def _discrimination(step: float, noise: float) -> float:
     return 1.0 - math.exp(-(step / noise) ** 2 / 8.0)
 
 
-def run(engine: Engine, take: Callable[[list[int]], Iterable[tuple[int, float | None]]], k: int = 1,
+def run(engine: Engine, take: Callable[[list[int]], Iterable[tuple]], k: int = 1,
         on_step: Callable[[Engine, list[int]], None] | None = None) -> Answer:
     """The loop: ask the engine for up to ``k`` commits, ``take(commits)`` boots one session
-    of each and returns (commit, value) pairs, value None when the commit could not be
-    tested (did not build or boot); until the engine has an answer."""
+    of each and returns (commit, value) pairs, or (commit, value, sut) with the SUT of a pool
+    that took it; value None when the commit could not be tested (did not build or boot);
+    until the engine has an answer."""
     while True:
         picks = engine.next(k)
         if not picks:
             return engine.answer()
-        for i, value in take(picks):
+        for i, value, *sut in take(picks):
             if value is None:
                 engine.untestable(i)
             else:
-                engine.add(i, value)
+                engine.add(i, value, sut=sut[0] if sut else None)
         if on_step is not None:
             on_step(engine, picks)

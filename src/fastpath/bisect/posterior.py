@@ -27,6 +27,10 @@ to what real machines do:
   towards 0 where few sessions are near), are the drift; values are corrected by it before
   the segments are fitted. Sessions of the ends re-measured now and then (the engine does
   that) are what make drift visible.
+- **SUTs.** Sessions from a pool of identical SUTs may still sit at slightly different
+  levels per machine. Each SUT's offset is the mean residual of its sessions, shrunk towards
+  0 (``sut_shrink`` pseudo-sessions), and is removed like the drift, so two machines' levels
+  are a factor of the model rather than noise. With one SUT (or none named) there is none.
 - **Noise scale.** The prior's noise scale is the robust spread of sessions around their
   own commit's median, pooled over commits (empirical Bayes), so a handful of sessions on
   one commit cannot claim a tiny noise.
@@ -54,6 +58,7 @@ class ModelParams:
     drift_bandwidth: float = 8.0    # sessions: the drift smoother's kernel sd
     drift_shrink: float = 6.0       # pseudo-sessions of "no drift" in the smoother
     drift: bool = True
+    sut_shrink: float = 3.0         # pseudo-sessions of "no offset" in each SUT's offset
     materiality: float = 0.3        # a change is material when worse by this share of bad - good
     some_change: bool = True        # the range holds at least one change (bisect start showed the ends differ)
 
@@ -78,6 +83,12 @@ class Fit:
     gap_sd: float
     scale: float                    # the pooled noise scale (prior)
     log_evidence: float = 0.0
+    sut: np.ndarray | None = None   # per session: its SUT's offset, removed from its value (beside the drift)
+
+    @property
+    def correction(self) -> np.ndarray:
+        """Per session: all that was removed from its value (drift and its SUT's offset)."""
+        return self.drift if self.sut is None else self.drift + self.sut
 
     @property
     def width(self) -> np.ndarray:
@@ -161,10 +172,13 @@ def _recursion(logml, logq, log1q):
     return post, z, left, right
 
 
-def fit(n_commits: int, index, y, clock, p: ModelParams = ModelParams(), scale_hint: float | None = None) -> Fit:
+def fit(n_commits: int, index, y, clock, p: ModelParams = ModelParams(), scale_hint: float | None = None,
+        sut=None) -> Fit:
     """Fit the model to sessions (``index``: commit of each session, ``y``: its oriented
-    value, ``clock``: when it was taken, in sessions). Both ends must have sessions."""
+    value, ``clock``: when it was taken, in sessions; ``sut``: which SUT took it, a small
+    integer, or None when one SUT took them all). Both ends must have sessions."""
     index = np.asarray(index, dtype=int)
+    sut = None if sut is None or len(set(sut)) < 2 else np.asarray(sut, dtype=int)
     y = np.asarray(y, dtype=float)
     clock = np.asarray(clock, dtype=float)
     last = n_commits - 1
@@ -176,17 +190,46 @@ def fit(n_commits: int, index, y, clock, p: ModelParams = ModelParams(), scale_h
     scale = max(scale, 1e-9 * max(1.0, float(np.max(np.abs(y)))))
     wild = np.zeros(len(y), dtype=bool)
     drift = np.zeros(len(y))
+    offset = np.zeros(len(y))
     result = None
-    for it in range(3):
-        result = _fit_once(n_commits, index, y - drift, wild, p, scale)
-        new_wild = _wild(index, y - drift, result, p, scale)
-        new_drift = _drift(index, y, clock, new_wild, result, p) if p.drift else drift
-        if np.array_equal(new_wild, wild) and np.allclose(new_drift, drift, atol=1e-3 * scale):
+    for it in range(10 if sut is not None else 3):
+        result = _fit_once(n_commits, index, y - drift - offset, wild, p, scale)
+        new_wild = _wild(index, y - drift - offset, result, p, scale)
+        new_drift = _drift(index, y - offset, clock, new_wild, result, p) if p.drift else drift
+        new_offset = _offsets(index, y - new_drift, sut, new_wild, result, p) if sut is not None else offset
+        if (np.array_equal(new_wild, wild) and np.allclose(new_drift, drift, atol=1e-3 * scale)
+                and np.allclose(new_offset, offset, atol=1e-3 * scale)):
             break
-        wild, drift = new_wild, new_drift
+        wild, drift, offset = new_wild, new_drift, new_offset
     result.wild = wild
     result.drift = drift
+    result.sut = offset if sut is not None else None
     return result
+
+
+def _residuals(index, y, wild, f: Fit) -> tuple[np.ndarray, np.ndarray]:
+    """(each session's value less its commit's level, which sessions count: kept ones of
+    commits with at least two kept sessions, whose level is not that one session)."""
+    keep = ~wild
+    pos = np.minimum(np.searchsorted(f.points, index), len(f.points) - 1)
+    has = keep & (f.points[pos] == index)
+    resid = np.where(has, y - f.level[pos], 0.0)
+    counts = np.bincount(index[has], minlength=int(index.max()) + 1)
+    return resid, has & (counts[index] >= 2)
+
+
+def _offsets(index, y, sut, wild, f: Fit, p: ModelParams) -> np.ndarray:
+    """Per session: its SUT's offset, the mean residual of that SUT's sessions shrunk
+    towards 0 by ``sut_shrink`` pseudo-sessions; relative, like the drift (the levels absorb
+    the mean)."""
+    resid, has = _residuals(index, y, wild, f)
+    if has.sum() < 4:
+        return np.zeros(len(y))
+    groups = int(sut.max()) + 1
+    total = np.bincount(sut[has], weights=resid[has], minlength=groups)
+    count = np.bincount(sut[has], minlength=groups)
+    est = (total / (count + p.sut_shrink))[sut]
+    return est - float(np.mean(est[has]))
 
 
 def _fit_once(n_commits, index, y, wild, p: ModelParams, scale) -> Fit:
@@ -307,15 +350,8 @@ def _wild(index, y, f: Fit, p: ModelParams, scale) -> np.ndarray:
 def _drift(index, y, clock, wild, f: Fit, p: ModelParams) -> np.ndarray:
     """The machine's drift at each session's time: its residuals against its commit's level,
     smoothed over the session clock and shrunk towards 0 where few sessions are near."""
-    keep = ~wild
-    pos = np.searchsorted(f.points, index)
-    inside = (pos < len(f.points))
-    pos = np.minimum(pos, len(f.points) - 1)
-    resid = np.where(keep & inside & (f.points[pos] == index), y - f.level[pos] - 0.0, 0.0)
-    has = keep & inside & (f.points[pos] == index)
     # A commit with a single session says nothing about drift (its level is that session).
-    counts = np.bincount(index[has], minlength=int(index.max()) + 1)
-    has &= counts[index] >= 2
+    resid, has = _residuals(index, y, wild, f)
     if has.sum() < 4:
         return np.zeros(len(y))
     t = clock

@@ -101,8 +101,14 @@ def take_sessions(ctx: contexts.Context, runner, swp, count: int, read) -> Taken
 def baseline_values(ctx: contexts.Context, store) -> tuple[list[float], list[float]]:
     """The good and bad baselines' session values from the output store (StoreError if gone);
     with a pool, those of every SUT of it (data.context_suts)."""
+    good, bad = baseline_sessions(ctx, store)
+    return [v for _, v in good], [v for _, v in bad]
+
+
+def baseline_sessions(ctx: contexts.Context, store) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """baseline_values, each value with the store id of the SUT that took it: (sut, value)."""
     suts = data.context_suts(ctx, store)
-    good, bad = (data.session_values(store, suts, swp, ctx.benchmark, ctx.resultclass)
+    good, bad = (data.sut_session_values(store, suts, swp, ctx.benchmark, ctx.resultclass)
                  for swp in (ctx.good_swprofile, ctx.bad_swprofile))
     if not good or not bad:
         raise StoreError(f"{store.url}: the baseline copies of '{ctx.good_swprofile}' and "

@@ -55,7 +55,7 @@ from fastpath.bisect import gittree
 from fastpath.bisect.engine import FOUND, REFUSED, Answer, Engine, EngineParams, params_dict, run
 from fastpath.bisect.lookahead import likely_next
 from fastpath.bisect.measure import Measurer
-from fastpath.bisect.run import baseline_values, swprofile_name
+from fastpath.bisect.run import baseline_sessions, swprofile_name
 from fastpath.errors import BuildError, UserError
 from fastpath.store import open_store
 
@@ -106,7 +106,8 @@ def answer_block(commits: list[str], a: Answer) -> dict:
             "further": [_change(commits, c) for c in a.further],
             "improvements": [_change(commits, c) for c in a.improvements],
             "candidates": [{"sha": commits[i], "probability": round(p, 6)} for i, p in a.candidates],
-            "reason": a.reason}
+            "reason": a.reason,
+            **({"sut_offsets": {k: round(v, 6) for k, v in a.suts.items()}} if a.suts else {})}
 
 
 def _unlogged(ctx: contexts.Context, store, commits: list[str], log: list) -> list[dict]:
@@ -228,9 +229,10 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
            progress: bool = True, say: Callable[[str], None] = print, measure=None,
            suts: int = 1, ahead: int = 0, build_command=None, ahead_dir: str | None = None) -> SearchResult:
     """The engine-driven bisection (module docstring). ``measure(sha, build) -> (value or
-    None, why)`` boots one session; by default measure.Measurer over the output store, one
-    per SUT. ``suts``: commits measured at once (an injected ``measure`` is then called
-    from that many threads). ``ahead``: build slots of the build-ahead queue (0: each
+    None, why)`` boots one session (or ``(value, why, sut)``, naming the SUT of a pool that
+    took it); by default measure.Measurer over the output store, one per SUT, each naming
+    its SUT. ``suts``: commits measured at once (an injected ``measure`` is then called
+    from that many threads; a list of them: one per SUT). ``ahead``: build slots of the build-ahead queue (0: each
     commit built in the tree just before its session); ``build_command``: the queue's
     command (BuildQueue's placeholders; default gittree.ahead_command, build_local_kernel.sh);
     ``ahead_dir``: its folder (default ``<tree>/.fastpath-build/ahead``)."""
@@ -263,21 +265,24 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
     engine = Engine(len(commits), ctx.improvement, params)
     result = SearchResult(Answer("running", 0), commits, str(ctx_path))
     with open_store(ctx.output_resultstore) as store, contextlib.ExitStack() as stack:
-        good, bad = baseline_values(ctx, store)
-        for v in good:
-            engine.add(0, v, baseline=True)
-        for v in bad:
-            engine.add(len(commits) - 1, v, baseline=True)
+        # With a pool, every session carries its SUT (the store's id), and the engine's model
+        # gives each SUT an offset; with one SUT there is nothing to tell apart.
+        pooled = suts > 1 or any(e.get("sut") for e in log)
+        good, bad = baseline_sessions(ctx, store)
+        for end, values in ((0, good), (len(commits) - 1, bad)):
+            for sut_id, v in values:
+                engine.add(end, v, baseline=True, sut=sut_id if pooled else None)
         log.extend(_unlogged(ctx, store, commits, log))
         for entry in log:
-            engine.add(int(entry["index"]), float(entry["value"]))
+            engine.add(int(entry["index"]), float(entry["value"]), sut=entry.get("sut") if pooled else None)
         for sha in untestable:
             if sha in commits:
                 engine.untestable(commits.index(sha))
         if log:
             say(f"      resuming: {len(log)} sessions already taken, {len(untestable)} untestable commits")
-        measures = ([measure] * suts if measure is not None else
-                    [lambda sha, b, m=m: m.session(sha, b.image, b.modules)
+        injected = list(measure) if isinstance(measure, (list, tuple)) else [measure] * suts
+        measures = (injected if measure is not None else
+                    [lambda sha, b, m=m: (*m.session(sha, b.image, b.modules), m.sut.name if m.sut else None)
                      for m in measurers(ctx, store, progress, suts, say, stack)])
         built: dict[str, gittree.Build] = {}
         builder = None
@@ -298,7 +303,7 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
         def what(i: int) -> str:
             return "good end" if i == 0 else "bad end" if i == len(commits) - 1 else f"commit {i}/{len(commits) - 1}"
 
-        def record(i: int, value, why: str):
+        def record(i: int, value, why: str, sut: str | None = None):
             sha = commits[i]
             if value is None and i in (0, len(commits) - 1):
                 raise UserError(f"the {what(i)} {sha[:12]} cannot be tested: {why}")
@@ -307,9 +312,9 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
                 say(f"      {sha[:12]} cannot be tested: {why}")
             else:
                 log.append({"index": i, "sha": sha, "swprofile": swprofile_name(sha),
-                            "value": value, "at": _now()})
+                            "value": value, "at": _now(), **({"sut": sut} if sut and pooled else {})})
                 result.taken += 1
-            return i, value
+            return i, value, (sut if pooled else None)
 
         def build(i: int) -> gittree.Build:
             sha = commits[i]
@@ -348,8 +353,8 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
                 if taken[0] is not None:
                     record(job[2], *taken)
 
-            for (sha, _, i), (value, why) in sessions(jobs, measures, keep):
-                yield record(i, value, why)
+            for (sha, _, i), taken in sessions(jobs, measures, keep):
+                yield record(i, *taken)
 
         def step(eng: Engine, picks: list[int]) -> None:
             save()
@@ -402,6 +407,9 @@ def summary(r: SearchResult) -> str:
                      f"p = {imp.probability:.3f})")
     for sha, why in r.untestable.items():
         lines.append(f"Untestable: {sha[:12]}: {why}")
+    if a.suts:
+        lines.append("SUT offsets (the model's, relative; removed before comparing commits): " +
+                     ", ".join(f"{name} {off:+.4g}" for name, off in sorted(a.suts.items())))
     ahead = f", {r.ready} built ahead, {r.stopped} builds ahead stopped" if r.ready or r.stopped else ""
     lines.append(f"{a.sessions} sessions in all ({r.taken} this run, {r.builds} builds{ahead}), "
                  f"{r.seconds / 60:.1f} min; context {r.context}")
