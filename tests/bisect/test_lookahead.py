@@ -136,4 +136,6 @@ def test_the_likeliest_few_hold_the_next_pick_more_often_than_the_fitted_levels_
                 return [(i, 100.0 + (2.0 if i >= 77 else 0.0) + rng.standard_normal()) for i in picks]
 
             run(e, take, k=1)
-    assert hits[SPREAD] > 1.3 * hits[(0.0,)], hits          # 17 against 11 when written
+    # 17 against 11 when written; 25 against 21 since 8fee677, whose choices move less with
+    # one session's value (the fitted levels alone predict more of them)
+    assert hits[SPREAD] > 1.15 * hits[(0.0,)], hits
