@@ -193,8 +193,9 @@ def fit(n_commits: int, index, y, clock, p: ModelParams = ModelParams(), scale_h
     offset = np.zeros(len(y))
     result = None
     for it in range(10 if sut is not None else 3):
-        result = _fit_once(n_commits, index, y - drift - offset, wild, p, scale)
-        new_wild = _wild(index, y - drift - offset, result, p, scale)
+        corrected = y - drift - offset
+        result = _fit_once(n_commits, index, corrected, wild, p, scale)
+        new_wild = _wild(index, corrected, result, p, scale)
         new_drift = _drift(index, y - offset, clock, new_wild, result, p) if p.drift else drift
         new_offset = _offsets(index, y - new_drift, sut, new_wild, result, p) if sut is not None else offset
         if (np.array_equal(new_wild, wild) and np.allclose(new_drift, drift, atol=1e-3 * scale)

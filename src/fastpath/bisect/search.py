@@ -304,7 +304,7 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
             return "good end" if i == 0 else "bad end" if i == len(commits) - 1 else f"commit {i}/{len(commits) - 1}"
 
         def record(i: int, value, why: str, sut: str | None = None):
-            sha = commits[i]
+            sha, sut = commits[i], (sut if pooled else None)
             if value is None and i in (0, len(commits) - 1):
                 raise UserError(f"the {what(i)} {sha[:12]} cannot be tested: {why}")
             if value is None:
@@ -312,9 +312,9 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
                 say(f"      {sha[:12]} cannot be tested: {why}")
             else:
                 log.append({"index": i, "sha": sha, "swprofile": swprofile_name(sha),
-                            "value": value, "at": _now(), **({"sut": sut} if sut and pooled else {})})
+                            "value": value, "at": _now(), **({"sut": sut} if sut else {})})
                 result.taken += 1
-            return i, value, (sut if pooled else None)
+            return i, value, sut
 
         def build(i: int) -> gittree.Build:
             sha = commits[i]
