@@ -108,6 +108,28 @@ def test_what_ifs_share_each_outcomes_weight_and_offset_several_picks_apart():
         assert off[0] * off[1] < 0                       # one pick high, the other low: independent noise
 
 
+def test_in_a_pool_each_what_if_is_a_session_of_a_known_sut_at_its_offset():
+    """Two SUTs, the second 3 sds above the first: a hypothetical session is one of those
+    SUTs (the most recently used first, the next pick on the other), its value shifted by
+    that SUT's fitted offset, so that the model reads it at the level it stands for. An
+    unnamed session would form a third SUT, whose shrunk offset swallows part of it."""
+    rng = np.random.default_rng(5)
+    e = Engine(41, "lower")
+    for k in range(12):
+        sut, shift = ("a", 0.0) if k % 2 else ("b", 3.0)
+        e.add(0, 100.0 + shift + rng.standard_normal(), baseline=True, sut=sut)
+        e.add(40, 110.0 + shift + rng.standard_normal(), baseline=True, sut=sut)
+    f = e.fit()
+    offset = {s: float(f.sut[k]) for k, s in enumerate(e.sut)}
+    assert offset["b"] - offset["a"] == pytest.approx(3.0, abs=1.0)
+    ways = outcomes(e, [10, 30])
+    for (_, c), (_, levels) in zip(what_ifs(e, [10, 30], spread=(0.0,)), ways):
+        assert c.sut[-2:] == ["a", "b"] and set(c.sut) == {"a", "b"}      # "a" took the last session
+        for i, v, s in zip(c.index[-2:], c.value[-2:], c.sut[-2:]):
+            assert c.sign * v == pytest.approx(levels[i] + offset[s])
+        assert c.fit().sut is not None and len(set(c.sut)) == 2
+
+
 def test_commits_built_already_are_left_out_and_limit_counts_the_rest():
     e, _ = engine_with_ends(n=40, bad=102.0)
     picks = e.next(1)

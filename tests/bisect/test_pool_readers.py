@@ -94,9 +94,15 @@ def test_unlogged_sessions_on_any_sut_of_the_pool_are_recovered_by_value(tmp_pat
         extra = search._unlogged(ctx, store, commits, log)
         assert [e["value"] for e in extra] == pytest.approx([101.0, 103.0], abs=0.05)
         assert all(e["recovered"] and e["index"] == 1 for e in extra)
+        assert [e["sut"] for e in extra] == ["lab@a", "lab@a"]     # the SUT that took each, for its offset
         assert search._unlogged(ctx, store, commits, log + extra) == []
         # without the pool only the context's own SUT counts: nothing of lab@a, lab@b
         assert search._unlogged(pooled_context(tmp_path, out_url, pool=False), store, commits, log) == []
+        # ... and a session of its own is recovered without a SUT (a log with SUTs means a pool)
+        add_sessions(store, name, [104.0], sut="lab", first=5)
+        store.put_session(Session("lab", name, 5, status="complete", started="2030-01-01T00:00:04"))
+        alone = search._unlogged(pooled_context(tmp_path, out_url, pool=False), store, commits, [])
+        assert [e["value"] for e in alone] == pytest.approx([104.0], abs=0.05) and "sut" not in alone[0]
 
 
 def test_not_logged_matches_values_and_falls_back_to_counting():
@@ -126,6 +132,7 @@ def test_a_pooled_bisection_resumes_with_the_pool_sessions_of_the_store(tmp_path
     recovered = [e for e in log if e.get("recovered")]
     assert [e["sha"] for e in recovered] == [shas[10], shas[10]]
     assert [e["value"] for e in recovered] == pytest.approx([100.2, 99.8], abs=0.05)
+    assert [e["sut"] for e in recovered] == ["lab@a", "lab@b"]
     assert r.answer.sessions == len(measure.calls) + 2
     git(repo, "bisect", "reset")
 

@@ -98,15 +98,32 @@ def what_ifs(engine: Engine, picks: list[int], spread: tuple[float, ...] = SPREA
     outcome and each offset of ``spread`` (in sds of a session on that side: each offset
     stands for an equally likely slice of the session's value, the outcome's weight shared
     among them); weights sum to 1. With several picks, the n-th pick (history order) takes
-    the offset n places on (the picks' noise is independent, not all high or all low)."""
+    the offset n places on (the picks' noise is independent, not all high or all low). In a
+    pool, each hypothetical session is one of a SUT the engine knows, at its offset
+    (``_takers``)."""
+    takers = _takers(engine)
     out = []
     for weight, at in _outcomes(engine, picks):
         for j in range(len(spread)):
             what_if = copy.deepcopy(engine)
             for n, (i, (level, sd)) in enumerate(at.items()):
-                what_if.add(i, engine.sign * (level + spread[(j + n) % len(spread)] * sd))
+                sut, offset = takers[n % len(takers)]
+                what_if.add(i, engine.sign * (level + offset + spread[(j + n) % len(spread)] * sd), sut=sut)
             out.append((weight / len(spread), what_if))
     return out
+
+
+def _takers(engine: Engine) -> list[tuple[str | None, float]]:
+    """Who takes a hypothetical session, and that SUT's fitted offset (oriented): with a pool,
+    the SUTs the engine has seen, the most recently used first (the n-th pick goes to the
+    n-th), so that a what-if is read as a session of a SUT the model knows, not as one of a
+    new, unnamed SUT whose offset would swallow part of it; [(None, 0.0)] with one SUT."""
+    order = list(dict.fromkeys(s for s in reversed(engine.sut) if s is not None))
+    if not order:
+        return [(None, 0.0)]
+    f = engine.fit()
+    last = {s: k for k, s in enumerate(engine.sut)}
+    return [(s, float(f.sut[last[s]]) if f.sut is not None else 0.0) for s in order]
 
 
 def likely_next(engine: Engine, picks: list[int], k: int = 1, limit: int | None = None,

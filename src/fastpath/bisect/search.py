@@ -116,7 +116,8 @@ def _unlogged(ctx: contexts.Context, store, commits: list[str], log: list) -> li
     end, so that no session is taken twice. With a pool the sessions of every SUT of it count
     (data.context_suts); a store session is matched to a logged one of its commit by value
     (the log keeps the value the store gave), so sessions that ended on several SUTs in
-    another order than they were logged are still told apart."""
+    another order than they were logged are still told apart; each recovered one keeps the
+    SUT that took it, as a logged one does, for the model's SUT offsets."""
     from fastpath.bisect import data
 
     logged: dict[str, list[float]] = {}
@@ -126,22 +127,23 @@ def _unlogged(ctx: contexts.Context, store, commits: list[str], log: list) -> li
     suts = data.context_suts(ctx, store)
     extra = []
     for swp in sorted(s.id for s in store.swprofiles() if s.id in names):
-        values = data.session_values(store, suts, swp, ctx.benchmark, ctx.resultclass)
+        values = data.sut_session_values(store, suts, swp, ctx.benchmark, ctx.resultclass)
         i = names[swp]
-        for v in _not_logged(values, logged.get(swp, [])):
+        for sut, v in _not_logged(values, logged.get(swp, []), value=lambda pair: pair[1]):
             extra.append({"index": i, "sha": commits[i], "swprofile": swp, "value": v, "at": _now(),
-                          "recovered": True})
+                          **({"sut": sut} if len(suts) > 1 else {}), "recovered": True})
     return extra
 
 
-def _not_logged(values: list[float], logged: list[float]) -> list[float]:
-    """``values`` less one equal value (to 1e-9 relative) for each of ``logged``, in order. A
-    logged value the store does not hold (a store written by another run) takes the earliest
-    value left, as counting did."""
+def _not_logged(values: list, logged: list[float], value=float) -> list:
+    """``values`` less one equal value (to 1e-9 relative; ``value`` reads an item's) for each
+    of ``logged``, in order. A logged value the store does not hold (a store written by
+    another run) takes the earliest value left, as counting did."""
     left = list(values)
     unmatched = 0
     for v in logged:
-        hit = next((j for j, x in enumerate(left) if math.isclose(x, v, rel_tol=1e-9, abs_tol=1e-12)), None)
+        hit = next((j for j, x in enumerate(left)
+                    if math.isclose(value(x), v, rel_tol=1e-9, abs_tol=1e-12)), None)
         if hit is None:
             unmatched += 1
         else:
