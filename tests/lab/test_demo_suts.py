@@ -52,6 +52,7 @@ def test_bisect_start_is_given_the_pool_yaml_of_the_vms(tmp_path, sshd):
 
 
 @pytest.mark.parametrize("args, message", [(["--suts", "2", "--engine", "git"], "--suts 2 is for the engine"),
+                                           (["--ahead", "1", "--engine", "git"], "--ahead 1 is for the engine"),
                                            (["--suts", "0"], "Invalid value for '--suts'")])
 def test_suts_refusals_are_one_line(tmp_path, args, message):
     proc = subprocess.run([sys.executable, "-m", "fastpath", "lab", "demo", "--workdir", str(tmp_path / "w"), *args],

@@ -241,9 +241,12 @@ def power_cycle_cmd(timeout, home):
 @click.option("--suts", type=click.IntRange(1, 16), default=1, show_default=True,
               help="Lab VMs: K boot as `lab up --count K` does, the baselines are recorded on the first and "
                    "the engine runs as `bisect auto --suts K` (K commits at a time; engine only).")
+@click.option("--ahead", type=click.IntRange(0, 16), default=0, show_default=True, metavar="SLOTS",
+              help="Kernels built ahead, as `bisect auto --ahead SLOTS`: while sessions run, this many builds at "
+                   "once of the commits the engine is likely to ask for next (engine only).")
 @HOME_OPTION
 def demo_cmd(workdir, commits, regression_size, seed, sessions, culprit_at, broken_build_at, panic_at,
-             retries, scripts, no_progress, engine, suts, home):
+             retries, scripts, no_progress, engine, suts, ahead, home):
     """The whole job on the lab: record baselines, bisect a real kernel history, name the culprit.
 
     Builds a real kernel history with a known culprit, boots the lab VM, records the good and
@@ -257,7 +260,7 @@ def demo_cmd(workdir, commits, regression_size, seed, sessions, culprit_at, brok
     Example:
       fastpath lab demo
       fastpath lab demo --commits 30 --seed 7 --panic-at 4
-      fastpath lab demo --suts 2
+      fastpath lab demo --suts 2 --ahead 1
     """
     from fastpath.errors import UserError
     from fastpath.lab import demo
@@ -265,7 +268,8 @@ def demo_cmd(workdir, commits, regression_size, seed, sessions, culprit_at, brok
     result = demo.run_demo(demo.DemoOptions(
         workdir=workdir, commits=commits, regression_pct=regression_size, seed=seed, sessions=sessions,
         culprit_at=culprit_at, broken_build_at=broken_build_at, panic_at=panic_at, retries=retries,
-        scripts=scripts, home=home, progress=not no_progress, engine=engine, suts=suts), say=click.echo)
+        scripts=scripts, home=home, progress=not no_progress, engine=engine, suts=suts, ahead=ahead),
+        say=click.echo)
     click.echo(demo.summary(result))
     if not result.correct:
         raise UserError("the bisection did not name the recorded culprit (see the lines above)")

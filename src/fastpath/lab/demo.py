@@ -62,6 +62,7 @@ class DemoOptions:
     home: str | None = None             # lab home (cached tree)
     progress: bool = True
     suts: int = 1                       # lab VMs: K > 1 boots a pool and runs `bisect auto --suts K`
+    ahead: int = 0                      # kernels built ahead: `bisect auto --ahead SLOTS` (engine only)
 
 
 @dataclass
@@ -150,6 +151,11 @@ def run_demo(o: DemoOptions, say=print, confirm_fn=None) -> DemoResult:
     if o.suts > 1 and o.engine != "posterior":
         raise UserError(f"{{suts}} {o.suts} is for the engine; {{engine}} git bisects on one VM",
                         params=("suts", "engine"))
+    if o.ahead < 0:
+        raise UserError(f"{{ahead}} must be at least 0, got {o.ahead}", params=("ahead",))
+    if o.ahead and o.engine != "posterior":
+        raise UserError(f"{{ahead}} {o.ahead} is for the engine; {{engine}} git builds each commit when "
+                        f"git bisect asks for it", params=("ahead", "engine"))
     started = time.monotonic()
     work = pathlib.Path(o.workdir).expanduser().resolve() if o.workdir else lab_home(o.home) / "demo"
     work.mkdir(parents=True, exist_ok=True)
@@ -206,10 +212,11 @@ def run_demo(o: DemoOptions, say=print, confirm_fn=None) -> DemoResult:
             at_once = (f"{o.suts} commits at a time, one session on each VM" if o.suts > 1 else
                        "one session at a time")
             say(f"[6/6] fastpath bisect auto --context {ctx_path} --tree {tree}"
-                f"{f' --suts {o.suts}' if o.suts > 1 else ''}: the engine builds and boots {at_once} "
-                f"where its posterior says sessions tell most")
+                f"{f' --suts {o.suts}' if o.suts > 1 else ''}{f' --ahead {o.ahead}' if o.ahead else ''}: "
+                f"the engine builds and boots {at_once} where its posterior says sessions tell most"
+                f"{f', building up to {o.ahead} likely next kernels while they run' if o.ahead else ''}")
             result = search.search(str(ctx_path), str(tree), str(scripts), progress=o.progress, say=say,
-                                   suts=o.suts)
+                                   suts=o.suts, ahead=o.ahead)
         else:
             say(f"[6/6] fastpath bisect auto --engine git --context {ctx_path} --tree {tree}: git bisect run, "
                 f"then bisect confirm; fresh baselines and a new bisection when not confirmed (at most "
