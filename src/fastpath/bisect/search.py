@@ -227,6 +227,15 @@ def sessions(jobs: list, measures: list, keep=None):
                 keep(job, fut.result())
 
 
+def check_counts(suts: int, ahead: int) -> None:
+    """UserError unless ``suts`` is at least 1 and ``ahead`` at least 0 (callers that do work
+    before search(), as the lab demo, check first)."""
+    if suts < 1:
+        raise UserError(f"{{suts}} must be at least 1, got {suts}", params=("suts",))
+    if ahead < 0:
+        raise UserError(f"{{ahead}} must be 0 or more build slots, got {ahead}", params=("ahead",))
+
+
 def search(context: str, tree: str = ".", scripts: str | None = None, overrides: dict | None = None,
            progress: bool = True, say: Callable[[str], None] = print, measure=None,
            suts: int = 1, ahead: int = 0, build_command=None, ahead_dir: str | None = None) -> SearchResult:
@@ -240,10 +249,7 @@ def search(context: str, tree: str = ".", scripts: str | None = None, overrides:
     ``ahead_dir``: its folder (default ``<tree>/.fastpath-build/ahead``)."""
     from fastpath.bisect.auto import _check_tree, find_scripts
 
-    if suts < 1:
-        raise UserError(f"{{suts}} must be at least 1, got {suts}", params=("suts",))
-    if ahead < 0:
-        raise UserError(f"{{ahead}} must be 0 or more build slots, got {ahead}", params=("ahead",))
+    check_counts(suts, ahead)
     started = time.monotonic()
     tree_path = pathlib.Path(tree).expanduser().resolve()
     ctx_path = pathlib.Path(context).expanduser().resolve()

@@ -146,13 +146,10 @@ def start_options(o: DemoOptions, lab: vm.LabVm, lab_dir: pathlib.Path, store_ur
 def run_demo(o: DemoOptions, say=print, confirm_fn=None) -> DemoResult:
     """Run the whole demo; ``say`` receives the narration, one line at a time. ``confirm_fn``
     replaces `bisect confirm`'s library call (a test injects a fault with it)."""
-    if o.suts < 1:
-        raise UserError(f"{{suts}} must be at least 1, got {o.suts}", params=("suts",))
+    search.check_counts(o.suts, o.ahead)
     if o.suts > 1 and o.engine != "posterior":
         raise UserError(f"{{suts}} {o.suts} is for the engine; {{engine}} git bisects on one VM",
                         params=("suts", "engine"))
-    if o.ahead < 0:
-        raise UserError(f"{{ahead}} must be at least 0, got {o.ahead}", params=("ahead",))
     if o.ahead and o.engine != "posterior":
         raise UserError(f"{{ahead}} {o.ahead} is for the engine; {{engine}} git builds each commit when "
                         f"git bisect asks for it", params=("ahead", "engine"))
