@@ -35,7 +35,7 @@ def test_the_engine_finds_the_culprit_past_a_panic_and_a_broken_build(lab_tree, 
     culprit, broken, panic = 6, 7, 4
     options = demo.DemoOptions(workdir=str(tmp_path), tree=str(lab_tree), commits=COMMITS,
                                regression_pct=REGRESSION, seed=SEED, culprit_at=culprit, broken_build_at=broken,
-                               panic_at=panic, sessions=3, repeats=5, iterations=500000, progress=False)
+                               panic_at=panic, sessions=3, repeats=5, iterations=200000, progress=False)
     said = []
     try:
         result = demo.run_demo(options, say=said.append)
@@ -84,7 +84,7 @@ class FakeStaleBaselinesConfirm:
 def test_an_unconfirmed_culprit_gets_fresh_baselines_and_a_second_bisection(lab_tree, lab_kernel, tmp_path):
     options = demo.DemoOptions(workdir=str(tmp_path), tree=str(lab_tree), commits=4, regression_pct=REGRESSION,
                                engine="git",
-                               seed=SEED, culprit_at=2, sessions=4, repeats=5, iterations=500000, retries=1,
+                               seed=SEED, culprit_at=2, sessions=4, repeats=5, iterations=200000, retries=1,
                                progress=False)
     fake = FakeStaleBaselinesConfirm()
     said = []
